@@ -1,0 +1,140 @@
+"""When the signed-in mentee can meet: one mentor's slots, and mentors ranked by shared slots.
+
+``from`` / ``to`` are ISO date-times with an offset, or plain dates read in the
+viewer's own zone (``from`` = the start of that day, ``to`` = the end of that day,
+so ``from=2030-01-09&to=2030-01-09`` is one whole local day). Defaults: from now,
+for 14 days. At most 62 days at once. Every slot is given in UTC and in the
+viewer's zone, with a short human label.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from flask import request
+from sqlalchemy import exists, select
+
+from app.api import bp
+from app.api.params import as_datetime, fits_id, page
+from app.auth import require_person
+from app.db import db
+from freebusy.slots import Slot
+from scheduling.availability import bookable_slots, person_zone, shared_slot_counts
+from scheduling.db import utcnow
+from scheduling.errors import NotFound, ValidationFailed
+from scheduling.models import Person, PersonSkill, SkillRelation
+from scheduling.services.program import get_program
+from scheduling.services.serialize import local_iso, utc_iso
+from scheduling.services.skills import find_skill
+
+DEFAULT_DAYS = 14
+MAX_DAYS = 62
+SKILL_MAX = 200
+
+
+def _moment(name: str, zone: tzinfo, *, end_of_day: bool) -> datetime | None:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    if len(raw) == 10:
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            message = f"{name} is not a date (YYYY-MM-DD) or ISO date-time: {raw!r}."
+            raise ValidationFailed(message, name) from None
+        if end_of_day:
+            day += timedelta(days=1)
+        return datetime.combine(day, time(), tzinfo=zone)
+    return as_datetime(raw, name)
+
+
+def window(viewer: Person) -> tuple[datetime, datetime]:
+    """The ``[from, to)`` the query asks for, validated (422 naming the field)."""
+    zone = person_zone(viewer)
+    start = _moment("from", zone, end_of_day=False) or utcnow().replace(second=0, microsecond=0)
+    end = _moment("to", zone, end_of_day=True) or start + timedelta(days=DEFAULT_DAYS)
+    if start >= end:
+        raise ValidationFailed("to must be after from.", "to")
+    if end - start > timedelta(days=MAX_DAYS):
+        raise ValidationFailed(f"Ask for at most {MAX_DAYS} days at once.", "to")
+    return start, end
+
+
+def label(slot: Slot, zone: tzinfo) -> str:
+    """'Wed 9 Jan 2030, 10:00-10:30 GMT' in the viewer's zone."""
+    s, e = slot.start.astimezone(zone), slot.end.astimezone(zone)
+    return f"{s:%a} {s.day} {s:%b %Y}, {s:%H:%M}-{e:%H:%M} {s.tzname()}"
+
+
+def slot_view(slot: Slot, zone: tzinfo) -> dict[str, Any]:
+    return {
+        "start": utc_iso(slot.start),
+        "end": utc_iso(slot.end),
+        "start_local": local_iso(slot.start, zone),
+        "end_local": local_iso(slot.end, zone),
+        "label": label(slot, zone),
+    }
+
+
+def _mentor(mentor_id: int) -> Person:
+    mentor = db().get(Person, mentor_id) if fits_id(mentor_id) else None
+    if mentor is None or not mentor.is_mentor or not mentor.active:
+        raise NotFound("No such mentor.")
+    return mentor
+
+
+@bp.get("/mentors/<int:mentor_id>/availability")
+def mentor_availability(mentor_id: int) -> Any:
+    viewer = require_person()
+    mentor = _mentor(mentor_id)
+    start, end = window(viewer)
+    program = get_program(db())
+    zone = person_zone(viewer)
+    slots = bookable_slots(db(), program, mentor, viewer, start, end)
+    return {
+        "mentor": {"id": mentor.id, "name": mentor.name, "time_zone": mentor.time_zone},
+        "from": utc_iso(start),
+        "to": utc_iso(end),
+        "time_zone": str(zone),
+        "slot_minutes": program.slot_minutes,
+        "slots": [slot_view(s, zone) for s in slots],
+    }
+
+
+@bp.get("/mentors/free")
+def free_mentors() -> Any:
+    """Active mentors (optionally offering ``skill``) ranked by shared slots with the viewer."""
+    viewer = require_person()
+    start, end = window(viewer)
+    limit, offset = page()
+    skill_name = (request.args.get("skill") or "").strip()
+    if len(skill_name) > SKILL_MAX:
+        raise ValidationFailed(f"skill is too long (at most {SKILL_MAX} characters).", "skill")
+    session = db()
+    query = select(Person).where(Person.active, Person.is_mentor, Person.id != viewer.id)
+    if skill_name:
+        skill = find_skill(session, skill_name)
+        if skill is None:
+            raise ValidationFailed(f"Unknown skill {skill_name!r}.", "skill")
+        query = query.where(exists(select(PersonSkill.id).where(
+            PersonSkill.person_id == Person.id,
+            PersonSkill.skill_id == skill.id,
+            PersonSkill.relation == SkillRelation.OFFERS,
+        )))
+    mentors = list(session.scalars(query))
+    program = get_program(session)
+    counts = shared_slot_counts(session, program, mentors, viewer, start, end)
+    ranked = sorted((m for m in mentors if counts[m.id] > 0), key=lambda m: (-counts[m.id], m.name, m.id))
+    return {
+        "from": utc_iso(start),
+        "to": utc_iso(end),
+        "time_zone": str(person_zone(viewer)),
+        "slot_minutes": program.slot_minutes,
+        "total": len(ranked),
+        "mentors": [
+            {"id": m.id, "name": m.name, "title": m.title, "department": m.department,
+             "time_zone": m.time_zone, "shared_slots": counts[m.id]}
+            for m in ranked[offset:offset + limit]
+        ],
+    }

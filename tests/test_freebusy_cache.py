@@ -1,0 +1,114 @@
+"""The busy cache: a repeat query makes no provider call; TTL, widening ranges, Redis store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from calendars.base import BusyInterval, CalendarIdentity
+from freebusy.busy import StaticBusySource
+from freebusy.cache import BusyCache, CachedBusySource, MemoryStore, RedisStore
+from freebusy.intervals import Interval
+
+D0 = datetime(2030, 1, 7, tzinfo=UTC)
+
+
+def at(day: int, hour: float) -> datetime:
+    return D0 + timedelta(days=day, hours=hour)
+
+
+def source() -> StaticBusySource:
+    return StaticBusySource({
+        "ann@example.com": [BusyInterval(at(0, 9), at(0, 10)), BusyInterval(at(1, 22), at(2, 2))],
+        "bob@example.com": [BusyInterval(at(3, 12), at(3, 13))],
+    })
+
+
+PEOPLE = [CalendarIdentity("ann@example.com", "ann@example.com"), CalendarIdentity("bob@example.com", "bob")]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_repeat_query_makes_no_provider_call() -> None:
+    src, cache = source(), BusyCache()
+    first = cache.get_or_fetch(src, PEOPLE, D0, at(14, 0))
+    second = cache.get_or_fetch(src, PEOPLE, D0, at(14, 0))
+    assert src.calls == 1 and first == second
+    assert list(first["ann@example.com"]) == [Interval(at(0, 9), at(0, 10)), Interval(at(1, 22), at(2, 2))]
+    assert list(first["bob@example.com"]) == [Interval(at(3, 12), at(3, 13))]
+    # A narrower range inside the cached days is also a hit, clipped to the range.
+    inner = cache.get_or_fetch(src, PEOPLE[:1], at(1, 23), at(2, 1))
+    assert src.calls == 1 and list(inner["ann@example.com"]) == [Interval(at(1, 23), at(2, 1))]
+
+
+def test_widening_fetches_only_the_missing_days_once() -> None:
+    src, cache = source(), BusyCache()
+    cache.get_or_fetch(src, PEOPLE, D0, at(2, 0))
+    calls: list[tuple[datetime, datetime]] = []
+    original = src.busy
+
+    def spy(keys: Any, start: datetime, end: datetime) -> Any:
+        calls.append((start, end))
+        return original(keys, start, end)
+
+    src.busy = spy  # type: ignore[method-assign]
+    got = cache.get_or_fetch(src, PEOPLE, at(1, 0), at(4, 0))
+    assert calls == [(at(2, 0), at(4, 0))]  # days 0-1 were cached
+    assert list(got["bob@example.com"]) == [Interval(at(3, 12), at(3, 13))]
+    cache.get_or_fetch(src, PEOPLE, D0, at(4, 0))
+    assert len(calls) == 1
+
+
+def test_entries_expire_after_the_ttl_and_can_be_invalidated() -> None:
+    clock = Clock()
+    src, cache = source(), BusyCache(MemoryStore(clock=clock), ttl=timedelta(minutes=5))
+    cache.get_or_fetch(src, PEOPLE, D0, at(1, 0))
+    clock.now += 299
+    cache.get_or_fetch(src, PEOPLE, D0, at(1, 0))
+    assert src.calls == 1
+    clock.now += 2
+    cache.get_or_fetch(src, PEOPLE, D0, at(1, 0))
+    assert src.calls == 2
+    cache.invalidate(["ann@example.com"], at(0, 9), at(0, 10))
+    cache.get_or_fetch(src, PEOPLE[1:], D0, at(1, 0))
+    assert src.calls == 2  # bob untouched
+    cache.get_or_fetch(src, PEOPLE, D0, at(1, 0))
+    assert src.calls == 3
+
+
+def test_redis_store_is_shared_between_caches(redis: Any) -> None:
+    src = source()
+    one = BusyCache(RedisStore(redis), ttl=timedelta(minutes=5))
+    two = BusyCache(RedisStore(redis), ttl=timedelta(minutes=5))
+    a = one.get_or_fetch(src, PEOPLE, D0, at(14, 0))
+    b = two.get_or_fetch(src, PEOPLE, D0, at(14, 0))
+    assert src.calls == 1 and a == b
+    ttl = redis.pttl("flashmentor:busy:busy:ann@example.com:" + str(int(D0.timestamp()) // 86400))
+    assert 0 < ttl <= 300_000
+
+
+def test_cached_source_has_the_source_shape_and_errors_are_not_cached() -> None:
+    class Flaky(StaticBusySource):
+        fail = True
+
+        def busy(self, keys: Any, start: datetime, end: datetime) -> Any:
+            if self.fail:
+                self.fail = False
+                raise RuntimeError("provider down")
+            return super().busy(keys, start, end)
+
+    src = Flaky(source().data)
+    cached = CachedBusySource(src, BusyCache())
+    with pytest.raises(RuntimeError):
+        cached.busy(PEOPLE, D0, at(1, 0))
+    got = cached.busy(PEOPLE, D0, at(1, 0))
+    assert got == {"ann@example.com": [BusyInterval(at(0, 9), at(0, 10))]}
+    assert cached.busy(PEOPLE, D0, at(1, 0)) == got and src.calls == 1
