@@ -25,8 +25,21 @@ class AuthError(CalendarError):
     """Credentials rejected, consent missing, or token expired and not refreshable."""
 
 
+class ConsentMissing(AuthError):
+    """The credentials are valid but the tenant has not granted us access (admin consent,
+    domain-wide delegation, or a missing permission)."""
+
+
 class NotFound(CalendarError):
     """The calendar or event does not exist (or is not visible to us)."""
+
+
+class AlreadyExists(CalendarError):
+    """HTTP 409: the resource (e.g. an event id we chose) exists already."""
+
+
+class Gone(NotFound):
+    """HTTP 410 or an expired sync token: the cursor is no longer valid, resync from scratch."""
 
 
 class RateLimited(CalendarError):
@@ -50,7 +63,17 @@ class CalendarIdentity:
     person_key: str  # stable key the caller uses (e.g. the person's email)
     external_id: str
     username: str = ""
-    secret: str | None = None  # per-user credential, already decrypted
+    secret: str | None = field(default=None, repr=False)  # per-user credential, decrypted; never logged
+    # The owner's address (to find their own ATTENDEE line) and IANA zone (all-day events).
+    email: str = ""
+    time_zone: str = "UTC"
+
+    @property
+    def address(self) -> str:
+        """The owner's email: ``email`` when given, else ``person_key`` when it looks like one."""
+        if self.email:
+            return self.email
+        return self.person_key if "@" in self.person_key else ""
 
 
 @dataclass(frozen=True, order=True)

@@ -1,0 +1,141 @@
+"""Calendar tenants for IT admins: connect Google, Microsoft 365 or CalDAV, test, link people.
+
+Secrets are write-only: they go in with POST/PATCH and come back only as "set"/"not set".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from app.api import bp, json_body
+from app.auth import roles_required
+from app.db import db
+from scheduling import tenants
+from scheduling.errors import NotFound, ValidationFailed
+from scheduling.models import Person
+
+CONSENT_PATH = "/admin/tenants/consent"
+
+
+def _redirect_uri() -> str:
+    return str(current_app.config.get("BASE_URL", "")).rstrip("/") + CONSENT_PATH
+
+
+def _secret(data: dict[str, Any]) -> str | None:
+    value = data.get("secret")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationFailed("secret must be a string.", "secret")
+    return value
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValidationFailed(f"{key} must be a string.", key)
+    return value
+
+
+def _person(data: dict[str, Any]) -> Person | None:
+    if data.get("person_id") is None:
+        return None
+    if not isinstance(data["person_id"], int):
+        raise ValidationFailed("person_id must be a number.", "person_id")
+    person = db().get(Person, data["person_id"])
+    if person is None:
+        raise NotFound("No such person.", "person_id")
+    return person
+
+
+@bp.get("/tenants")
+@roles_required("admin")
+def tenants_list() -> Any:
+    uri = _redirect_uri()
+    return {"tenants": [tenants.describe_tenant(t, redirect_uri=uri) for t in tenants.list_tenants(db())]}
+
+
+@bp.post("/tenants")
+@roles_required("admin")
+def tenants_create() -> Any:
+    data = json_body()
+    config = data.get("config", {})
+    tenant = tenants.create_tenant(
+        db(), name=_text(data, "name"), provider=_text(data, "provider"), config=config, secret=_secret(data)
+    )
+    return {"tenant": tenants.describe_tenant(tenant, redirect_uri=_redirect_uri())}, 201
+
+
+@bp.get("/tenants/<int:tenant_id>")
+@roles_required("admin")
+def tenants_get(tenant_id: int) -> Any:
+    tenant = tenants.get_tenant(db(), tenant_id)
+    return {"tenant": tenants.describe_tenant(tenant, redirect_uri=_redirect_uri())}
+
+
+@bp.patch("/tenants/<int:tenant_id>")
+@roles_required("admin")
+def tenants_update(tenant_id: int) -> Any:
+    data = json_body()
+    session = db()
+    tenant = tenants.get_tenant(session, tenant_id)
+    changes: dict[str, Any] = {}
+    if "name" in data:
+        changes["name"] = _text(data, "name")
+    if "config" in data:
+        changes["config"] = data["config"]
+    if "secret" in data:
+        changes["secret"] = _secret(data)
+    tenant = tenants.update_tenant(session, tenant, **changes)
+    return {"tenant": tenants.describe_tenant(tenant, redirect_uri=_redirect_uri())}
+
+
+@bp.delete("/tenants/<int:tenant_id>")
+@roles_required("admin")
+def tenants_delete(tenant_id: int) -> Any:
+    session = db()
+    tenants.delete_tenant(session, tenants.get_tenant(session, tenant_id))
+    return "", 204
+
+
+@bp.post("/tenants/<int:tenant_id>/test")
+@roles_required("admin")
+def tenants_test(tenant_id: int) -> Any:
+    session = db()
+    tenant = tenants.get_tenant(session, tenant_id)
+    data = json_body()
+    check = tenants.test_connection(session, tenant, person=_person(data))
+    return {"result": check.as_dict()}
+
+
+@bp.post("/tenants/<int:tenant_id>/accounts")
+@roles_required("admin")
+def tenants_connect(tenant_id: int) -> Any:
+    session = db()
+    tenant = tenants.get_tenant(session, tenant_id)
+    data = json_body()
+    person = _person(data)
+    if person is None:
+        raise ValidationFailed("Say whose calendar this is (person_id).", "person_id")
+    account = tenants.connect_account(
+        session,
+        person=person,
+        tenant=tenant,
+        external_id=_text(data, "external_id") or None,
+        username=_text(data, "username"),
+        secret=_secret(data),
+    )
+    return {
+        "account": {
+            "id": account.id,
+            "person_id": account.person_id,
+            "tenant_id": account.tenant_id,
+            "external_id": account.external_id,
+            "username": account.username,
+            "secret": "set" if account.secret else "not set",
+        }
+    }, 201

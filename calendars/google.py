@@ -1,0 +1,384 @@
+"""Google Calendar v3 through google-api-python-client (static discovery, no network for it).
+
+Credentials: a Workspace service account with domain-wide delegation (each call
+impersonates the calendar's owner with ``with_subject``) or per-user OAuth
+(refresh token per person, client id/secret per tenant). The API root can be
+overridden (``api_endpoint``) and the service account's ``token_uri`` is used as
+given, so a tenant can point at a proxy or a test server.
+
+- busy: ``freebusy.query`` with up to 50 calendars per call (the API's maximum).
+- writes: ``events.insert`` with a client-chosen id derived from the meeting UID,
+  so a retried insert gets 409 and we fetch the event the first attempt made;
+  ``events.patch``/``events.delete``, all with ``sendUpdates=all``.
+- changes: ``events.list`` with ``syncToken``; 410 means "full sync required".
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+import google_auth_httplib2
+import httplib2
+from google.auth import exceptions as google_exceptions
+from google.auth.transport.requests import Request as AuthRequest
+from google.oauth2 import credentials as user_credentials
+from google.oauth2 import service_account
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+from calendars.base import (
+    AlreadyExists,
+    AuthError,
+    BusyInterval,
+    CalendarError,
+    CalendarIdentity,
+    ChangeBatch,
+    ChangeKind,
+    ConsentMissing,
+    EventChange,
+    EventRef,
+    EventSpec,
+    Gone,
+    NotFound,
+    ProviderUnavailable,
+)
+from calendars.http import DEFAULT_POLICY, RetryPolicy, error_for_status, header
+from calendars.ical import as_aware, merge, zone
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+SCOPES = ["https://www.googleapis.com/auth/calendar"]
+FREEBUSY_MAX_CALENDARS = 50  # FreeBusyRequest.calendarExpansionMax: "Maximum value is 50"
+UID_PROPERTY = "flashmentorUid"
+
+
+def event_id_for(uid: str) -> str:
+    """A Google event id for ``uid``: base32hex (a-v, 0-9) as the API requires, stable across retries."""
+    digest = hashlib.sha256(uid.encode()).digest()
+    return base64.b32hexencode(digest).decode().rstrip("=").lower()
+
+
+def _reasons(exc: HttpError) -> list[str]:
+    try:
+        import json
+
+        data = json.loads(exc.content.decode() if isinstance(exc.content, bytes) else exc.content)
+        return [e.get("reason", "") for e in data.get("error", {}).get("errors", [])]
+    except (ValueError, AttributeError):
+        return []
+
+
+def translate(exc: Exception) -> CalendarError:
+    """Map google-api-python-client / google-auth failures to our error types."""
+    if isinstance(exc, CalendarError):
+        return exc
+    if isinstance(exc, HttpError):
+        status = int(exc.resp.status)
+        reasons = _reasons(exc)
+        mapped = error_for_status(
+            status,
+            f"Google Calendar: HTTP {status} {exc._get_reason()}",
+            reasons=reasons,
+            retry_after=header(exc.resp, "retry-after"),
+        )
+        assert mapped is not None
+        if status == 403 and isinstance(mapped, AuthError) and "forbiddenForServiceAccounts" in reasons:
+            return ConsentMissing(str(mapped))
+        return mapped
+    if isinstance(exc, google_exceptions.RefreshError):
+        text = str(exc)
+        if "unauthorized_client" in text or "access_denied" in text:
+            return ConsentMissing(
+                "Google refused to impersonate the user: domain-wide delegation is not "
+                "granted for this service account and scope"
+            )
+        if getattr(exc, "retryable", False):
+            return ProviderUnavailable(f"Google token endpoint failed: {text}")
+        return AuthError(f"Google rejected the credentials: {text}")
+    if isinstance(exc, google_exceptions.TransportError | httplib2.HttpLib2Error | OSError):
+        return ProviderUnavailable(f"Google unreachable: {exc}")
+    raise exc
+
+
+def _rfc3339(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _when(value: Mapping[str, str], tz_name: str) -> datetime:
+    if "dateTime" in value:
+        parsed = datetime.fromisoformat(value["dateTime"].replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=zone(value.get("timeZone", tz_name)))
+        return parsed.astimezone(UTC)
+    return as_aware(date.fromisoformat(value["date"]), zone(tz_name)).astimezone(UTC)
+
+
+class GoogleConnector:
+    provider = "google"
+
+    def __init__(
+        self,
+        *,
+        service_account_info: Mapping[str, Any] | None = None,
+        oauth_client: Mapping[str, str] | None = None,
+        api_endpoint: str | None = None,
+        freebusy_subject: str = "",
+        policy: RetryPolicy = DEFAULT_POLICY,
+        timeout: float = 30,
+    ) -> None:
+        if service_account_info is None and oauth_client is None:
+            raise ValueError("Google needs a service account or an OAuth client")
+        self._sa_info = dict(service_account_info) if service_account_info else None
+        self._oauth = dict(oauth_client) if oauth_client else None
+        self.api_endpoint = api_endpoint
+        self.freebusy_subject = freebusy_subject
+        self.policy = policy
+        self.timeout = timeout
+        self._services: dict[str, Any] = {}
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _credentials(self, owner: CalendarIdentity) -> Any:
+        if self._sa_info is not None:
+            base = service_account.Credentials.from_service_account_info(self._sa_info, scopes=SCOPES)
+            return base.with_subject(owner.address or owner.external_id)
+        assert self._oauth is not None
+        if not owner.secret:
+            raise AuthError(f"no OAuth refresh token stored for {owner.person_key}")
+        return user_credentials.Credentials(
+            token=None,
+            refresh_token=owner.secret,
+            client_id=self._oauth["client_id"],
+            client_secret=self._oauth["client_secret"],
+            token_uri=self._oauth.get("token_uri", "https://oauth2.googleapis.com/token"),
+            scopes=SCOPES,
+        )
+
+    def _service(self, owner: CalendarIdentity) -> Any:
+        key = f"{owner.address or owner.external_id}|{owner.secret or ''}"
+        service = self._services.get(key)
+        if service is None:
+            http = google_auth_httplib2.AuthorizedHttp(
+                self._credentials(owner), http=httplib2.Http(timeout=self.timeout)
+            )
+            options = {"api_endpoint": self.api_endpoint} if self.api_endpoint else None
+            service = build(
+                "calendar",
+                "v3",
+                http=http,
+                static_discovery=True,
+                cache_discovery=False,
+                client_options=options,
+            )
+            self._services[key] = service
+        return service
+
+    def _execute(self, make: Callable[[], Any], what: str) -> Any:
+        def attempt() -> Any:
+            try:
+                return make().execute(num_retries=0)
+            except Exception as exc:
+                raise translate(exc) from exc
+
+        return self.policy.run(attempt, what=f"Google {what}")
+
+    # --- busy -----------------------------------------------------------------------------------
+
+    def busy(
+        self, people: Sequence[CalendarIdentity], start: datetime, end: datetime
+    ) -> Mapping[str, list[BusyInterval]]:
+        result: dict[str, list[BusyInterval]] = {}
+        people = list(people)
+        for i in range(0, len(people), FREEBUSY_MAX_CALENDARS):
+            batch = people[i : i + FREEBUSY_MAX_CALENDARS]
+            result.update(self._freebusy(batch, start, end))
+        return result
+
+    def _freebusy(
+        self, batch: Sequence[CalendarIdentity], start: datetime, end: datetime
+    ) -> dict[str, list[BusyInterval]]:
+        asker = batch[0]
+        if self.freebusy_subject and self._sa_info is not None:
+            asker = CalendarIdentity(
+                self.freebusy_subject, self.freebusy_subject, email=self.freebusy_subject
+            )
+        service = self._service(asker)
+        body = {
+            "timeMin": _rfc3339(start),
+            "timeMax": _rfc3339(end),
+            "timeZone": "UTC",
+            "items": [{"id": p.external_id} for p in batch],
+        }
+        data = self._execute(lambda: service.freebusy().query(body=body), "freebusy.query")
+        calendars = data.get("calendars", {})
+        out: dict[str, list[BusyInterval]] = {}
+        for person in batch:
+            entry = calendars.get(person.external_id) or {}
+            if entry.get("errors"):
+                log.warning(
+                    "Google free/busy for %s failed: %s",
+                    person.person_key,
+                    [e.get("reason") for e in entry["errors"]],
+                )
+                continue  # unknown, not free: left out of the mapping
+            spans = [
+                (_when({"dateTime": b["start"]}, "UTC"), _when({"dateTime": b["end"]}, "UTC"))
+                for b in entry.get("busy", [])
+            ]
+            out[person.person_key] = merge((max(s, start), min(e, end)) for s, e in spans if s < end)
+        return out
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _body(spec: EventSpec) -> dict[str, Any]:
+        attendees = [
+            {
+                "email": spec.organizer.email,
+                "displayName": spec.organizer.name,
+                "organizer": True,
+                "responseStatus": "accepted",
+            }
+        ]
+        attendees += [
+            {"email": a.email, "displayName": a.name}
+            for a in spec.attendees
+            if a.email.lower() != spec.organizer.email.lower()
+        ]
+        return {
+            "summary": spec.summary,
+            "description": spec.description,
+            "location": spec.location,
+            "start": {"dateTime": _rfc3339(spec.start), "timeZone": "UTC"},
+            "end": {"dateTime": _rfc3339(spec.end), "timeZone": "UTC"},
+            "attendees": attendees,
+            "transparency": "opaque",
+            "status": "confirmed",
+            "extendedProperties": {"private": {UID_PROPERTY: spec.uid}},
+        }
+
+    def create_event(self, owner: CalendarIdentity, spec: EventSpec) -> EventRef:
+        service = self._service(owner)
+        calendar_id = owner.external_id
+        event_id = event_id_for(spec.uid)
+        body = {"id": event_id, **self._body(spec)}
+        try:
+            created = self._execute(
+                lambda: service.events().insert(calendarId=calendar_id, body=body, sendUpdates="all"),
+                "events.insert",
+            )
+        except AlreadyExists:
+            # 409 duplicate: an earlier attempt created it; return that one (revived if deleted).
+            created = self._execute(
+                lambda: service.events().get(calendarId=calendar_id, eventId=event_id), "events.get"
+            )
+            if created.get("status") == "cancelled":
+                return self.update_event(owner, EventRef(calendar_id, event_id), spec)
+        return EventRef(calendar_id, created["id"], created.get("etag", ""))
+
+    def update_event(self, owner: CalendarIdentity, ref: EventRef, spec: EventSpec) -> EventRef:
+        service = self._service(owner)
+        body = self._body(spec)
+        updated = self._execute(
+            lambda: service.events().patch(
+                calendarId=ref.calendar_id, eventId=ref.event_id, body=body, sendUpdates="all"
+            ),
+            "events.patch",
+        )
+        return EventRef(ref.calendar_id, ref.event_id, updated.get("etag", ""))
+
+    def cancel_event(self, owner: CalendarIdentity, ref: EventRef, spec: EventSpec) -> None:
+        service = self._service(owner)
+        try:
+            self._execute(
+                lambda: service.events().delete(
+                    calendarId=ref.calendar_id, eventId=ref.event_id, sendUpdates="all"
+                ),
+                "events.delete",
+            )
+        except NotFound:
+            return  # already deleted (404) or gone (410): nothing left to cancel
+
+    # --- changes --------------------------------------------------------------------------------
+
+    def changes(self, owner: CalendarIdentity, since: str | None) -> ChangeBatch:
+        try:
+            return self._list(owner, since)
+        except Gone:
+            if since is None:
+                raise
+            return self._list(owner, None)  # token expired: full sync, as the API asks
+
+    def _list(self, owner: CalendarIdentity, token: str | None) -> ChangeBatch:
+        service = self._service(owner)
+        calendar_id = owner.external_id
+        changes: list[EventChange] = []
+        page: str | None = None
+        while True:
+            params: dict[str, Any] = {"calendarId": calendar_id, "maxResults": 250}
+            if token:
+                params["syncToken"] = token
+            if page:
+                params["pageToken"] = page
+            data = self._execute(lambda p=params: service.events().list(**p), "events.list")  # type: ignore[misc]
+            for item in data.get("items", []):
+                change = self._change_from(owner, calendar_id, item)
+                if change is not None:
+                    changes.append(change)
+            page = data.get("nextPageToken")
+            if not page:
+                return ChangeBatch(changes, data.get("nextSyncToken"))
+
+    @staticmethod
+    def _change_from(
+        owner: CalendarIdentity, calendar_id: str, item: Mapping[str, Any]
+    ) -> EventChange | None:
+        uid = (item.get("extendedProperties", {}).get("private", {}) or {}).get(UID_PROPERTY, "")
+        event_id = item["id"]
+        if item.get("status") == "cancelled":
+            return EventChange(ChangeKind.CANCELED, calendar_id, event_id, uid)
+        me = next(
+            (
+                a
+                for a in item.get("attendees", [])
+                if a.get("self") or (owner.address and a.get("email", "").lower() == owner.address.lower())
+            ),
+            None,
+        )
+        if me is not None and me.get("responseStatus") == "declined":
+            return EventChange(ChangeKind.DECLINED, calendar_id, event_id, uid, note=me.get("comment", ""))
+        if "start" not in item or "end" not in item:
+            return EventChange(ChangeKind.UPDATED, calendar_id, event_id, uid)
+        start, end = _when(item["start"], owner.time_zone), _when(item["end"], owner.time_zone)
+        return EventChange(ChangeKind.MOVED, calendar_id, event_id, uid, start, end)
+
+    # --- connection check -----------------------------------------------------------------------
+
+    def test_connection(self, probe: Iterable[CalendarIdentity] = ()) -> None:
+        people = list(probe)
+        if not people:
+            if self._sa_info is None:
+                return  # per-user OAuth: nothing to check until someone connects
+            creds = service_account.Credentials.from_service_account_info(self._sa_info, scopes=SCOPES)
+
+            def refresh() -> None:
+                try:
+                    creds.refresh(AuthRequest())
+                except Exception as exc:
+                    raise translate(exc) from exc
+
+            self.policy.run(refresh, what="Google token")
+            return
+        for person in people:
+            service = self._service(person)
+            self._execute(
+                lambda s=service, p=person: s.events().list(  # type: ignore[misc]
+                    calendarId=p.external_id, maxResults=1
+                ),
+                "events.list",
+            )

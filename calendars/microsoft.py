@@ -1,0 +1,401 @@
+"""Microsoft 365 calendars through Microsoft Graph, app-only (client credentials after admin consent).
+
+Tokens come from ``msal.ConfidentialClientApplication`` (client secret or certificate);
+Graph is called with ``requests``. The authority host and the Graph base URL are
+per-tenant settings (national clouds, proxies, tests); a private CA bundle can be
+given for both. MSAL only accepts https authorities, and for a host it does not know
+it must not run instance discovery against login.microsoftonline.com, so
+``instance_discovery`` is turned off for non-default hosts.
+
+- busy: ``POST /users/{id}/calendar/getSchedule`` with up to ``schedule_batch`` (20)
+  addresses per call; Graph limits one look-up to less than 42 days, so longer
+  ranges are split.
+- writes: ``POST /users/{id}/events`` with ``transactionId`` = meeting UID (Graph's
+  documented guard against duplicate creates on client retries), PATCH, and
+  ``POST .../cancel`` (the organizer's cancel sends the cancellation to attendees).
+- changes: ``/users/{id}/calendarView/delta`` followed through ``@odata.nextLink`` to
+  the ``@odata.deltaLink``, which is the cursor; 410 -> start a new delta round.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import msal
+import requests
+
+from calendars.base import (
+    AuthError,
+    BusyInterval,
+    CalendarError,
+    CalendarIdentity,
+    ChangeBatch,
+    ChangeKind,
+    ConsentMissing,
+    EventChange,
+    EventRef,
+    EventSpec,
+    Gone,
+    NotFound,
+    ProviderUnavailable,
+)
+from calendars.http import DEFAULT_POLICY, RetryPolicy, error_for_status
+from calendars.ical import merge
+
+log = logging.getLogger(__name__)
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
+GRAPH_SCOPE = ["https://graph.microsoft.com/.default"]
+SCHEDULE_BATCH = 20  # addresses per getSchedule call (kept small: Exchange answers slowly above ~20)
+SCHEDULE_MAX_SPAN = timedelta(days=41)  # "the time period to look up must be less than 42 days"
+BUSY_STATUSES = frozenset({"busy", "oof", "tentative"})
+
+
+class _Session(requests.Session):
+    """A session whose ``verify`` setting wins over REQUESTS_CA_BUNDLE (requests lets the
+    environment override ``Session.verify``; a tenant's private CA must not be ignored)."""
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        if kwargs.get("verify") is None:
+            kwargs["verify"] = self.verify
+        return super().request(method, url, *args, **kwargs)
+
+
+def admin_consent_url(
+    tenant_id: str,
+    client_id: str,
+    redirect_uri: str,
+    *,
+    authority_host: str = DEFAULT_AUTHORITY_HOST,
+    state: str = "",
+) -> str:
+    """Where a tenant admin grants our app its application permissions (admin consent endpoint)."""
+    query = {"client_id": client_id, "redirect_uri": redirect_uri}
+    if state:
+        query["state"] = state
+    return f"{authority_host.rstrip('/')}/{quote(tenant_id)}/adminconsent?{urlencode(query)}"
+
+
+def _graph_time(dt: datetime) -> dict[str, str]:
+    return {"dateTime": dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
+
+
+def _parse_graph_time(value: Mapping[str, str]) -> datetime:
+    """Graph dateTimeTimeZone -> aware UTC (we ask for UTC with ``Prefer: outlook.timezone``)."""
+    text = value["dateTime"]
+    if "." in text:
+        head, frac = text.split(".", 1)
+        text = f"{head}.{frac[:6]}"
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        if value.get("timeZone", "UTC") not in ("UTC", "tzone://Microsoft/Utc"):
+            log.warning("Graph returned a time in %s; treating it as UTC", value.get("timeZone"))
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+class MicrosoftConnector:
+    provider = "microsoft"
+
+    def __init__(
+        self,
+        *,
+        tenant_id: str,
+        client_id: str,
+        client_secret: str | None = None,
+        certificate_key: str | None = None,
+        certificate_thumbprint: str | None = None,
+        authority_host: str = DEFAULT_AUTHORITY_HOST,
+        graph_url: str = DEFAULT_GRAPH_URL,
+        schedule_user: str = "",
+        schedule_batch: int = SCHEDULE_BATCH,
+        delta_past_days: int = 30,
+        delta_future_days: int = 365,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        timeout: float = 30,
+        verify: bool | str = True,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if not client_secret and not (certificate_key and certificate_thumbprint):
+            raise ValueError("Microsoft needs a client secret or a certificate key and thumbprint")
+        self.tenant_id = tenant_id
+        self.client_id = client_id
+        self._secret = client_secret
+        self._cert = (
+            {"private_key": certificate_key, "thumbprint": certificate_thumbprint}
+            if certificate_key
+            else None
+        )
+        self.authority_host = authority_host.rstrip("/")
+        self.graph_url = graph_url.rstrip("/")
+        self.schedule_user = schedule_user
+        self.schedule_batch = max(1, schedule_batch)
+        self.delta_window = (timedelta(days=delta_past_days), timedelta(days=delta_future_days))
+        self.policy = policy
+        self.timeout = timeout
+        self.verify = verify
+        self._http = _Session()
+        self._http.verify = verify
+        self._app: msal.ConfidentialClientApplication | None = None
+        self._lock = threading.Lock()
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    # --- tokens ---------------------------------------------------------------------------------
+
+    def _msal(self) -> msal.ConfidentialClientApplication:
+        with self._lock:
+            if self._app is None:
+                default_host = self.authority_host == DEFAULT_AUTHORITY_HOST
+                try:
+                    self._app = msal.ConfidentialClientApplication(
+                        self.client_id,
+                        client_credential=self._secret or self._cert,
+                        authority=f"{self.authority_host}/{self.tenant_id}",
+                        instance_discovery=None if default_host else False,
+                        http_client=self._http,
+                        timeout=self.timeout,
+                    )
+                except ValueError as exc:  # OIDC discovery answered, but not for this tenant
+                    raise AuthError(f"Microsoft tenant {self.tenant_id!r} not found: {exc}") from exc
+                except requests.RequestException as exc:
+                    raise ProviderUnavailable(f"Microsoft sign-in unreachable: {exc}") from exc
+            return self._app
+
+    def _token(self) -> str:
+        try:
+            result = self._msal().acquire_token_for_client(scopes=GRAPH_SCOPE)
+        except requests.RequestException as exc:
+            raise ProviderUnavailable(f"Microsoft sign-in unreachable: {exc}") from exc
+        if "access_token" in result:
+            return str(result["access_token"])
+        error = str(result.get("error", ""))
+        description = str(result.get("error_description", ""))
+        if "AADSTS65001" in description or error == "consent_required":
+            raise ConsentMissing("the app has no admin consent in this tenant: " + description)
+        if error in ("temporarily_unavailable", "server_error"):
+            raise ProviderUnavailable("Microsoft sign-in failed: " + description)
+        raise AuthError(f"Microsoft rejected the app credentials ({error}): {description}")
+
+    # --- Graph calls ----------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        what: str = "",
+    ) -> requests.Response:
+        full = url if url.startswith("http") else self.graph_url + url
+        if not full.startswith(self.graph_url + "/"):
+            raise CalendarError(f"refusing to send the Graph token to {full}")
+
+        def attempt() -> requests.Response:
+            token = self._token()
+            hdrs = {"Authorization": f"Bearer {token}", "Prefer": 'outlook.timezone="UTC"', **(headers or {})}
+            try:
+                response = self._http.request(
+                    method, full, json=json, params=params, headers=hdrs, timeout=self.timeout
+                )
+            except requests.RequestException as exc:
+                raise ProviderUnavailable(f"Microsoft Graph unreachable: {exc}") from exc
+            if response.status_code >= 400:
+                raise self._error(response)
+            return response
+
+        return self.policy.run(attempt, what=f"Graph {what or method}")
+
+    @staticmethod
+    def _error(response: requests.Response) -> CalendarError:
+        try:
+            err = response.json().get("error", {})
+        except ValueError:
+            err = {}
+        code, message = str(err.get("code", "")), str(err.get("message", ""))
+        text = f"Microsoft Graph: HTTP {response.status_code} {code} {message}".strip()
+        mapped = error_for_status(
+            response.status_code, text, reasons=[code], retry_after=response.headers.get("Retry-After")
+        )
+        assert mapped is not None
+        if response.status_code == 403:
+            return ConsentMissing(
+                text + " (grant the Calendars.ReadWrite application permission and admin consent)"
+            )
+        return mapped
+
+    @staticmethod
+    def _user(owner: CalendarIdentity) -> str:
+        return quote(owner.external_id, safe="@.")
+
+    # --- busy -----------------------------------------------------------------------------------
+
+    def busy(
+        self, people: Sequence[CalendarIdentity], start: datetime, end: datetime
+    ) -> Mapping[str, list[BusyInterval]]:
+        people = list(people)
+        spans: dict[str, list[tuple[datetime, datetime]]] = {}
+        failed: set[str] = set()
+        for i in range(0, len(people), self.schedule_batch):
+            batch = people[i : i + self.schedule_batch]
+            lo = start
+            while lo < end:
+                hi = min(end, lo + SCHEDULE_MAX_SPAN)
+                for key, items in self._schedule(batch, lo, hi).items():
+                    if items is None:
+                        failed.add(key)
+                    else:
+                        spans.setdefault(key, []).extend(items)
+                lo = hi
+        return {
+            p.person_key: merge(spans.get(p.person_key, [])) for p in people if p.person_key not in failed
+        }
+
+    def _schedule(
+        self, batch: Sequence[CalendarIdentity], start: datetime, end: datetime
+    ) -> dict[str, list[tuple[datetime, datetime]] | None]:
+        asker = self.schedule_user or batch[0].external_id
+        by_address = {p.external_id.lower(): p.person_key for p in batch}
+        body = {
+            "schedules": [p.external_id for p in batch],
+            "startTime": _graph_time(start),
+            "endTime": _graph_time(end),
+            "availabilityViewInterval": 60,
+        }
+        data = self._request(
+            "POST", f"/users/{quote(asker, safe='@.')}/calendar/getSchedule", json=body, what="getSchedule"
+        ).json()
+        out: dict[str, list[tuple[datetime, datetime]] | None] = {}
+        for info in data.get("value", []):
+            key = by_address.get(str(info.get("scheduleId", "")).lower())
+            if key is None:
+                continue
+            if info.get("error"):
+                log.warning("Graph schedule for %s failed: %s", key, info["error"].get("responseCode"))
+                out[key] = None  # unknown, not free: left out of the mapping
+                continue
+            items = []
+            for item in info.get("scheduleItems", []):
+                if str(item.get("status", "")).lower() not in BUSY_STATUSES:
+                    continue
+                s, e = _parse_graph_time(item["start"]), _parse_graph_time(item["end"])
+                s, e = max(s, start), min(e, end)
+                if s < e:
+                    items.append((s, e))
+            out[key] = items
+        return out
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _body(spec: EventSpec) -> dict[str, Any]:
+        return {
+            "subject": spec.summary,
+            "body": {"contentType": "text", "content": spec.description},
+            "start": _graph_time(spec.start),
+            "end": _graph_time(spec.end),
+            "location": {"displayName": spec.location},
+            "showAs": "busy",
+            "attendees": [
+                {"emailAddress": {"address": a.email, "name": a.name}, "type": "required"}
+                for a in spec.attendees
+                if a.email.lower() != spec.organizer.email.lower()
+            ],
+        }
+
+    def create_event(self, owner: CalendarIdentity, spec: EventSpec) -> EventRef:
+        body = {**self._body(spec), "transactionId": spec.uid}
+        data = self._request(
+            "POST", f"/users/{self._user(owner)}/events", json=body, what="create event"
+        ).json()
+        return EventRef(owner.external_id, data["id"], data.get("@odata.etag", ""))
+
+    def update_event(self, owner: CalendarIdentity, ref: EventRef, spec: EventSpec) -> EventRef:
+        data = self._request(
+            "PATCH",
+            f"/users/{self._user(owner)}/events/{quote(ref.event_id, safe='')}",
+            json=self._body(spec),
+            what="update event",
+        ).json()
+        return EventRef(ref.calendar_id, ref.event_id, data.get("@odata.etag", ""))
+
+    def cancel_event(self, owner: CalendarIdentity, ref: EventRef, spec: EventSpec) -> None:
+        try:
+            self._request(
+                "POST",
+                f"/users/{self._user(owner)}/events/{quote(ref.event_id, safe='')}/cancel",
+                json={"comment": "This meeting was cancelled."},
+                what="cancel event",
+            )
+        except NotFound:
+            return  # already deleted: nothing left to cancel
+
+    # --- changes --------------------------------------------------------------------------------
+
+    def changes(self, owner: CalendarIdentity, since: str | None) -> ChangeBatch:
+        try:
+            return self._delta(owner, since)
+        except Gone:
+            if since is None:
+                raise
+            return self._delta(owner, None)  # delta token expired: start a new round
+
+    def _delta(self, owner: CalendarIdentity, link: str | None) -> ChangeBatch:
+        params: dict[str, str] | None = None
+        if link is None:
+            now = self._clock()
+            link = f"/users/{self._user(owner)}/calendarView/delta"
+            params = {
+                "startDateTime": (now - self.delta_window[0]).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "endDateTime": (now + self.delta_window[1]).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        changes: list[EventChange] = []
+        while True:
+            data = self._request(
+                "GET",
+                link,
+                params=params,
+                headers={"Prefer": 'odata.maxpagesize=50, outlook.timezone="UTC"'},
+                what="calendarView delta",
+            ).json()
+            params = None
+            for item in data.get("value", []):
+                change = self._change_from(owner, item)
+                if change is not None:
+                    changes.append(change)
+            if "@odata.nextLink" in data:
+                link = data["@odata.nextLink"]
+                continue
+            return ChangeBatch(changes, data.get("@odata.deltaLink"))
+
+    @staticmethod
+    def _change_from(owner: CalendarIdentity, item: Mapping[str, Any]) -> EventChange | None:
+        calendar_id, event_id = owner.external_id, str(item.get("id", ""))
+        uid = str(item.get("transactionId") or "")
+        if "@removed" in item or item.get("isCancelled"):
+            return EventChange(ChangeKind.CANCELED, calendar_id, event_id, uid)
+        if (item.get("responseStatus") or {}).get("response") == "declined":
+            return EventChange(ChangeKind.DECLINED, calendar_id, event_id, uid)
+        if "start" not in item or "end" not in item:
+            return EventChange(ChangeKind.UPDATED, calendar_id, event_id, uid)
+        return EventChange(
+            ChangeKind.MOVED,
+            calendar_id,
+            event_id,
+            uid,
+            _parse_graph_time(item["start"]),
+            _parse_graph_time(item["end"]),
+        )
+
+    # --- connection check -----------------------------------------------------------------------
+
+    def test_connection(self, probe: Iterable[CalendarIdentity] = ()) -> None:
+        self.policy.run(self._token, what="Microsoft sign-in")
+        for person in probe:
+            self._request("GET", f"/users/{self._user(person)}/calendar", what="open calendar")

@@ -1,0 +1,355 @@
+"""Calendar tenants (set up by IT admins) and the calendar accounts people reach through them.
+
+Secrets go into the encrypted ``secret`` columns and never come back out of this
+module except to build a connector; :func:`describe_tenant` shows only whether one
+is set. Connectors are built by :mod:`calendars.registry`, which imports a provider
+SDK only when a connector of that kind is first needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from calendars.base import (
+    AuthError,
+    BusyInterval,
+    CalendarConnector,
+    CalendarError,
+    CalendarIdentity,
+    ConsentMissing,
+    NotFound,
+    ProviderUnavailable,
+    RateLimited,
+)
+from calendars.registry import SettingsError, build_connector, validate
+from scheduling.errors import Conflict, ValidationFailed
+from scheduling.errors import NotFound as DomainNotFound
+from scheduling.models import CalendarAccount, CalendarTenant, Person, Provider
+
+log = logging.getLogger(__name__)
+NAME_MAX = 200
+_CACHE_SIZE = 64
+_connectors: OrderedDict[str, CalendarConnector] = OrderedDict()
+
+
+# --- tenants --------------------------------------------------------------------------------------
+
+
+def _provider(value: str) -> Provider:
+    try:
+        return Provider(str(value).strip().lower())
+    except ValueError:
+        raise ValidationFailed("Provider must be google, microsoft or caldav.", "provider") from None
+
+
+def _checked(provider: Provider, config: Any, secret: str | None) -> dict[str, Any]:
+    if not isinstance(config, Mapping):
+        raise ValidationFailed("config must be an object.", "config")
+    try:
+        return validate(provider.value, config, secret)
+    except SettingsError as exc:
+        raise ValidationFailed(str(exc), exc.field) from None
+
+
+def _name(session: Session, name: Any, tenant_id: int | None = None) -> str:
+    text = str(name or "").strip()
+    if not text:
+        raise ValidationFailed("Give the tenant a name.", "name")
+    if len(text) > NAME_MAX:
+        raise ValidationFailed(f"The name is longer than {NAME_MAX} characters.", "name")
+    clash = session.scalar(select(CalendarTenant).where(CalendarTenant.name == text))
+    if clash is not None and clash.id != tenant_id:
+        raise Conflict(f"A tenant named {text!r} exists already.", "name")
+    return text
+
+
+def create_tenant(
+    session: Session, *, name: str, provider: str, config: Mapping[str, Any], secret: str | None = None
+) -> CalendarTenant:
+    """Validate everything, then store the tenant (secret encrypted at rest)."""
+    kind = _provider(provider)
+    secret = secret or None
+    clean = _checked(kind, config, secret)
+    tenant = CalendarTenant(
+        name=_name(session, name), provider=kind, config=clean, secret=secret, sync_state={}
+    )
+    session.add(tenant)
+    session.commit()
+    return tenant
+
+
+_KEEP = object()
+
+
+def update_tenant(
+    session: Session,
+    tenant: CalendarTenant,
+    *,
+    name: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    secret: str | object | None = _KEEP,
+) -> CalendarTenant:
+    """Change name/config/secret; omitted values stay. The result is validated as a whole."""
+    new_name = _name(session, name, tenant.id) if name is not None else tenant.name
+    new_secret = tenant.secret if secret is _KEEP else (secret or None)
+    assert new_secret is None or isinstance(new_secret, str)
+    merged = {**tenant.config, **config} if config is not None else dict(tenant.config)
+    clean = _checked(tenant.provider, merged, new_secret)
+    tenant.name = new_name
+    tenant.config = clean
+    if secret is not _KEEP:
+        tenant.secret = new_secret
+        tenant.sync_state = {}  # new credentials may see other calendars: start cursors over
+    session.commit()
+    return tenant
+
+
+def get_tenant(session: Session, tenant_id: int) -> CalendarTenant:
+    tenant = session.get(CalendarTenant, tenant_id)
+    if tenant is None:
+        raise DomainNotFound("No such calendar tenant.")
+    return tenant
+
+
+def list_tenants(session: Session) -> list[CalendarTenant]:
+    return list(session.scalars(select(CalendarTenant).order_by(CalendarTenant.name)))
+
+
+def delete_tenant(session: Session, tenant: CalendarTenant) -> None:
+    session.delete(tenant)
+    session.commit()
+
+
+def admin_consent_url(tenant: CalendarTenant, redirect_uri: str) -> str | None:
+    """For Microsoft tenants: where their admin grants the app its permissions."""
+    if tenant.provider != Provider.MICROSOFT:
+        return None
+    from calendars.microsoft import DEFAULT_AUTHORITY_HOST
+    from calendars.microsoft import admin_consent_url as build
+
+    return build(
+        str(tenant.config["tenant_id"]),
+        str(tenant.config["client_id"]),
+        redirect_uri,
+        authority_host=str(tenant.config.get("authority_host") or DEFAULT_AUTHORITY_HOST),
+        state=f"tenant-{tenant.id}",
+    )
+
+
+def describe_tenant(tenant: CalendarTenant, *, redirect_uri: str | None = None) -> dict[str, Any]:
+    """A tenant as admins see it: settings, "set"/"not set" for the secret, never the secret."""
+    out: dict[str, Any] = {
+        "id": tenant.id,
+        "name": tenant.name,
+        "provider": tenant.provider.value,
+        "config": dict(tenant.config),
+        "secret": "set" if tenant.secret else "not set",
+        "accounts": len(tenant.accounts),
+        "last_sync_at": tenant.last_sync_at.isoformat() if tenant.last_sync_at else None,
+        "last_sync_status": tenant.last_sync_status,
+        "created_at": tenant.created_at.isoformat() if tenant.created_at else None,
+    }
+    if redirect_uri and tenant.provider == Provider.MICROSOFT:
+        out["admin_consent_url"] = admin_consent_url(tenant, redirect_uri)
+    return out
+
+
+def rotate_secrets(session: Session) -> int:
+    """Re-encrypt every stored calendar secret with the newest key (after prepending one to
+    FLASHMENTOR_SECRET_KEYS); returns how many values were rewritten. Old keys can then go."""
+    from scheduling import crypto
+
+    count = 0
+    for table in ("calendar_tenants", "calendar_accounts"):
+        rows = session.execute(text(f"SELECT id, secret FROM {table} WHERE secret IS NOT NULL")).all()
+        for row_id, token in rows:
+            session.execute(text(f"UPDATE {table} SET secret = :secret WHERE id = :id"),
+                            {"secret": crypto.rotate(token), "id": row_id})
+            count += 1
+    session.commit()
+    return count
+
+
+# --- connectors -----------------------------------------------------------------------------------
+
+
+def connector_for(tenant: CalendarTenant) -> CalendarConnector:
+    """The tenant's connector, reused while its settings are unchanged (keeps tokens and sessions)."""
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            [tenant.id, tenant.provider.value, tenant.config, tenant.secret], sort_keys=True, default=str
+        ).encode()
+    ).hexdigest()
+    connector = _connectors.get(fingerprint)
+    if connector is None:
+        try:
+            connector = build_connector(tenant.provider.value, tenant.config, tenant.secret)
+        except SettingsError as exc:
+            raise ValidationFailed(str(exc), exc.field) from None
+        _connectors[fingerprint] = connector
+        while len(_connectors) > _CACHE_SIZE:
+            _connectors.popitem(last=False)
+    else:
+        _connectors.move_to_end(fingerprint)
+    return connector
+
+
+def identity_for(account: CalendarAccount, person: Person) -> CalendarIdentity:
+    return CalendarIdentity(
+        person_key=str(person.id),
+        external_id=account.external_id,
+        username=account.username,
+        secret=account.secret,
+        email=person.email,
+        time_zone=person.time_zone,
+    )
+
+
+# --- accounts -------------------------------------------------------------------------------------
+
+
+def connect_account(
+    session: Session,
+    *,
+    person: Person,
+    tenant: CalendarTenant,
+    external_id: str | None = None,
+    username: str = "",
+    secret: str | None = None,
+) -> CalendarAccount:
+    """Link ``person`` to their calendar in ``tenant`` (replacing an earlier link)."""
+    external = str(external_id or "").strip()
+    if tenant.provider == Provider.CALDAV:
+        if not external:
+            raise ValidationFailed(
+                "Give the person's calendar URL (or its path on the server).", "external_id"
+            )
+        if not tenant.config.get("username") and not (username and secret):
+            raise ValidationFailed(
+                "This CalDAV server has no shared account: give the person's username and password.",
+                "username",
+            )
+    else:
+        external = external or person.email
+        if "@" not in external:
+            raise ValidationFailed("Give the person's calendar address (their email).", "external_id")
+        domain = str(tenant.config.get("domain", ""))
+        if tenant.provider == Provider.GOOGLE and domain and not external.lower().endswith("@" + domain):
+            raise ValidationFailed(f"{external} is not in the tenant's domain {domain}.", "external_id")
+        if tenant.provider == Provider.GOOGLE and tenant.config.get("auth") == "oauth" and not secret:
+            raise ValidationFailed("Per-user OAuth needs the person's refresh token.", "secret")
+    account = session.scalar(select(CalendarAccount).where(CalendarAccount.person_id == person.id))
+    if account is None:
+        account = CalendarAccount(person_id=person.id, tenant_id=tenant.id, external_id=external)
+        session.add(account)
+    account.tenant_id = tenant.id
+    account.tenant = tenant
+    account.external_id = external
+    account.username = username.strip()
+    account.secret = secret or None
+    session.commit()
+    return account
+
+
+def account_of(session: Session, person: Person) -> CalendarAccount | None:
+    return session.scalar(select(CalendarAccount).where(CalendarAccount.person_id == person.id))
+
+
+# --- connection test ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    ok: bool
+    problem: str  # "", bad_credentials, no_consent, unreachable, wrong_calendar, rate_limited, error
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "problem": self.problem or None, "message": self.message}
+
+
+def test_connection(
+    session: Session, tenant: CalendarTenant, *, person: Person | None = None
+) -> ConnectionCheck:
+    """Try the tenant's credentials (and one person's calendar): say plainly what failed."""
+    probe: list[CalendarIdentity] = []
+    account = account_of(session, person) if person is not None else None
+    if person is not None and (account is None or account.tenant_id != tenant.id):
+        return ConnectionCheck(
+            False, "wrong_calendar", f"{person.email} has no calendar connected in this tenant."
+        )
+    if account is None:
+        account = session.scalar(
+            select(CalendarAccount)
+            .where(CalendarAccount.tenant_id == tenant.id)
+            .order_by(CalendarAccount.id)
+            .limit(1)
+        )
+    if account is not None:
+        owner = session.get(Person, account.person_id)
+        assert owner is not None
+        probe.append(identity_for(account, owner))
+    try:
+        # A fresh connector: cached tokens must not hide revoked consent or a changed password.
+        fresh = build_connector(tenant.provider.value, tenant.config, tenant.secret)
+        fresh.test_connection(probe)
+    except SettingsError as exc:
+        return ConnectionCheck(False, "error", f"The settings cannot work: {exc}")
+    except ConsentMissing as exc:
+        return ConnectionCheck(False, "no_consent", f"Access not granted: {exc}")
+    except AuthError as exc:
+        return ConnectionCheck(False, "bad_credentials", f"The credentials were refused: {exc}")
+    except NotFound as exc:
+        return ConnectionCheck(False, "wrong_calendar", f"The calendar was not found: {exc}")
+    except RateLimited as exc:
+        return ConnectionCheck(False, "rate_limited", f"The provider is throttling us: {exc}")
+    except ProviderUnavailable as exc:
+        return ConnectionCheck(False, "unreachable", f"The provider could not be reached: {exc}")
+    except CalendarError as exc:
+        return ConnectionCheck(False, "error", f"The provider refused: {exc}")
+    checked = f" and the calendar of {probe[0].email}" if probe else ""
+    return ConnectionCheck(True, "", f"Connected: credentials accepted{checked}.")
+
+
+# --- busy time --------------------------------------------------------------------------------------
+
+
+class TenantBusySource:
+    """Busy time of people from their own calendars, grouped per tenant (one batched call per tenant).
+
+    People without a connected calendar are left out (nothing known); so are people
+    whose calendar could not be read. Provider errors propagate: callers decide
+    whether to fail or to go on without calendar data.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def busy(self, people: Sequence[Person], start: datetime, end: datetime) -> dict[int, list[BusyInterval]]:
+        if not people:
+            return {}
+        by_id = {p.id: p for p in people}
+        accounts = self.session.scalars(
+            select(CalendarAccount).where(CalendarAccount.person_id.in_(list(by_id)))
+        ).all()
+        groups: dict[int, list[CalendarIdentity]] = {}
+        tenants: dict[int, CalendarTenant] = {}
+        for account in accounts:
+            groups.setdefault(account.tenant_id, []).append(identity_for(account, by_id[account.person_id]))
+            tenants[account.tenant_id] = account.tenant
+        out: dict[int, list[BusyInterval]] = {}
+        for tenant_id, identities in groups.items():
+            found = connector_for(tenants[tenant_id]).busy(identities, start, end)
+            for key, intervals in found.items():
+                out[int(key)] = list(intervals)
+        return out

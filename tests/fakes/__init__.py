@@ -1,0 +1,1 @@
+"""Loopback stand-ins for calendar providers, used only by the tests."""

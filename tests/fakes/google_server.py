@@ -1,0 +1,425 @@
+"""A loopback Google Calendar v3 + OAuth token endpoint for the contract tests.
+
+Implements the documented request/response shapes the connector relies on:
+- ``POST /token``: the JWT-bearer grant of a service account (RS256 signature checked
+  against the account's public key; ``sub`` = impersonated user, refused unless
+  domain-wide delegation is granted) and the refresh-token grant of per-user OAuth.
+- ``POST {base}freeBusy`` (at most 50 items, as the API documents), per-calendar ``errors``.
+- ``{base}calendars/{id}/events``: insert (client ids in base32hex, 409 ``duplicate``),
+  get, patch, delete, list with ``pageToken``/``nextPageToken`` and ``syncToken``/
+  ``nextSyncToken`` (410 ``fullSyncRequired`` for an expired token).
+- injected failures: 429/403 ``rateLimitExceeded``/5xx with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from tests.fakes.store import FakeEvent, Store
+
+BASE_PATH = "/calendar/v3/"
+FREEBUSY_MAX_ITEMS = 50
+ID_RE = re.compile(r"^[a-v0-9]{5,1024}$")
+
+
+def make_service_account(
+    token_uri: str, *, email: str = "flash@proj.iam.gserviceaccount.com"
+) -> tuple[dict[str, str], rsa.RSAPrivateKey]:
+    """A service-account JSON (like the one Google Cloud console downloads) with a fresh key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    info = {
+        "type": "service_account",
+        "project_id": "proj",
+        "private_key_id": secrets.token_hex(8),
+        "private_key": pem,
+        "client_email": email,
+        "client_id": "1234567890",
+        "token_uri": token_uri,
+    }
+    return info, key
+
+
+def _b64d(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_dt(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _error(code: int, message: str, reason: str, status: str = "") -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "status": status,
+            "errors": [{"domain": "global", "reason": reason, "message": message}],
+        }
+    }
+
+
+@dataclass
+class GoogleFake:
+    store: Store = field(default_factory=Store)
+    domain: str = "example.com"
+    base_url: str = ""
+    # service account email -> public key; and who may be impersonated (domain-wide delegation)
+    service_accounts: dict[str, Any] = field(default_factory=dict)
+    delegation_granted: bool = True
+    # per-user OAuth: refresh token -> user email; client id -> secret
+    refresh_tokens: dict[str, str] = field(default_factory=dict)
+    oauth_clients: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # access token -> user email
+    page_size: int = 250
+    send_updates: list[str] = field(default_factory=list)
+
+    @property
+    def api_endpoint(self) -> str:
+        return self.base_url + BASE_PATH
+
+    @property
+    def token_uri(self) -> str:
+        return self.base_url + "/token"
+
+    def register_service_account(self, info: dict[str, str], key: rsa.RSAPrivateKey) -> None:
+        self.service_accounts[info["client_email"]] = key.public_key()
+
+    # --- seeding helpers used by tests ----------------------------------------------------------
+
+    def seed(self, calendar: str, **fields: Any) -> FakeEvent:
+        fields.setdefault("id", secrets.token_hex(10))
+        fields.setdefault("organizer", calendar)
+        return self.store.put(FakeEvent(calendar=calendar, **fields))
+
+    # --- token endpoint -------------------------------------------------------------------------
+
+    def token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        grant = form.get("grant_type", "")
+        if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            return self._jwt_grant(form.get("assertion", ""))
+        if grant == "refresh_token":
+            client = form.get("client_id", "")
+            if self.oauth_clients.get(client) != form.get("client_secret"):
+                return 401, {"error": "invalid_client", "error_description": "Unauthorized"}
+            user = self.refresh_tokens.get(form.get("refresh_token", ""))
+            if user is None:
+                return 400, {
+                    "error": "invalid_grant",
+                    "error_description": "Token has been expired or revoked.",
+                }
+            return 200, self._issue(user)
+        return 400, {"error": "unsupported_grant_type"}
+
+    def _jwt_grant(self, assertion: str) -> tuple[int, dict[str, Any]]:
+        try:
+            head, payload, sig = assertion.split(".")
+            claims = json.loads(_b64d(payload))
+        except ValueError:
+            return 400, {"error": "invalid_grant", "error_description": "Invalid JWT."}
+        public = self.service_accounts.get(claims.get("iss", ""))
+        if public is None:
+            return 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
+        try:
+            public.verify(_b64d(sig), f"{head}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        except Exception:
+            return 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
+        subject = claims.get("sub") or claims["iss"]
+        if claims.get("sub") and not self.delegation_granted:
+            return 401, {
+                "error": "unauthorized_client",
+                "error_description": "Client is unauthorized to retrieve access tokens using this "
+                "method, or client not authorized for any of the scopes requested.",
+            }
+        return 200, self._issue(subject)
+
+    def _issue(self, user: str) -> dict[str, Any]:
+        token = "ya29." + secrets.token_urlsafe(16)
+        self.tokens[token] = user.lower()
+        return {"access_token": token, "expires_in": 3599, "token_type": "Bearer"}
+
+    # --- API ------------------------------------------------------------------------------------
+
+    def event_json(self, event: FakeEvent, viewer: str) -> dict[str, Any]:
+        if event.deleted:
+            return {"kind": "calendar#event", "id": event.id, "status": "cancelled"}
+
+        def when(value: datetime | date) -> dict[str, str]:
+            if isinstance(value, datetime):
+                return {"dateTime": value.isoformat(), "timeZone": event.time_zone}
+            return {"date": value.isoformat()}
+
+        body: dict[str, Any] = {
+            "kind": "calendar#event",
+            "etag": f'"{event.version}"',
+            "id": event.id,
+            "status": event.status,
+            "summary": event.summary,
+            "iCalUID": event.ical_uid or f"{event.id}@google.com",
+            "sequence": event.sequence,
+            "start": when(event.start),
+            "end": when(event.end),
+            "organizer": {"email": event.organizer, "self": event.organizer.lower() == viewer},
+            "transparency": "transparent" if event.transparent else "opaque",
+        }
+        if event.description:
+            body["description"] = event.description
+        if event.location:
+            body["location"] = event.location
+        if event.private:
+            body["extendedProperties"] = {"private": dict(event.private)}
+        if event.rrule:
+            body["recurrence"] = [f"RRULE:{event.rrule}"]
+        if event.attendees:
+            body["attendees"] = [
+                {
+                    "email": a["email"],
+                    "displayName": a.get("name", ""),
+                    "responseStatus": a.get("response", "needsAction"),
+                    **({"self": True} if a["email"].lower() == viewer else {}),
+                    **({"organizer": True} if a["email"].lower() == event.organizer.lower() else {}),
+                }
+                for a in event.attendees
+            ]
+        return body
+
+    def apply_body(self, event: FakeEvent, body: dict[str, Any]) -> None:
+        def when(value: dict[str, str]) -> datetime | date:
+            if "date" in value:
+                return date.fromisoformat(value["date"])
+            return _parse_dt(value["dateTime"])
+
+        for key in ("summary", "description", "location"):
+            if key in body:
+                setattr(event, key, body[key])
+        if "start" in body:
+            event.start = when(body["start"])
+            event.time_zone = body["start"].get("timeZone", event.time_zone)
+        if "end" in body:
+            event.end = when(body["end"])
+        if "transparency" in body:
+            event.transparent = body["transparency"] == "transparent"
+        if "status" in body:
+            event.status = body["status"]
+        if "sequence" in body:
+            event.sequence = int(body["sequence"])
+        if "extendedProperties" in body:
+            event.private.update(body["extendedProperties"].get("private") or {})
+        if "attendees" in body:
+            old = {a["email"].lower(): a.get("response", "needsAction") for a in event.attendees}
+            event.attendees = [
+                {
+                    "email": a["email"],
+                    "name": a.get("displayName", ""),
+                    "response": a.get("responseStatus") or old.get(a["email"].lower(), "needsAction"),
+                }
+                for a in body["attendees"]
+            ]
+
+    def handle(self, method: str, path: str, query: dict[str, str], body: Any, user: str) -> tuple[int, Any]:
+        rel = path[len(BASE_PATH) :]
+        if rel == "freeBusy" and method == "POST":
+            return self._freebusy(body)
+        m = re.fullmatch(r"calendars/([^/]+)/events(?:/([^/]+))?", rel)
+        if not m:
+            return 404, _error(404, "Not Found", "notFound")
+        calendar = unquote(m.group(1)).lower()
+        if calendar == "primary":
+            calendar = user
+        if calendar != user:
+            return 403, _error(403, "Forbidden", "forbidden")
+        if not self.store.has_calendar(calendar):
+            return 404, _error(404, "Not Found", "notFound")
+        event_id = unquote(m.group(2)) if m.group(2) else None
+        if event_id is None:
+            if method == "POST":
+                return self._insert(calendar, body, query)
+            if method == "GET":
+                return self._list(calendar, query, user)
+            return 405, _error(405, "Method not allowed", "badRequest")
+        event = self.store.get(calendar, event_id)
+        if event is None or (event.deleted and method != "GET"):
+            if event is not None and method == "DELETE":
+                return 410, _error(410, "Resource has been deleted", "deleted")
+            return 404, _error(404, "Not Found", "notFound")
+        if method == "GET":
+            return 200, self.event_json(event, user)
+        if method in ("PATCH", "PUT"):
+            self.apply_body(event, body)
+            self.send_updates.append(query.get("sendUpdates", ""))
+            self.store.put(event)
+            return 200, self.event_json(event, user)
+        if method == "DELETE":
+            self.send_updates.append(query.get("sendUpdates", ""))
+            self.store.delete(calendar, event_id)
+            return 204, None
+        return 405, _error(405, "Method not allowed", "badRequest")
+
+    def _freebusy(self, body: dict[str, Any]) -> tuple[int, Any]:
+        items = body.get("items") or []
+        if len(items) > FREEBUSY_MAX_ITEMS:
+            return 400, _error(400, "Too many calendars requested.", "tooManyCalendarsRequested")
+        start, end = _parse_dt(body["timeMin"]), _parse_dt(body["timeMax"])
+        calendars: dict[str, Any] = {}
+        for item in items:
+            cid = item["id"]
+            if not self.store.has_calendar(cid):
+                calendars[cid] = {"errors": [{"domain": "global", "reason": "notFound"}], "busy": []}
+                continue
+            calendars[cid] = {
+                "busy": [{"start": _iso(s), "end": _iso(e)} for s, e in self.store.busy(cid, start, end)]
+            }
+        return 200, {
+            "kind": "calendar#freeBusy",
+            "timeMin": body["timeMin"],
+            "timeMax": body["timeMax"],
+            "calendars": calendars,
+        }
+
+    def _insert(self, calendar: str, body: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+        event_id = body.get("id") or secrets.token_hex(12)
+        if not ID_RE.match(event_id):
+            return 400, _error(400, "Invalid resource id value.", "invalid")
+        if self.store.get(calendar, event_id) is not None:
+            return 409, _error(409, "The requested identifier already exists.", "duplicate")
+        event = FakeEvent(
+            id=event_id, calendar=calendar, start=datetime.now(UTC), end=datetime.now(UTC), organizer=calendar
+        )
+        self.apply_body(event, body)
+        event.ical_uid = f"{event_id}@google.com"
+        for att in event.attendees:
+            if att["email"].lower() == calendar:
+                att["response"] = "accepted"
+        self.send_updates.append(query.get("sendUpdates", ""))
+        self.store.put(event)
+        return 200, self.event_json(event, calendar)
+
+    def _list(self, calendar: str, query: dict[str, str], user: str) -> tuple[int, Any]:
+        page = int(query["pageToken"].split(":")[1]) if "pageToken" in query else 0
+        if "pageToken" in query:
+            since = int(query["pageToken"].split(":")[0])
+        elif "syncToken" in query:
+            token = query["syncToken"]
+            if not token.startswith("sync-") or int(token[5:]) < self.store.expired_tokens_before:
+                return 410, _error(
+                    410, "Sync token is no longer valid, a full sync is required.", "fullSyncRequired"
+                )
+            since = int(token[5:])
+        else:
+            since = -1
+        with self.store.lock:
+            snapshot = self.store.version
+            if since < 0:
+                events = [e for e in self.store.changed_since(calendar, 0) if not e.deleted]
+            else:
+                events = self.store.changed_since(calendar, since)
+        size = min(int(query.get("maxResults", 250)), self.page_size)  # pages may hold fewer
+        chunk = events[page * size : (page + 1) * size]
+        out: dict[str, Any] = {"kind": "calendar#events", "items": [self.event_json(e, user) for e in chunk]}
+        if (page + 1) * size < len(events):
+            out["nextPageToken"] = f"{since}:{page + 1}"
+        else:
+            out["nextSyncToken"] = f"sync-{snapshot}"
+        return 200, out
+
+
+def _handler(fake: GoogleFake) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+            data = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            if body is not None:
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _dispatch(self, method: str) -> None:
+            split = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            fake.store.log(method, split.path)
+            if split.path == "/token":
+                form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                self._send(*fake.token(form))
+                return
+            failure = fake.store.take_failure()
+            if failure is not None:
+                self._send(failure.status, failure.body, failure.headers)
+                return
+            auth = self.headers.get("Authorization", "")
+            user = fake.tokens.get(auth.removeprefix("Bearer ").strip())
+            if user is None:
+                self._send(
+                    401,
+                    _error(
+                        401, "Request had invalid authentication credentials.", "authError", "UNAUTHENTICATED"
+                    ),
+                )
+                return
+            if not split.path.startswith(BASE_PATH):
+                self._send(404, _error(404, "Not Found", "notFound"))
+                return
+            query = {k: v[0] for k, v in parse_qs(split.query).items()}
+            body = json.loads(raw) if raw else {}
+            status, payload = fake.handle(method, split.path, query, body, user)
+            self._send(status, payload)
+
+        def do_GET(self) -> None:
+            self._dispatch("GET")
+
+        def do_POST(self) -> None:
+            self._dispatch("POST")
+
+        def do_PATCH(self) -> None:
+            self._dispatch("PATCH")
+
+        def do_PUT(self) -> None:
+            self._dispatch("PUT")
+
+        def do_DELETE(self) -> None:
+            self._dispatch("DELETE")
+
+    return Handler
+
+
+@contextmanager
+def google_server(fake: GoogleFake | None = None) -> Iterator[GoogleFake]:
+    fake = fake or GoogleFake()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    server.daemon_threads = True
+    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,359 @@
+"""Worker jobs that keep meetings and calendar events in step.
+
+- :func:`write_meeting_events`: the meeting's event goes into the mentor's calendar
+  (mentee invited) and, when the mentee's calendar lives in another tenant, into the
+  mentee's too. Each write is recorded in a :class:`CalendarEventLink` right away, and
+  providers de-duplicate creates by the meeting UID, so a retried job never makes a
+  second event. A link behind ``meeting.sequence`` is updated; a canceled meeting's
+  events are cancelled.
+- :func:`cancel_meeting_events`: cancel every linked event.
+- :func:`sync_tenant`: read what changed in a tenant's calendars since the stored cursors
+  and hand moves/deletes/declines of meeting events to
+  :func:`scheduling.services.meetings.apply_calendar_change`.
+
+Jobs take ids, never ORM objects. Provider errors propagate from the write jobs so RQ
+retries them (enqueue with :data:`RETRY`): an outage delays a meeting's event, it
+never loses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from rq import Retry
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from calendars.base import (
+    Attendee,
+    CalendarConnector,
+    CalendarError,
+    CalendarIdentity,
+    ChangeKind,
+    EventChange,
+    EventRef,
+    EventSpec,
+    NotFound,
+)
+from scheduling.db import make_engine, make_session_factory, utcnow
+from scheduling.errors import DomainError
+from scheduling.models import (
+    ACTIVE_MEETING_STATES,
+    CalendarAccount,
+    CalendarEventLink,
+    CalendarTenant,
+    Meeting,
+    MeetingState,
+    Person,
+)
+from scheduling.tenants import account_of, connector_for, identity_for
+
+log = logging.getLogger(__name__)
+
+# Backoff for the write jobs when a provider is down: about a day in total.
+RETRY = Retry(max=10, interval=[30, 60, 120, 300, 600, 1200, 1800, 3600, 3600, 7200])
+
+
+@lru_cache(maxsize=4)
+def _factory(url: str | None) -> sessionmaker[Session]:
+    return make_session_factory(make_engine(url))
+
+
+@contextmanager
+def _session(session: Session | None) -> Iterator[Session]:
+    """The caller's session (tests, other jobs) or a fresh one on DATABASE_URL."""
+    if session is not None:
+        yield session
+        return
+    own = _factory(os.environ.get("DATABASE_URL"))()
+    try:
+        yield own
+    finally:
+        own.close()
+
+
+# --- writing events -------------------------------------------------------------------------------
+
+
+def event_spec(meeting: Meeting, *, owner: Person, attendees: tuple[Person, ...]) -> EventSpec:
+    """The provider-neutral event for ``meeting`` as it goes into ``owner``'s calendar."""
+    mentor, mentee = meeting.mentor, meeting.mentee
+    lines = [
+        f"Flash mentoring: {meeting.topic}",
+        f"Mentor: {mentor.name}",
+        f"Mentee: {mentee.name}",
+        f"Mode: {meeting.mode.value}",
+    ]
+    if meeting.location:
+        lines.append(f"Where: {meeting.location}")
+    return EventSpec(
+        uid=meeting.uid,
+        summary=f"Flash mentoring: {meeting.topic}",
+        description="\n".join(lines),
+        start=meeting.start_at,
+        end=meeting.end_at,
+        organizer=Attendee(owner.email, owner.name),
+        attendees=tuple(Attendee(p.email, p.name) for p in attendees),
+        location=meeting.location,
+        sequence=meeting.sequence,
+    )
+
+
+@dataclass
+class Side:
+    """One calendar the meeting goes into."""
+
+    person: Person
+    account: CalendarAccount
+    attendees: tuple[Person, ...]
+
+
+def sides_of(session: Session, meeting: Meeting) -> list[Side]:
+    """Mentor's calendar (mentee invited); the mentee's only when it is in another tenant."""
+    mentor_account = account_of(session, meeting.mentor)
+    mentee_account = account_of(session, meeting.mentee)
+    sides = []
+    if mentor_account is not None:
+        sides.append(Side(meeting.mentor, mentor_account, (meeting.mentee,)))
+    if mentee_account is not None and (
+        mentor_account is None or mentee_account.tenant_id != mentor_account.tenant_id
+    ):
+        # Without a mentor calendar the mentee's event invites the mentor; else it is a plain block.
+        invite = (meeting.mentor,) if mentor_account is None else ()
+        sides.append(Side(meeting.mentee, mentee_account, invite))
+    return sides
+
+
+@dataclass
+class WriteResult:
+    created: list[int] = field(default_factory=list)  # person ids
+    updated: list[int] = field(default_factory=list)
+    canceled: list[int] = field(default_factory=list)
+
+
+def write_meeting_events(meeting_id: int, *, session: Session | None = None) -> WriteResult:
+    """Create (once) or update the meeting's events; cancel them if the meeting was canceled."""
+    with _session(session) as db:
+        meeting = db.get(Meeting, meeting_id)
+        if meeting is None:
+            return WriteResult()
+        if meeting.state == MeetingState.CANCELED:
+            return _cancel(db, meeting)
+        if meeting.state not in ACTIVE_MEETING_STATES:
+            return WriteResult()  # finished meetings keep their events as they are
+        result = WriteResult()
+        for side in sides_of(db, meeting):
+            _write_side(db, meeting, side, result)
+        return result
+
+
+def _link(db: Session, meeting: Meeting, person: Person) -> CalendarEventLink | None:
+    return db.scalar(
+        select(CalendarEventLink).where(
+            CalendarEventLink.meeting_id == meeting.id, CalendarEventLink.person_id == person.id
+        )
+    )
+
+
+def _write_side(db: Session, meeting: Meeting, side: Side, result: WriteResult) -> None:
+    tenant = side.account.tenant
+    connector = connector_for(tenant)
+    owner = identity_for(side.account, side.person)
+    spec = event_spec(meeting, owner=side.person, attendees=side.attendees)
+    link = _link(db, meeting, side.person)
+    if link is not None and link.tenant_id != tenant.id:
+        link = None  # the person moved to another calendar: write it there (the old event stays)
+    if link is None:
+        ref = connector.create_event(owner, spec)
+        try:
+            existing = _link(db, meeting, side.person)
+            if existing is not None:
+                db.delete(existing)
+                db.flush()
+            db.add(
+                CalendarEventLink(
+                    meeting_id=meeting.id,
+                    person_id=side.person.id,
+                    tenant_id=tenant.id,
+                    provider=tenant.provider.value,
+                    calendar_id=ref.calendar_id,
+                    event_id=ref.event_id,
+                    etag=ref.etag,
+                    synced_sequence=meeting.sequence,
+                )
+            )
+            db.commit()
+        except IntegrityError:
+            db.rollback()  # a concurrent run stored the same event first: nothing more to do
+            return
+        result.created.append(side.person.id)
+        return
+    if meeting.sequence > link.synced_sequence:
+        ref = EventRef(link.calendar_id, link.event_id, link.etag)
+        try:
+            new_ref = connector.update_event(owner, ref, spec)
+        except NotFound:
+            # The event was deleted in the calendar; the sync job cancels the meeting. Do not resurrect it.
+            log.info("event of meeting %s is gone from %s's calendar", meeting.id, side.person.id)
+            return
+        link.etag = new_ref.etag
+        link.synced_sequence = meeting.sequence
+        db.commit()
+        result.updated.append(side.person.id)
+
+
+def cancel_meeting_events(meeting_id: int, *, session: Session | None = None) -> WriteResult:
+    """Cancel every event the meeting has in a calendar (organizer cancel: attendees are told)."""
+    with _session(session) as db:
+        meeting = db.get(Meeting, meeting_id)
+        if meeting is None:
+            return WriteResult()
+        return _cancel(db, meeting)
+
+
+def _cancel(db: Session, meeting: Meeting) -> WriteResult:
+    result = WriteResult()
+    for link in list(meeting.events):
+        if link.synced_sequence >= meeting.sequence and link.etag == "canceled":
+            continue  # done on an earlier run
+        tenant = db.get(CalendarTenant, link.tenant_id) if link.tenant_id else None
+        person = db.get(Person, link.person_id)
+        account = account_of(db, person) if person is not None else None
+        if tenant is None or person is None or account is None:
+            continue  # the calendar connection is gone; nothing we can reach
+        connector = connector_for(tenant)
+        attendees = (meeting.mentee,) if person.id == meeting.mentor_id else ()
+        spec = event_spec(meeting, owner=person, attendees=attendees)
+        connector.cancel_event(
+            identity_for(account, person), EventRef(link.calendar_id, link.event_id, link.etag), spec
+        )
+        link.etag = "canceled"
+        link.synced_sequence = meeting.sequence
+        db.commit()
+        result.canceled.append(person.id)
+    return result
+
+
+# --- following changes ----------------------------------------------------------------------------
+
+
+@dataclass
+class SyncResult:
+    applied: list[tuple[int, str]] = field(default_factory=list)  # (meeting id, kind)
+    errors: list[str] = field(default_factory=list)
+
+
+def sync_tenant(tenant_id: int, *, session: Session | None = None) -> SyncResult:
+    """Apply what people did to meeting events in their calendars since the last run.
+
+    Cursors are stored per calendar in ``tenant.sync_state`` after each calendar's
+    changes are applied; replaying a change is a no-op in the domain, so a run that
+    dies halfway is safely repeated.
+    """
+    from scheduling.services.meetings import apply_calendar_change
+
+    result = SyncResult()
+    with _session(session) as db:
+        tenant = db.get(CalendarTenant, tenant_id)
+        if tenant is None:
+            return result
+        connector = connector_for(tenant)
+        accounts = db.scalars(
+            select(CalendarAccount).where(CalendarAccount.tenant_id == tenant.id).order_by(CalendarAccount.id)
+        ).all()
+        for account in accounts:
+            person = db.get(Person, account.person_id)
+            if person is None:
+                continue
+            key = f"account:{account.id}:{account.external_id}"
+            try:
+                batch = connector.changes(identity_for(account, person), (tenant.sync_state or {}).get(key))
+            except CalendarError as exc:
+                log.warning("sync of %s in tenant %s failed: %s", person.id, tenant.id, exc)
+                result.errors.append(f"{person.email}: {type(exc).__name__}: {exc}")
+                continue
+            for change in batch.changes:
+                applied = _apply(db, tenant, person, change, connector, apply_calendar_change)
+                if applied is not None:
+                    result.applied.append(applied)
+            tenant.sync_state = {**(tenant.sync_state or {}), key: batch.cursor}
+            db.commit()
+        tenant.last_sync_at = utcnow()
+        tenant.last_sync_status = (
+            f"ok: {len(result.applied)} change(s) applied"
+            if not result.errors
+            else f"{len(result.errors)} calendar(s) failed: " + "; ".join(result.errors)[:1500]
+        )
+        db.commit()
+    return result
+
+
+def _find_meeting(
+    db: Session, tenant: CalendarTenant, person: Person, change: EventChange
+) -> tuple[Meeting, CalendarEventLink] | None:
+    link = db.scalar(
+        select(CalendarEventLink).where(
+            CalendarEventLink.tenant_id == tenant.id,
+            CalendarEventLink.person_id == person.id,
+            CalendarEventLink.event_id == change.event_id,
+        )
+    )
+    if link is None and change.uid:
+        meeting = db.scalar(select(Meeting).where(Meeting.uid == change.uid))
+        if meeting is not None:
+            link = _link(db, meeting, person)
+    if link is None:
+        return None
+    meeting = db.get(Meeting, link.meeting_id)
+    return (meeting, link) if meeting is not None else None
+
+
+def _apply(
+    db: Session,
+    tenant: CalendarTenant,
+    person: Person,
+    change: EventChange,
+    connector: CalendarConnector,
+    apply: Any,
+) -> tuple[int, str] | None:
+    found = _find_meeting(db, tenant, person, change)
+    if found is None:
+        return None  # not one of ours
+    meeting, link = found
+    if not meeting.is_active:
+        return None
+    kind = change.kind
+    note = change.note
+    if kind == ChangeKind.MOVED:
+        if link.synced_sequence < meeting.sequence:
+            return None  # our newer version has not reached the calendar yet; it will overwrite this
+        if (change.start, change.end) == (meeting.start_at, meeting.end_at):
+            return None
+    elif kind in (ChangeKind.CANCELED, ChangeKind.DECLINED):
+        verb = "declined the meeting" if kind == ChangeKind.DECLINED else "removed the meeting"
+        note = f"{person.name} {verb} in their calendar." + (f" Note: {note}" if note else "")
+    else:
+        return None
+    try:
+        changed = apply(db, meeting, kind=kind.value, start=change.start, end=change.end, note=note)
+    except DomainError as exc:
+        db.rollback()
+        log.warning("calendar change for meeting %s not applied: %s", meeting.id, exc.message)
+        return None
+    if changed and kind == ChangeKind.MOVED:
+        link.synced_sequence = meeting.sequence  # the calendar already shows the new time
+        db.commit()
+    return (meeting.id, kind.value) if changed else None
+
+
+def identity(session: Session, person: Person) -> CalendarIdentity | None:
+    """The calendar identity of ``person`` (None without a connected calendar)."""
+    account = account_of(session, person)
+    return identity_for(account, person) if account is not None else None
