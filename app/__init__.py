@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
+# Limits are declared per route (sign-in); RATELIMIT_ENABLED/RATELIMIT_STORAGE_URI come from config.
+limiter = Limiter(key_func=get_remote_address)
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -24,6 +28,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_db(app)
     init_errors(app)
     csrf.init_app(app)
+    limiter.init_app(app)
 
     from app.api import bp as api_bp
 

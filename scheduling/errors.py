@@ -98,3 +98,37 @@ class MeetingOverlap(Conflict):
 
 class UnknownTimeZone(ValidationFailed):
     code = "unknown_time_zone"
+
+
+class NotAMentee(DomainError):
+    code = "not_a_mentee"
+    status = 422
+
+
+class NotParticipant(Forbidden):
+    """The actor is neither side of the request or meeting (nor an admin where admins may act)."""
+
+    code = "not_participant"
+
+
+class MentorCapReached(Conflict):
+    """The mentor's own monthly cap (``Person.monthly_meeting_cap``) is used up."""
+
+    code = "mentor_cap_reached"
+
+
+class ImportFailed(ValidationFailed):
+    """A bulk import was refused as a whole; ``errors`` lists every (row, field, message) found."""
+
+    code = "import_failed"
+
+    def __init__(self, message: str, errors: list[tuple[int, str | None, str]]) -> None:
+        super().__init__(message, errors[0][1] if errors else None)
+        self.errors = errors
+
+
+class InvalidCredentials(DomainError):
+    """Sign-in refused: unknown email, wrong password or deactivated account (not told apart)."""
+
+    code = "invalid_credentials"
+    status = 401

@@ -24,4 +24,14 @@ def json_body() -> dict:
     return data
 
 
-from app.api import health  # noqa: E402,F401
+from app.api import (  # noqa: E402,F401
+    auth,
+    availability,
+    health,
+    meetings,
+    people,
+    profile,
+    program,
+    requests,
+    tenants,
+)

@@ -1,0 +1,493 @@
+"""People and their profiles: creating, editing, and the directory search.
+
+Who may change what is decided here, not in the routes: a person edits their
+own profile fields; only an admin changes email, roles, manager, password or
+whether someone is active. Every change is validated completely before anything
+is written, so a refused edit leaves the person as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from zoneinfo import available_timezones
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from scheduling.errors import Conflict, Forbidden, NotFound, UnknownTimeZone, ValidationFailed
+from scheduling.models import Person, PersonSkill, Skill, SkillAlias, SkillRelation
+from scheduling.services.safe_text import is_storable, storable
+from scheduling.services.skills import (
+    find_skill,
+    parse_skill_entries,
+    replace_skills,
+    skill_key,
+    skills_of,
+)
+from scheduling.services.transaction import unit_of_work
+
+ROLES = ("mentee", "mentor", "admin")
+ROLE_FLAGS = {"mentee": "is_mentee", "mentor": "is_mentor", "admin": "is_admin"}
+TEXT_LIMITS = {"name": 200, "department": 200, "title": 200, "region": 100, "bio": 5000}
+SELF_EDITABLE = frozenset(
+    {"name", "department", "title", "region", "bio", "time_zone", "monthly_meeting_cap"}
+)
+ADMIN_ONLY = frozenset({"email", "roles", "manager_id", "active", "password"})
+PASSWORD_MIN = 8
+MEETING_CAP_MAX = 100
+
+
+# ---------------------------------------------------------------- field checks
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def check_email(value: object, field: str = "email") -> str:
+    """A deliverable-looking address, lower-cased (no DNS lookup: offline and fast)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationFailed("An email address is required.", field)
+    storable(value, field)
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValidationFailed(f"Not a valid email address: {exc}", field) from None
+    email = result.normalized.lower()
+    if len(email) > 254:
+        raise ValidationFailed("The email address is too long.", field)
+    return email
+
+
+def check_time_zone(value: object, field: str = "time_zone") -> str:
+    """An IANA zone name such as Europe/London (offsets like +02:00 miss DST, so they are refused)."""
+    if not isinstance(value, str) or value.strip() not in _zones():
+        raise UnknownTimeZone(
+            f"Unknown time zone {value!r}; use an IANA name such as Europe/London or America/New_York.",
+            field,
+        )
+    return value.strip()
+
+
+def check_text(value: object, field: str, *, required: bool = False) -> str:
+    limit = TEXT_LIMITS.get(field, 200)
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationFailed(f"{field} must be text.", field)
+    storable(value, field)
+    value = value.strip() if field != "bio" else value.rstrip()
+    if required and not value:
+        raise ValidationFailed(f"{field.capitalize()} is required.", field)
+    if len(value) > limit:
+        raise ValidationFailed(f"{field.capitalize()} is too long (at most {limit} characters).", field)
+    return value
+
+
+def check_roles(value: object, field: str = "roles") -> frozenset[str]:
+    """A non-empty set of mentee/mentor/admin, from a list or a comma/semicolon-separated string."""
+    if isinstance(value, str):
+        items: list[Any] = [p for p in value.replace(";", ",").replace(" ", ",").split(",") if p]
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = list(value)
+    else:
+        raise ValidationFailed("roles must be a list such as [\"mentee\", \"mentor\"].", field)
+    roles = set()
+    for item in items:
+        role = item.strip().lower() if isinstance(item, str) else item
+        if role not in ROLES:
+            raise ValidationFailed(f"Unknown role {item!r}; use mentee, mentor or admin.", field)
+        roles.add(role)
+    if not roles:
+        raise ValidationFailed("A person needs at least one role.", field)
+    return frozenset(roles)
+
+
+def check_password(value: object, field: str = "password") -> str:
+    if not isinstance(value, str) or len(value) < PASSWORD_MIN:
+        raise ValidationFailed(f"A password needs at least {PASSWORD_MIN} characters.", field)
+    storable(value, field)
+    if len(value) > 1000:
+        raise ValidationFailed("The password is too long.", field)
+    return value
+
+
+def check_optional_count(value: object, field: str, *, maximum: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise ValidationFailed(f"{field} must be empty or a whole number from 1 to {maximum}.", field)
+    return value
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+# ---------------------------------------------------------------- create / update
+
+
+def email_taken(session: Session, email: str, *, except_id: int | None = None) -> bool:
+    query = select(Person.id).where(Person.email == email)
+    if except_id is not None:
+        query = query.where(Person.id != except_id)
+    return session.scalar(query.limit(1)) is not None
+
+
+def _check_manager(session: Session, person: Person | None, manager_id: object) -> Person | None:
+    if manager_id is None:
+        return None
+    if isinstance(manager_id, bool) or not isinstance(manager_id, int):
+        raise ValidationFailed("manager_id must be a person id or null.", "manager_id")
+    manager = session.get(Person, manager_id) if 0 < manager_id < 2**31 else None
+    if manager is None:
+        raise ValidationFailed("No such person to be the manager.", "manager_id")
+    if person is not None:
+        # Walk up the chain: a person cannot (indirectly) manage themselves.
+        seen: set[int] = set()
+        boss: Person | None = manager
+        while boss is not None and boss.id not in seen:
+            if boss.id == person.id:
+                raise ValidationFailed("That would make a person their own manager.", "manager_id")
+            seen.add(boss.id)
+            boss = boss.manager
+    return manager
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    """Validated fields of a person to create (see :func:`check_new_person`)."""
+
+    name: str
+    email: str
+    time_zone: str
+    roles: frozenset[str]
+    department: str = ""
+    title: str = ""
+    region: str = ""
+    bio: str = ""
+    password: str | None = None
+    manager_id: int | None = None
+
+
+def check_new_person(fields: Mapping[str, Any]) -> NewPerson:
+    """Validate the fields of a new person (no database access); unknown keys are refused."""
+    allowed = {"name", "email", "time_zone", "roles", "department", "title", "region", "bio",
+               "password", "manager_id"}
+    for key in fields:
+        if key not in allowed:
+            raise ValidationFailed(f"Unknown field {key!r}.", key)
+    password = fields.get("password")
+    return NewPerson(
+        name=check_text(fields.get("name"), "name", required=True),
+        email=check_email(fields.get("email")),
+        time_zone=check_time_zone(fields.get("time_zone", "UTC")),
+        roles=check_roles(fields.get("roles", ["mentee"])),
+        department=check_text(fields.get("department"), "department"),
+        title=check_text(fields.get("title"), "title"),
+        region=check_text(fields.get("region"), "region"),
+        bio=check_text(fields.get("bio"), "bio"),
+        password=None if password is None else check_password(password),
+        manager_id=fields.get("manager_id"),
+    )
+
+
+def add_person(session: Session, new: NewPerson, *, password_hash: str | None = None) -> Person:
+    """Insert a validated person (no commit); the email must not be taken."""
+    if email_taken(session, new.email):
+        raise Conflict(f"Someone already has the email {new.email}.", "email")
+    _check_manager(session, None, new.manager_id)
+    person = Person(
+        name=new.name,
+        email=new.email,
+        time_zone=new.time_zone,
+        department=new.department,
+        title=new.title,
+        region=new.region,
+        bio=new.bio,
+        manager_id=new.manager_id,
+        password_hash=password_hash or (hash_password(new.password) if new.password else None),
+        **{flag: role in new.roles for role, flag in ROLE_FLAGS.items()},
+    )
+    session.add(person)
+    session.flush()
+    return person
+
+
+def create_person(session: Session, fields: Mapping[str, Any] | None = None, /, **more: Any) -> Person:
+    """Create one person (admin action) from a mapping and/or keywords; one transaction."""
+    if not isinstance(fields, Mapping | None):
+        raise ValidationFailed("Send the person as a JSON object.")
+    merged = {**(fields or {}), **more}
+    with unit_of_work(session):
+        person = add_person(session, check_new_person(merged))
+        session.commit()
+    return person
+
+
+def _active_admins(session: Session) -> int:
+    return session.scalar(select(func.count(Person.id)).where(Person.is_admin, Person.active)) or 0
+
+
+def update_person(
+    session: Session, person: Person, changes: Mapping[str, Any], *, actor: Person | None
+) -> Person:
+    """Apply ``changes`` to ``person`` as ``actor`` (None: the system); all or nothing.
+
+    People edit their own profile fields; admins edit anything. The last active
+    admin cannot drop the admin role or be deactivated (nobody could undo it).
+    """
+    if not isinstance(changes, Mapping) or not changes:
+        raise ValidationFailed("Send at least one field to change.")
+    is_admin = actor is None or actor.is_admin
+    if actor is not None and not is_admin and actor.id != person.id:
+        raise Forbidden("You can only edit your own profile.")
+    for key in changes:
+        if key not in SELF_EDITABLE | ADMIN_ONLY:
+            raise ValidationFailed(f"Unknown field {key!r}.", key)
+        if key in ADMIN_ONLY and not is_admin:
+            raise Forbidden(f"Only an admin can change {key}.", key)
+
+    with unit_of_work(session):
+        values: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key in TEXT_LIMITS:
+                values[key] = check_text(value, key, required=key == "name")
+            elif key == "time_zone":
+                values[key] = check_time_zone(value)
+            elif key == "monthly_meeting_cap":
+                values[key] = check_optional_count(value, key, maximum=MEETING_CAP_MAX)
+            elif key == "email":
+                email = check_email(value)
+                if email_taken(session, email, except_id=person.id):
+                    raise Conflict(f"Someone already has the email {email}.", "email")
+                values[key] = email
+            elif key == "roles":
+                values[key] = check_roles(value)
+            elif key == "manager_id":
+                manager = _check_manager(session, person, value)
+                values[key] = manager.id if manager else None
+            elif key == "active":
+                if not isinstance(value, bool):
+                    raise ValidationFailed("active must be true or false.", key)
+                values[key] = value
+            elif key == "password":
+                values[key] = hash_password(check_password(value))
+
+        loses_admin = person.is_admin and person.active and (
+            ("roles" in values and "admin" not in values["roles"]) or values.get("active") is False
+        )
+        if loses_admin and _active_admins(session) <= 1:
+            raise Conflict("This is the last admin; make someone else admin first.", "roles")
+
+        for key, value in values.items():
+            if key == "roles":
+                for role, flag in ROLE_FLAGS.items():
+                    setattr(person, flag, role in value)
+            elif key == "password":
+                person.password_hash = value
+            else:
+                setattr(person, key, value)
+        session.commit()
+    return person
+
+
+def set_skills(session: Session, person: Person, lists: Mapping[str, Any]) -> Person:
+    """Replace some of a person's skill lists: ``{"offers": [...], "wants": [...], "has": [...]}``.
+
+    Each entry is a name or ``{"name", "level"}`` with level 1..5. Only mentors offer skills.
+    Lists not given are left alone; one transaction.
+    """
+    if not isinstance(lists, Mapping) or not lists:
+        raise ValidationFailed("Send at least one of offers, wants, has.")
+    parsed = {}
+    for key, entries in lists.items():
+        try:
+            relation = SkillRelation(key)
+        except ValueError:
+            raise ValidationFailed(f"Unknown skill list {key!r}; use offers, wants or has.", key) from None
+        parsed[relation] = parse_skill_entries(entries, key)
+    if parsed.get(SkillRelation.OFFERS) and not person.is_mentor:
+        raise Forbidden("Only mentors offer skills.", "offers")
+    with unit_of_work(session):
+        for relation, entries in parsed.items():
+            replace_skills(session, person, relation, entries, field=relation.value)
+        session.commit()
+    return person
+
+
+def get_person(session: Session, person_id: int, *, include_inactive: bool = False) -> Person:
+    person = session.get(Person, person_id) if 0 <= person_id < 2**31 else None
+    if person is None or (not person.active and not include_inactive):
+        raise NotFound("No such person.")
+    return person
+
+
+# ---------------------------------------------------------------- directory
+
+
+def _search_query(
+    session: Session,
+    *,
+    q: str | None,
+    skill: str | None,
+    department: str | None,
+    title: str | None,
+    time_zone: str | None,
+    role: str | None,
+) -> Select[Person] | None:
+    """The filtered query, or None when the filters cannot match anyone (unknown skill)."""
+    for name, value in (("q", q), ("skill", skill), ("department", department), ("title", title),
+                        ("time_zone", time_zone), ("role", role)):
+        if value is not None and (not isinstance(value, str) or not is_storable(value)):
+            raise ValidationFailed(f"{name} contains characters that cannot be searched for.", name)
+    query = select(Person).where(Person.active)
+    if role not in (None, "", "any"):
+        if role not in ROLES:
+            raise ValidationFailed(f"Unknown role {role!r}; use mentee, mentor, admin or any.", "role")
+        query = query.where(getattr(Person, ROLE_FLAGS[role]))
+    if skill:
+        found = find_skill(session, skill)
+        if found is None:
+            return None
+        has_skill = select(PersonSkill.id).where(
+            PersonSkill.person_id == Person.id, PersonSkill.skill_id == found.id
+        )
+        if role == "mentor":
+            has_skill = has_skill.where(PersonSkill.relation == SkillRelation.OFFERS)
+        query = query.where(exists(has_skill))
+    if department:
+        query = query.where(func.lower(Person.department) == department.strip().lower())
+    if title:
+        query = query.where(func.lower(Person.title).contains(title.strip().lower(), autoescape=True))
+    if time_zone:
+        query = query.where(Person.time_zone == time_zone.strip())
+    for term in (q or "").split()[:10]:
+        query = query.where(_matches_term(term))
+    return query
+
+
+def _matches_term(term: str) -> Any:
+    """Name, title, department, or one of the person's skills (name, key or alias) contains ``term``."""
+    low = term.lower()
+    key = skill_key(term)
+    skill_match = or_(
+        func.lower(Skill.name).contains(low, autoescape=True),
+        *([Skill.key.contains(key, autoescape=True)] if key else []),
+        *([exists(select(SkillAlias.id).where(SkillAlias.skill_id == Skill.id,
+                                              SkillAlias.key.contains(key, autoescape=True)))]
+          if key else []),
+    )
+    has_skill = exists(
+        select(PersonSkill.id)
+        .join(Skill, Skill.id == PersonSkill.skill_id)
+        .where(and_(PersonSkill.person_id == Person.id, skill_match))
+    )
+    return or_(
+        func.lower(Person.name).contains(low, autoescape=True),
+        func.lower(Person.title).contains(low, autoescape=True),
+        func.lower(Person.department).contains(low, autoescape=True),
+        has_skill,
+    )
+
+
+def search_people(
+    session: Session,
+    *,
+    q: str | None = None,
+    skill: str | None = None,
+    department: str | None = None,
+    title: str | None = None,
+    time_zone: str | None = None,
+    role: str | None = "mentor",
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Person]:
+    """Active people matching every given filter, by name.
+
+    ``skill`` goes through the catalogue (so any spelling or alias of a skill
+    finds it); ``q`` is free text: each word must appear in the name, title,
+    department or a skill. ``role`` "mentor" (default) lists mentors by the
+    skills they offer; None or "any" lists everyone.
+    """
+    query = _search_query(session, q=q, skill=skill, department=department, title=title,
+                          time_zone=time_zone, role=role)
+    if query is None:
+        return []
+    query = query.order_by(func.lower(Person.name), Person.id).limit(limit).offset(offset)
+    return list(session.scalars(query))
+
+
+def count_people(
+    session: Session,
+    *,
+    q: str | None = None,
+    skill: str | None = None,
+    department: str | None = None,
+    title: str | None = None,
+    time_zone: str | None = None,
+    role: str | None = "mentor",
+) -> int:
+    """How many people :func:`search_people` would find without paging."""
+    query = _search_query(session, q=q, skill=skill, department=department, title=title,
+                          time_zone=time_zone, role=role)
+    if query is None:
+        return 0
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def departments(session: Session) -> list[str]:
+    """Distinct non-empty departments of active people (for directory filters)."""
+    rows = session.scalars(
+        select(Person.department).where(Person.active, Person.department != "").distinct()
+    )
+    return sorted(rows, key=str.casefold)
+
+
+# ---------------------------------------------------------------- views
+
+
+def public_profile(person: Person) -> dict[str, Any]:
+    """What anyone signed in may see: never the password hash or calendar secrets."""
+    return {
+        "id": person.id,
+        "name": person.name,
+        "email": person.email,
+        "department": person.department,
+        "title": person.title,
+        "region": person.region,
+        "time_zone": person.time_zone,
+        "bio": person.bio,
+        "roles": person.roles,
+        "is_mentor": person.is_mentor,
+        "offers": skills_of(person, SkillRelation.OFFERS),
+        "wants": skills_of(person, SkillRelation.WANTS),
+        "availability_note": person.availability_note if person.is_mentor else "",
+    }
+
+
+def private_profile(person: Person) -> dict[str, Any]:
+    """The person's own view (and an admin's): adds the fields only they manage."""
+    return {
+        **public_profile(person),
+        "has": skills_of(person, SkillRelation.HAS),
+        "manager_id": person.manager_id,
+        "monthly_meeting_cap": person.monthly_meeting_cap,
+        "active": person.active,
+        "has_password": person.password_hash is not None,
+    }
+
+
+def people_by_email(session: Session, emails: Iterable[str]) -> dict[str, Person]:
+    wanted = list(set(emails))
+    found: dict[str, Person] = {}
+    for i in range(0, len(wanted), 500):
+        for person in session.scalars(select(Person).where(Person.email.in_(wanted[i:i + 500]))):
+            found[person.email] = person
+    return found

@@ -1,0 +1,487 @@
+"""The meeting-request state machine.
+
+::
+
+    pending ──accept──────────────> accepted (+ Meeting)
+       │  └──counter──> countered ──confirm_counter──> accepted (+ Meeting)
+       │                    │
+       ├──decline──> declined
+       ├──withdraw─────────┴──> withdrawn
+       └──expire───────────┴──> expired  (auto-close job, or an admin)
+
+Usually the mentee asks and the mentor answers. Where the program lets mentors
+create meetings, a mentor may ask instead; then the mentee answers. So the rules
+speak of the *initiator* (may withdraw, confirms a counter) and the *answerer*
+(accepts, counters, declines). Every function is one transaction and changes
+nothing when it raises.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from scheduling.availability import check_bookable
+from scheduling.errors import (
+    DomainError,
+    Forbidden,
+    InvalidTransition,
+    MeetingOverlap,
+    MentorCreationNotAllowed,
+    NotAMentee,
+    NotAMentor,
+    NotParticipant,
+    SelfRequest,
+    ValidationFailed,
+)
+from scheduling.events import MeetingScheduled, RequestAnswered, RequestCreated, record
+from scheduling.models import (
+    ACTIVE_MEETING_STATES,
+    OPEN_REQUEST_STATES,
+    DeclineReason,
+    Initiator,
+    Meeting,
+    MeetingMode,
+    MeetingRequest,
+    MeetingState,
+    Message,
+    Person,
+    Program,
+    ProposedTime,
+    RequestState,
+)
+from scheduling.services.limits import check_meeting_limits, check_mentor_cap, check_pending_limit
+from scheduling.services.transaction import lock_people, unit_of_work
+from scheduling.services.validation import current_time, enum_value, text, time_range
+
+MAX_PROPOSED_TIMES = 5
+TOPIC_MAX = 200
+DESCRIPTION_MAX = 5000
+LOCATION_MAX = 500
+MESSAGE_MAX = 2000
+
+
+# --- who is who -------------------------------------------------------------------------------
+
+
+def initiator_id(request: MeetingRequest) -> int:
+    return request.mentee_id if request.initiated_by == Initiator.MENTEE else request.mentor_id
+
+
+def answerer_id(request: MeetingRequest) -> int:
+    return request.mentor_id if request.initiated_by == Initiator.MENTEE else request.mentee_id
+
+
+def is_participant(request: MeetingRequest, person: Person) -> bool:
+    return person.id in (request.mentee_id, request.mentor_id)
+
+
+def allowed_actions(request: MeetingRequest, viewer: Person) -> list[str]:
+    """What ``viewer`` may do with the request now (for UIs; the services check again)."""
+    actions: list[str] = []
+    if request.state == RequestState.PENDING:
+        if viewer.id == answerer_id(request):
+            actions += ["accept", "counter", "decline"]
+        if viewer.id == initiator_id(request):
+            actions.append("withdraw")
+    elif request.state == RequestState.COUNTERED and viewer.id == initiator_id(request):
+        actions += ["confirm", "withdraw"]
+    if request.is_open and viewer.is_admin:
+        actions.append("close")
+    return actions
+
+
+def counter_time(request: MeetingRequest) -> ProposedTime | None:
+    """The answerer's counter-proposal, if there is one."""
+    theirs = [p for p in request.proposed_times if p.proposed_by != request.initiated_by]
+    return max(theirs, key=lambda p: p.id) if theirs else None
+
+
+def initiator_times(request: MeetingRequest) -> list[ProposedTime]:
+    return [p for p in request.proposed_times if p.proposed_by == request.initiated_by]
+
+
+def auto_close_due_at(request: MeetingRequest) -> datetime | None:
+    """When the auto-close job should expire this request (None: never, or already closed).
+
+    A countered request waits on the initiator, so its clock restarts at the counter.
+    """
+    days = request.program.auto_close_after_days
+    if days is None or not request.is_open:
+        return None
+    since = request.answered_at if request.state == RequestState.COUNTERED else request.created_at
+    return (since or request.created_at) + timedelta(days=days)
+
+
+# --- creating -----------------------------------------------------------------------------------
+
+
+def request_meeting(
+    session: Session,
+    *,
+    program: Program,
+    mentee: Person,
+    mentor: Person,
+    topic: str,
+    description: str = "",
+    mode: MeetingMode | str = MeetingMode.VIDEO,
+    location: str = "",
+    times: list[tuple[datetime, datetime]],
+    now: datetime | None = None,
+    initiated_by: Initiator | str = Initiator.MENTEE,
+) -> MeetingRequest:
+    """Create a pending request after checking every program rule for every proposed time."""
+    now = current_time(now)
+    with unit_of_work(session):
+        initiated_by = enum_value(Initiator, initiated_by, "initiated_by")
+        if not mentor.is_mentor or not mentor.active:
+            raise NotAMentor(f"{mentor.name} is not an active mentor.", "mentor_id")
+        if mentor.id == mentee.id:
+            raise SelfRequest("You cannot request a meeting with yourself.", "mentor_id")
+        if not mentee.is_mentee or not mentee.active:
+            raise NotAMentee(f"{mentee.name} is not an active mentee.", "mentee_id")
+        if initiated_by == Initiator.MENTOR and not program.mentors_may_create:
+            raise MentorCreationNotAllowed("In this program only mentees can ask for meetings.")
+        topic = text(topic, "topic", max_length=TOPIC_MAX, required=True)
+        description = text(description, "description", max_length=DESCRIPTION_MAX)
+        mode = enum_value(MeetingMode, mode, "mode")
+        location = text(location, "location", max_length=LOCATION_MAX)
+        if mode == MeetingMode.IN_PERSON and not location:
+            raise ValidationFailed("Say where to meet for an in-person meeting.", "location")
+        slots = _proposed_times(times)
+        if initiated_by == Initiator.MENTEE:
+            check_pending_limit(session, program, mentee)
+        for i, (start, end) in enumerate(slots):
+            field = f"times[{i}]"
+            with _field(field):
+                check_bookable(session, program, mentor, mentee, start, end, now=now)
+            check_meeting_limits(session, program, mentee, start, field=field)
+            check_mentor_cap(session, mentor, start, field=field)
+
+        request = MeetingRequest(
+            program=program,
+            mentee=mentee,
+            mentor=mentor,
+            initiated_by=initiated_by,
+            topic=topic,
+            description=description,
+            mode=mode,
+            location=location,
+            state=RequestState.PENDING,
+            created_at=now,
+        )
+        request.proposed_times = [
+            ProposedTime(start_at=s, end_at=e, proposed_by=initiated_by) for s, e in sorted(slots)
+        ]
+        session.add(request)
+        session.flush()
+        record(session, RequestCreated(request.id))
+        session.commit()
+    return request
+
+
+def _proposed_times(times: object) -> list[tuple[datetime, datetime]]:
+    if not isinstance(times, list | tuple) or not times:
+        raise ValidationFailed("Propose at least one time.", "times")
+    if len(times) > MAX_PROPOSED_TIMES:
+        raise ValidationFailed(f"Propose at most {MAX_PROPOSED_TIMES} times.", "times")
+    slots: list[tuple[datetime, datetime]] = []
+    for i, pair in enumerate(times):
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise ValidationFailed("Each time is a (start, end) pair.", f"times[{i}]")
+        slot = time_range(pair[0], pair[1], f"times[{i}]")
+        if slot in slots:
+            raise ValidationFailed("The same time is proposed twice.", f"times[{i}]")
+        slots.append(slot)
+    return slots  # in the caller's order, so error fields (times[i]) point at what they sent
+
+
+@contextmanager
+def _field(field: str) -> Iterator[None]:
+    """Attach ``field`` to a domain error raised without one (e.g. by check_bookable)."""
+    try:
+        yield
+    except DomainError as exc:
+        if exc.field is None:
+            exc.field = field
+        raise
+
+
+# --- answering ----------------------------------------------------------------------------------
+
+
+def accept(
+    session: Session,
+    request: MeetingRequest,
+    *,
+    actor: Person,
+    time_index: int | None = None,
+    proposed_time_id: int | None = None,
+    now: datetime | None = None,
+) -> Meeting:
+    """The answerer takes one of the proposed times; the meeting is booked in the same transaction."""
+    now = current_time(now)
+    with unit_of_work(session):
+        _require_side(request, actor, answerer_id(request), "accept")
+        _lock(session, request, book=True)
+        _require_state(request, (RequestState.PENDING,), "accept")
+        chosen = _choose(request, time_index, proposed_time_id)
+        meeting = _book(session, request, chosen.start_at, chosen.end_at, now, field="time_id")
+        request.state = RequestState.ACCEPTED
+        request.answered_at = now
+        request.closed_at = now
+        session.flush()
+        record(session, RequestAnswered(request.id, RequestState.ACCEPTED.value))
+        record(session, MeetingScheduled(meeting.id))
+        session.commit()
+    return meeting
+
+
+def counter(
+    session: Session,
+    request: MeetingRequest,
+    *,
+    actor: Person,
+    start: datetime,
+    end: datetime,
+    message: str = "",
+    now: datetime | None = None,
+) -> MeetingRequest:
+    """The answerer accepts in principle but at another time; the initiator then confirms or withdraws."""
+    now = current_time(now)
+    with unit_of_work(session):
+        _require_side(request, actor, answerer_id(request), "counter")
+        _lock(session, request, book=False)
+        _require_state(request, (RequestState.PENDING,), "counter")
+        start, end = time_range(start, end, "start")
+        body = text(message, "message", max_length=MESSAGE_MAX)
+        if any((p.start_at, p.end_at) == (start, end) for p in request.proposed_times):
+            raise ValidationFailed("That time was already proposed; accept it instead.", "start")
+        with _field("start"):
+            check_bookable(session, request.program, request.mentor, request.mentee, start, end, now=now)
+        _check_no_overlap(session, request, start, end)
+        check_meeting_limits(session, request.program, request.mentee, start, field="start")
+        check_mentor_cap(session, request.mentor, start, field="start")
+
+        side = Initiator.MENTOR if actor.id == request.mentor_id else Initiator.MENTEE
+        request.proposed_times.append(ProposedTime(start_at=start, end_at=end, proposed_by=side))
+        if body:
+            session.add(Message(request_id=request.id, author_id=actor.id, body=body, created_at=now))
+        request.state = RequestState.COUNTERED
+        request.answered_at = now
+        session.flush()
+        record(session, RequestAnswered(request.id, RequestState.COUNTERED.value))
+        session.commit()
+    return request
+
+
+def confirm_counter(
+    session: Session, request: MeetingRequest, *, actor: Person, now: datetime | None = None
+) -> Meeting:
+    """The initiator takes the counter-proposed time; the meeting is booked."""
+    now = current_time(now)
+    with unit_of_work(session):
+        _require_side(request, actor, initiator_id(request), "confirm")
+        _lock(session, request, book=True)
+        _require_state(request, (RequestState.COUNTERED,), "confirm")
+        proposal = counter_time(request)
+        if proposal is None:  # a countered request always has one; guard against hand-edited data
+            raise InvalidTransition("This request has no counter-proposal to confirm.")
+        meeting = _book(session, request, proposal.start_at, proposal.end_at, now, field=None)
+        request.state = RequestState.ACCEPTED
+        request.closed_at = now
+        session.flush()
+        record(session, RequestAnswered(request.id, RequestState.ACCEPTED.value))
+        record(session, MeetingScheduled(meeting.id))
+        session.commit()
+    return meeting
+
+
+def decline(
+    session: Session,
+    request: MeetingRequest,
+    *,
+    actor: Person,
+    reason: DeclineReason | str,
+    message: str = "",
+    now: datetime | None = None,
+) -> MeetingRequest:
+    """Say no, with a reason from the list; the reason and message are shown to the mentee and admins."""
+    now = current_time(now)
+    with unit_of_work(session):
+        _require_side(request, actor, answerer_id(request), "decline")
+        _lock(session, request, book=False)
+        _require_state(request, (RequestState.PENDING,), "decline")
+        reason = enum_value(DeclineReason, reason, "reason")
+        body = text(message, "message", max_length=MESSAGE_MAX)
+        if reason == DeclineReason.OTHER and not body:
+            raise ValidationFailed("Say why in a message when the reason is 'other'.", "message")
+        request.state = RequestState.DECLINED
+        request.decline_reason = reason
+        request.decline_message = body
+        request.answered_at = now
+        request.closed_at = now
+        session.flush()
+        record(session, RequestAnswered(request.id, RequestState.DECLINED.value))
+        session.commit()
+    return request
+
+
+def withdraw(
+    session: Session, request: MeetingRequest, *, actor: Person, now: datetime | None = None
+) -> MeetingRequest:
+    """The initiator takes the request back (pending, or countered and the new time does not suit)."""
+    now = current_time(now)
+    with unit_of_work(session):
+        _require_side(request, actor, initiator_id(request), "withdraw")
+        _lock(session, request, book=False)
+        _require_state(request, OPEN_REQUEST_STATES, "withdraw")
+        request.state = RequestState.WITHDRAWN
+        request.closed_at = now
+        session.flush()
+        record(session, RequestAnswered(request.id, RequestState.WITHDRAWN.value))
+        session.commit()
+    return request
+
+
+def expire(
+    session: Session,
+    request: MeetingRequest,
+    *,
+    now: datetime | None = None,
+    by_admin: Person | None = None,
+) -> MeetingRequest:
+    """Close an open request nobody finished: the auto-close job (``by_admin=None``) or an admin."""
+    now = current_time(now)
+    with unit_of_work(session):
+        if by_admin is not None and not by_admin.is_admin:
+            raise Forbidden("Only an admin can close a request by hand.")
+        _lock(session, request, book=False)
+        _require_state(request, OPEN_REQUEST_STATES, "close")
+        request.state = RequestState.EXPIRED
+        request.closed_at = now
+        session.flush()
+        record(session, RequestAnswered(request.id, RequestState.EXPIRED.value))
+        session.commit()
+    return request
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _require_side(request: MeetingRequest, actor: Person, allowed_id: int, verb: str) -> None:
+    if actor.id == allowed_id:
+        return
+    if not is_participant(request, actor):
+        raise NotParticipant("You are not part of this request.")
+    side = "mentor" if allowed_id == request.mentor_id else "mentee"
+    raise Forbidden(f"Only the {side} can {verb} this request.")
+
+
+def _require_state(request: MeetingRequest, allowed: tuple[RequestState, ...], verb: str) -> None:
+    if request.state not in allowed:
+        raise InvalidTransition(f"Cannot {verb} a request that is {request.state.value}.")
+
+
+def _lock(session: Session, request: MeetingRequest, *, book: bool) -> None:
+    """Serialise answers to one request (and, when booking, bookings of the two people).
+
+    People first, then the request, in every service: a fixed order cannot deadlock.
+    Refreshing also means the state check below sees what another answer committed.
+    """
+    if book:
+        lock_people(session, request.mentor_id, request.mentee_id)
+    if session.get_bind().dialect.name == "postgresql":
+        session.refresh(request, with_for_update=True)
+
+
+def _choose(request: MeetingRequest, time_index: int | None, proposed_time_id: int | None) -> ProposedTime:
+    times = initiator_times(request)
+    if proposed_time_id is not None:
+        for p in times:
+            if p.id == proposed_time_id:
+                return p
+        raise ValidationFailed("That time is not one of the proposed times.", "time_id")
+    index = 0 if time_index is None else time_index
+    if not 0 <= index < len(times):
+        raise ValidationFailed(f"Choose a time between 0 and {len(times) - 1}.", "time_id")
+    return times[index]
+
+
+def find_overlapping_meeting(
+    session: Session,
+    person_ids: tuple[int, ...],
+    start: datetime,
+    end: datetime,
+    *,
+    exclude_meeting_id: int | None = None,
+) -> Meeting | None:
+    """An active meeting of any of these people (on either side) overlapping [start, end)."""
+    query = select(Meeting).where(
+        Meeting.state.in_(ACTIVE_MEETING_STATES),
+        or_(Meeting.mentor_id.in_(person_ids), Meeting.mentee_id.in_(person_ids)),
+        Meeting.start_at < end,
+        Meeting.end_at > start,
+    )
+    if exclude_meeting_id is not None:
+        query = query.where(Meeting.id != exclude_meeting_id)
+    return session.scalars(query.limit(1)).first()
+
+
+def _check_no_overlap(
+    session: Session,
+    request: MeetingRequest,
+    start: datetime,
+    end: datetime,
+    *,
+    field: str | None = "start",
+) -> None:
+    clash = find_overlapping_meeting(session, (request.mentor_id, request.mentee_id), start, end)
+    if clash is not None:
+        who = request.mentor if request.mentor_id in (clash.mentor_id, clash.mentee_id) else request.mentee
+        raise MeetingOverlap(f"{who.name} already has a meeting at that time.", field)
+
+
+def new_meeting_uid() -> str:
+    """Stable for the meeting's life: calendar writes and the iCalendar UID derive from it."""
+    return f"meeting-{uuid.uuid4()}@flashmentor"
+
+
+def _book(
+    session: Session,
+    request: MeetingRequest,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    *,
+    field: str | None,
+) -> Meeting:
+    with _field(field or "start"):
+        check_bookable(session, request.program, request.mentor, request.mentee, start, end, now=now)
+    _check_no_overlap(session, request, start, end, field=field)
+    check_meeting_limits(session, request.program, request.mentee, start, field=field)
+    check_mentor_cap(session, request.mentor, start, field=field)
+    meeting = Meeting(
+        request=request,
+        program_id=request.program_id,
+        mentor_id=request.mentor_id,
+        mentee_id=request.mentee_id,
+        start_at=start,
+        end_at=end,
+        state=MeetingState.SCHEDULED,
+        topic=request.topic,
+        mode=request.mode,
+        location=request.location,
+        uid=new_meeting_uid(),
+        sequence=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(meeting)
+    session.flush()
+    return meeting
