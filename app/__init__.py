@@ -35,6 +35,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
 
+    from app.admin import bp as admin_bp
+    from app.web import bp as web_bp
+
+    app.register_blueprint(web_bp)
+    app.register_blueprint(admin_bp)
+
     from app.cli import register_cli
 
     register_cli(app)
