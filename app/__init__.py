@@ -35,13 +35,27 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
 
+    from app.api.calendar_push import bp as push_bp
+
+    csrf.exempt(push_bp)  # providers' change notifications: no cookies, checked by token
+    app.register_blueprint(push_bp)
+
     from app.admin import bp as admin_bp
     from app.web import bp as web_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(admin_bp)
 
+    from app.api.availability import init_busy_cache
+
+    init_busy_cache(app)  # availability reads calendars through a cache (memory in TESTING)
+
     from app.cli import register_cli
 
     register_cli(app)
+    if app.config.get("JOBS_ENABLED") and not app.config.get("TESTING"):
+        # Domain events schedule the worker's jobs (tests install it where they need it).
+        from worker.scheduler import install
+
+        install(app.config)
     return app

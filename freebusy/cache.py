@@ -75,9 +75,26 @@ class MemoryStore:
 class RedisStore:
     """Buckets as JSON lists of microsecond pairs under ``prefix``, expiring by Redis TTL."""
 
-    def __init__(self, redis: Any, prefix: str = "flashmentor:busy:") -> None:
-        self.redis = redis
+    def __init__(
+        self,
+        redis: Any = None,
+        prefix: str = "flashmentor:busy:",
+        *,
+        connect: Callable[[], Any] | None = None,
+    ) -> None:
+        if redis is None and connect is None:
+            raise ValueError("give a Redis client or a way to connect")
+        self._redis = redis
+        self._connect = connect
         self.prefix = prefix
+
+    @property
+    def redis(self) -> Any:
+        """The client; with ``connect``, made on first use (an embedded Redis starts only when needed)."""
+        if self._redis is None:
+            assert self._connect is not None
+            self._redis = self._connect()
+        return self._redis
 
     def get_many(self, names: Sequence[str]) -> list[Pairs | None]:
         if not names:
@@ -128,8 +145,30 @@ class BusyCache:
         self.namespace = namespace
         self.fetches = 0  # provider calls made through this cache
 
-    def _name(self, key: Hashable, bucket: int) -> str:
+    def _name(self, key: Hashable, bucket: int, generation: int = 0) -> str:
+        if generation:
+            return f"{self.namespace}:{key}:g{generation}:{bucket}"
         return f"{self.namespace}:{key}:{bucket}"
+
+    def _generation_name(self, key: Hashable) -> str:
+        return f"{self.namespace}:gen:{key}"
+
+    def _generations(self, keys: Sequence[Hashable]) -> list[int]:
+        """Each key's generation (0 until :meth:`forget`); part of its bucket names."""
+        found = self.store.get_many([self._generation_name(k) for k in keys])
+        return [int(v[0][0]) if v else 0 for v in found]
+
+    def forget(self, keys: Iterable[Hashable]) -> None:
+        """Forget everything cached for ``keys`` (all days) in O(1) per key.
+
+        Moves each key to a new generation, so its old buckets are never read again and
+        simply expire. The generation marker lives as long as a bucket (``ttl``): by the
+        time it expires, every bucket written before it was set has expired too, so
+        falling back to generation 0 cannot revive stale data.
+        """
+        generation = time.time_ns()
+        self.store.set_many({self._generation_name(k): [(generation, 0)] for k in keys},
+                            self.ttl.total_seconds())
 
     def get_or_fetch(
         self, source: BusySource, items: Iterable[Any], start: datetime, end: datetime
@@ -143,7 +182,8 @@ class BusyCache:
             return {k: IntervalSet() for k in by_key}
         buckets = range(s_us // DAY_US, (e_us - 1) // DAY_US + 1)
         keys = list(by_key)
-        names = [self._name(k, b) for k in keys for b in buckets]
+        generations = dict(zip(keys, self._generations(keys), strict=True))
+        names = [self._name(k, b, generations[k]) for k in keys for b in buckets]
         values = self.store.get_many(names)
         per_key: dict[Hashable, list[Pairs | None]] = {
             k: values[i * len(buckets):(i + 1) * len(buckets)] for i, k in enumerate(keys)
@@ -152,19 +192,14 @@ class BusyCache:
         if missing:
             lo = min(buckets[i] for k in missing for i, v in enumerate(per_key[k]) if v is None)
             hi = max(buckets[i] for k in missing for i, v in enumerate(per_key[k]) if v is None)
-            fetched = self._fetch(source, [by_key[k] for k in missing], lo, hi)
+            fetched = self._fetch(source, [by_key[k] for k in missing], lo, hi, generations)
             for k in missing:
                 got = fetched.get(k, {})
                 per_key[k] = [got.get(b, v) for b, v in zip(buckets, per_key[k], strict=True)]
-        return {
-            k: IntervalSet.from_us_pairs(
-                (max(s, s_us), min(e, e_us)) for pairs in per_key[k] if pairs for s, e in pairs
-            )
-            for k in keys
-        }
+        return {k: _assemble(per_key[k], s_us, e_us) for k in keys}
 
     def _fetch(
-        self, source: BusySource, items: list[Any], lo: int, hi: int
+        self, source: BusySource, items: list[Any], lo: int, hi: int, generations: Mapping[Hashable, int]
     ) -> dict[Hashable, dict[int, Pairs]]:
         """One provider call for days ``lo..hi``; stores and returns the day buckets per key."""
         self.fetches += 1
@@ -179,7 +214,7 @@ class BusyCache:
                 for b in range(max(lo, s // DAY_US), min(hi, (e - 1) // DAY_US) + 1):
                     days[b].append((max(s, b * DAY_US), min(e, (b + 1) * DAY_US)))
             out[k] = days
-            to_store.update({self._name(k, b): pairs for b, pairs in days.items()})
+            to_store.update({self._name(k, b, generations.get(k, 0)): pairs for b, pairs in days.items()})
         self.store.set_many(to_store, self.ttl.total_seconds())
         return out
 
@@ -187,7 +222,20 @@ class BusyCache:
         """Forget cached busy time of ``keys`` on the days touching ``[start, end)``."""
         s_us, e_us = to_us(start), to_us(end)
         buckets = range(s_us // DAY_US, max(s_us, e_us - 1) // DAY_US + 1)
-        self.store.delete([self._name(k, b) for k in keys for b in buckets])
+        keys = list(keys)
+        generations = self._generations(keys)
+        self.store.delete(
+            [self._name(k, b, g) for k, g in zip(keys, generations, strict=True) for b in buckets]
+        )
+
+
+def _assemble(buckets: Sequence[Pairs | None], s_us: int, e_us: int) -> IntervalSet:
+    """One person's busy set from their day buckets (in day order), clipped to ``[s_us, e_us)``.
+
+    Each bucket holds sorted, disjoint pairs inside its own day, so the buckets read in
+    order are sorted already: one linear pass, no sort.
+    """
+    return IntervalSet.from_sorted_runs(buckets, s_us, e_us)
 
 
 class CachedBusySource:
@@ -196,6 +244,10 @@ class CachedBusySource:
     def __init__(self, source: BusySource, cache: BusyCache) -> None:
         self.source = source
         self.cache = cache
+
+    def busy_sets(self, keys: Sequence[Any], start: datetime, end: datetime) -> dict[Hashable, IntervalSet]:
+        """The same answer as :meth:`busy` as ``IntervalSet``s (no per-interval objects: the fast path)."""
+        return self.cache.get_or_fetch(self.source, keys, start, end)
 
     def busy(self, keys: Sequence[Any], start: datetime, end: datetime) -> dict[Any, list[BusyInterval]]:
         found = self.cache.get_or_fetch(self.source, keys, start, end)

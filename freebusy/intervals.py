@@ -108,6 +108,38 @@ class IntervalSet:
         return out
 
     @classmethod
+    def from_sorted_runs(
+        cls, runs: Iterable[Sequence[tuple[int, int]] | None], lo: int, hi: int
+    ) -> IntervalSet:
+        """Join runs of ``(start_us, end_us)`` pairs, clipped to ``[lo, hi)``, in one linear pass.
+
+        Each run is sorted and disjoint, and every run lies wholly before the next (the
+        busy cache's day buckets, read back in day order); touching pairs merge. No sort,
+        which is most of what a cached busy lookup would otherwise cost.
+        """
+        starts: list[int] = []
+        ends: list[int] = []
+        for run in runs:
+            if not run:
+                continue
+            for s, e in run:
+                if s < lo:
+                    s = lo
+                if e > hi:
+                    e = hi
+                if s >= e:
+                    continue
+                if ends and s <= ends[-1]:
+                    if s < starts[-1]:
+                        raise ValueError("runs are not sorted")
+                    if e > ends[-1]:
+                        ends[-1] = e
+                else:
+                    starts.append(s)
+                    ends.append(e)
+        return cls._raw(starts, ends)
+
+    @classmethod
     def _raw(cls, starts: list[int], ends: list[int]) -> IntervalSet:
         out = cls.__new__(cls)
         out._starts, out._ends = starts, ends

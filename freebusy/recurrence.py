@@ -86,26 +86,41 @@ def expand_weekly(rules: Iterable[WeeklyRule], start: datetime, end: datetime) -
     s_us, e_us = to_us(start), to_us(end)
     if s_us >= e_us:
         return IntervalSet()
-    pairs: list[tuple[int, int]] = []
-    for rule in rules:
-        pairs.extend(_occurrences(rule, s_us, e_us))
-    return IntervalSet.from_us_pairs((max(s, s_us), min(e, e_us)) for s, e in pairs)
-
-
-def _occurrences(rule: WeeklyRule, s_us: int, e_us: int) -> list[tuple[int, int]]:
-    tz = zone(rule.time_zone)
     # Local dates that can hold a window touching the range: one day of slack on both
     # sides covers every UTC offset (they are all within +-14 h).
     first = (_from_us(s_us) - timedelta(days=1)).date()
     last = (_from_us(e_us) + timedelta(days=1)).date()
-    out: list[tuple[int, int]] = []
+    pairs: list[tuple[int, int]] = []
+    for rule in rules:
+        for ws, we in _windows(rule, first, last):
+            if ws < e_us and we > s_us:
+                pairs.append((ws if ws > s_us else s_us, we if we < e_us else e_us))
+    return IntervalSet.from_us_pairs(pairs)
+
+
+@lru_cache(maxsize=65_536)
+def _windows(rule: WeeklyRule, first: date, last: date) -> tuple[tuple[int, int], ...]:
+    """Every window of ``rule`` on the local dates ``first..last`` as epoch-microsecond pairs.
+
+    Pure (zone rules are fixed for the process), so memoised: a ranking over many mentors
+    asks for the same dates again and again, and the zone conversions are most of the
+    cost of an expansion (see ``bench/availability.py``). Keyed by local dates, not
+    instants, so queries starting "now" share entries all day.
+    """
+    tz = zone(rule.time_zone)
+    out = []
     for day in weekday_dates(rule.weekday, first, last):
         ws = to_us(wall_to_utc(day, rule.start, tz))
         we = to_us(wall_to_utc(day, rule.end, tz))
-        if ws < e_us and we > s_us and ws < we:
+        if ws < we:
             out.append((ws, we))
-    return out
+    return tuple(out)
 
 
 def _from_us(value: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)
+
+
+def forget_expansions() -> None:
+    """Drop the memoised expansions (the benchmark times a cold start with it)."""
+    _windows.cache_clear()

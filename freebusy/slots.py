@@ -19,7 +19,7 @@ the grid of the free time after it.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -119,6 +119,26 @@ def filter_free_us(starts: Sequence[int], minutes: int, busy: Sequence[IntervalS
                 survivors.append(t)
         kept = survivors
     return kept
+
+
+def count_clear_us(starts: Sequence[int], length_us: int, busy: IntervalSet) -> int:
+    """How many sorted slot starts give a slot of ``length_us`` overlapping no busy interval.
+
+    A start t is blocked by [bs, be) when bs - length < t < be; the blocked index ranges of
+    consecutive intervals are merged so nothing is subtracted twice. Two bisections per busy
+    interval, which is what makes ranking a thousand mentors cheap.
+    """
+    if not busy or not starts:
+        return len(starts)
+    blocked = 0
+    reach = 0
+    for bs, be in zip(busy.starts_us, busy.ends_us, strict=True):
+        lo = max(bisect_right(starts, bs - length_us), reach)
+        hi = bisect_left(starts, be)
+        if hi > lo:
+            blocked += hi - lo
+            reach = max(reach, hi)
+    return len(starts) - blocked
 
 
 def cut_slots(

@@ -27,9 +27,17 @@ from sqlalchemy.orm import Session
 
 from calendars.base import CalendarError
 from freebusy.busy import BusySource
-from freebusy.intervals import EMPTY, Interval, IntervalSet
+from freebusy.cache import BusyCache, CachedBusySource
+from freebusy.intervals import EMPTY, Interval, IntervalSet, to_us
 from freebusy.recurrence import UnknownZone, WeeklyRule, expand_weekly, zone
-from freebusy.slots import Slot, count_slots, cut_slots
+from freebusy.slots import (
+    MINUTE_US,
+    Slot,
+    candidate_starts_us,
+    count_clear_us,
+    cut_slots,
+    filter_free_us,
+)
 from scheduling.db import utcnow
 from scheduling.errors import (
     BadSlotLength,
@@ -47,6 +55,7 @@ from scheduling.models import (
     Meeting,
     Person,
     Program,
+    WeeklySlot,
 )
 
 log = logging.getLogger(__name__)
@@ -56,18 +65,44 @@ BusySourceFactory = Callable[[Session], BusySource]
 BusyMap = Mapping[int, IntervalSet]
 
 _source_factory: BusySourceFactory | None = None
-
-
+_cache: BusyCache | None = None
 def configure_busy_source(factory: BusySourceFactory | None) -> None:
     """Set how calendar busy time is read by default (None: booked meetings only).
 
     The factory gets the session and returns a :class:`freebusy.busy.BusySource` whose
     ``busy(people, start, end)`` takes ``Person`` rows and answers
     ``{person_id: [BusyInterval]}`` - e.g. ``scheduling.tenants.TenantBusySource``,
-    best wrapped in ``freebusy.cache.CachedBusySource`` so repeat queries cost no call.
+    best wrapped in ``freebusy.cache.CachedBusySource`` so repeat queries cost no call
+    (:func:`use_busy_cache` does both).
     """
-    global _source_factory
+    global _source_factory, _cache
     _source_factory = factory
+    _cache = None
+
+
+def use_busy_cache(factory: BusySourceFactory, cache: BusyCache) -> None:
+    """Read calendar busy time from ``factory``'s source through ``cache`` (shared by all sessions)."""
+    global _cache
+    configure_busy_source(lambda session: CachedBusySource(factory(session), cache))
+    _cache = cache
+
+
+def busy_cache() -> BusyCache | None:
+    """The cache installed by :func:`use_busy_cache`, if any."""
+    return _cache
+
+
+def forget_busy(person_ids: Iterable[int], *, cache: BusyCache | None = None) -> None:
+    """Drop the people's cached calendar busy time (all days), so the next query asks their calendar.
+
+    Called when a meeting of theirs is booked, moved or canceled (its event appears,
+    moves or goes), when their calendar is (re)connected, and when change detection
+    sees their calendar change. A no-op without a cache.
+    """
+    cache = cache if cache is not None else _cache
+    ids = sorted({int(i) for i in person_ids})
+    if cache is not None and ids:
+        cache.forget(ids)
 
 
 def person_zone(person: Person) -> ZoneInfo:
@@ -97,6 +132,42 @@ def mentor_availability(session: Session, mentor: Person, start: datetime, end: 
     if not dated:
         return weekly
     return weekly.union(IntervalSet((d.start_at, d.end_at) for d in dated).clip(start, end))
+
+
+def mentors_availability(
+    session: Session, mentors: Sequence[Person], start: datetime, end: datetime
+) -> dict[int, IntervalSet]:
+    """:func:`mentor_availability` for many mentors with two queries in all (not two per mentor)."""
+    ids = [m.id for m in mentors]
+    if not ids:
+        return {}
+    weekly: dict[int, list[WeeklyRule]] = {i: [] for i in ids}
+    zones = {m.id: m.time_zone for m in mentors}
+    rows = session.execute(
+        select(WeeklySlot.mentor_id, WeeklySlot.weekday, WeeklySlot.start_time, WeeklySlot.end_time,
+               WeeklySlot.time_zone).where(WeeklySlot.mentor_id.in_(ids))
+    )
+    by_id = {m.id: m for m in mentors}
+    for mentor_id, weekday, s, e, tz in rows:
+        try:
+            weekly[mentor_id].append(WeeklyRule(weekday, s, e, tz or zones[mentor_id]))
+        except UnknownZone as exc:
+            name = by_id[mentor_id].name
+            raise UnknownTimeZone(f"{name}'s weekly availability: {exc}.", "time_zone") from None
+    dated: dict[int, list[tuple[datetime, datetime]]] = {}
+    for mentor_id, ds, de in session.execute(
+        select(DatedSlot.mentor_id, DatedSlot.start_at, DatedSlot.end_at).where(
+            DatedSlot.mentor_id.in_(ids), DatedSlot.start_at < end, DatedSlot.end_at > start
+        )
+    ):
+        dated.setdefault(mentor_id, []).append((ds, de))
+    out = {}
+    for i in ids:
+        found = expand_weekly(weekly[i], start, end)
+        if i in dated:
+            found = found.union(IntervalSet(dated[i]).clip(start, end))
+        out[i] = found
+    return out
 
 
 def meetings_busy(
@@ -139,13 +210,16 @@ def calendar_busy(
         source = _source_factory(session)
     if source is None or not people or start >= end:
         return {}
+    sets = getattr(source, "busy_sets", None)  # a cached source answers with IntervalSets directly
     try:
-        found = source.busy(list(people), start, end)
+        if sets is not None:
+            return {int(pid): found for pid, found in sets(list(people), start, end).items() if found}
+        answer = source.busy(list(people), start, end)
     except CalendarError as exc:
         log.warning("calendar busy time unavailable (%s: %s); using booked meetings only",
                     type(exc).__name__, exc)
         return {}
-    return {int(pid): IntervalSet(intervals).clip(start, end) for pid, intervals in found.items()}
+    return {int(pid): IntervalSet(intervals).clip(start, end) for pid, intervals in answer.items()}
 
 
 def busy_for(
@@ -264,22 +338,25 @@ def shared_slot_counts(
     if start >= end or not mentors:
         return {m.id: 0 for m in mentors}
     not_before = now + timedelta(hours=program.lead_time_hours)
-    availability = {m.id: mentor_availability(session, m, start, end) for m in mentors}
+    availability = mentors_availability(session, mentors, start, end)
     with_time = [m for m in mentors if availability[m.id] and m.id != mentee.id]
     counts = {m.id: 0 for m in mentors}
     if not with_time:
         return counts
     found = busy_for(session, [*with_time, mentee], start, end, busy,
                      buffer=timedelta(minutes=program.buffer_minutes))
-    mentee_busy = found[mentee.id]
+    # Mentors with the same availability and zone share one candidate list, already cleared of
+    # the mentee's busy time; only each mentor's own busy time is then checked per mentor.
+    mentee_busy = [found[mentee.id]]
+    minutes = program.slot_minutes
+    nb_us = to_us(not_before)
+    candidates: dict[tuple[IntervalSet, str], list[int]] = {}
     for m in with_time:
-        counts[m.id] = count_slots(
-            availability[m.id],
-            minutes=program.slot_minutes,
-            time_zone=person_zone(m),
-            not_before=not_before,
-            busy=[mentee_busy, found[m.id]],
-        )
+        key = (availability[m.id], m.time_zone)
+        if key not in candidates:
+            starts = candidate_starts_us(availability[m.id], minutes, person_zone(m), nb_us)
+            candidates[key] = filter_free_us(starts, minutes, mentee_busy)
+        counts[m.id] = count_clear_us(candidates[key], minutes * MINUTE_US, found[m.id])
     return counts
 
 

@@ -132,3 +132,27 @@ class InvalidCredentials(DomainError):
 
     code = "invalid_credentials"
     status = 401
+
+
+class SurveyAlreadyAnswered(Conflict):
+    """A survey is answered once; the first answer about whether the meeting took place stands."""
+
+    code = "survey_already_answered"
+
+
+class AdminRoutingRequired(Forbidden):
+    """The program routes requests through admins: a mentee sends preferences, not requests."""
+
+    code = "admin_routing_required"
+
+
+class AdminRoutingOff(Forbidden):
+    """Preferences for admin routing are only taken when the program routes requests."""
+
+    code = "admin_routing_off"
+
+
+class OngoingNotOffered(Forbidden):
+    """The program runs one-time meetings only, so an ongoing mentorship cannot be agreed."""
+
+    code = "ongoing_not_offered"

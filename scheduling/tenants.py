@@ -9,12 +9,14 @@ SDK only when a connector of that kind is first needed.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
+import os
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
@@ -32,9 +34,11 @@ from calendars.base import (
     RateLimited,
 )
 from calendars.registry import SettingsError, build_connector, validate
+from freebusy.cache import BusyCache, CacheStore
+from scheduling import events
 from scheduling.errors import Conflict, ValidationFailed
 from scheduling.errors import NotFound as DomainNotFound
-from scheduling.models import CalendarAccount, CalendarTenant, Person, Provider
+from scheduling.models import CalendarAccount, CalendarTenant, Meeting, Person, Provider
 
 log = logging.getLogger(__name__)
 NAME_MAX = 200
@@ -258,6 +262,9 @@ def connect_account(
     account.username = username.strip()
     account.secret = secret or None
     session.commit()
+    from scheduling.availability import forget_busy
+
+    forget_busy([person.id])  # what was cached for them came from no (or another) calendar
     return account
 
 
@@ -353,3 +360,95 @@ class TenantBusySource:
             for key, intervals in found.items():
                 out[int(key)] = list(intervals)
         return out
+
+
+# --- the app's busy time: calendars through a shared cache ------------------------------------------
+
+_meeting_sessions: list[Callable[[], Session]] = []
+BUSY_NAMESPACE = "calendar"
+BUSY_TTL_SECONDS = 300
+
+
+def busy_cache_prefix(database_url: str | None) -> str:
+    """The Redis key prefix of the busy cache for one database (web and worker must agree)."""
+    scope = hashlib.sha256(str(database_url or "sqlite").encode()).hexdigest()[:12]
+    return f"flashmentor:busy:{scope}:"
+
+
+def busy_cache_ttl() -> timedelta:
+    return timedelta(seconds=float(os.environ.get("FLASHMENTOR_BUSY_CACHE_TTL") or BUSY_TTL_SECONDS))
+
+
+def install_calendar_busy(
+    session_factory: Callable[[], Session],
+    store: CacheStore | None = None,
+    *,
+    ttl: timedelta = timedelta(seconds=BUSY_TTL_SECONDS),
+    namespace: str = BUSY_NAMESPACE,
+) -> BusyCache:
+    """Make availability read people's calendars (:class:`TenantBusySource`) through a cache.
+
+    ``store``: a ``freebusy.cache.RedisStore`` shares the cache between web and worker
+    processes; None keeps it in this process. People without a connected calendar cost
+    no provider call (their busy time is their booked meetings). Cached days of both
+    people are dropped when one of their meetings is booked, moved or canceled
+    (``session_factory`` opens a session to look the meeting up after the commit).
+    """
+    from scheduling import availability
+
+    cache = BusyCache(store, ttl=ttl, namespace=namespace)
+    availability.use_busy_cache(TenantBusySource, cache)
+    _meeting_sessions[:] = [session_factory]
+    events.subscribe(_forget_meeting_people)
+    return cache
+
+
+def _forget_meeting_people(event: events.DomainEvent) -> None:
+    """After a meeting is booked/moved/canceled: its people's calendars are about to change."""
+    if not isinstance(event, events.MeetingScheduled | events.MeetingRescheduled | events.MeetingCanceled):
+        return
+    from scheduling import availability
+
+    if availability.busy_cache() is None or not _meeting_sessions:
+        return
+    session = _meeting_sessions[0]()
+    try:
+        meeting = session.get(Meeting, event.meeting_id)
+        if meeting is not None:
+            availability.forget_busy([meeting.mentor_id, meeting.mentee_id])
+    finally:
+        session.close()
+
+
+# --- push notifications -----------------------------------------------------------------------------
+
+PUSH_KEYS_ENV = "FLASHMENTOR_SECRET_KEYS"
+
+
+def _push_keys() -> list[bytes]:
+    keys = [k.strip() for k in os.environ.get(PUSH_KEYS_ENV, "").split(",") if k.strip()]
+    if not keys:
+        raise ValidationFailed(f"{PUSH_KEYS_ENV} is not set: push notifications cannot be verified.", "token")
+    return [hashlib.sha256(b"flashmentor-push:" + k.encode()).digest() for k in keys]
+
+
+def push_token(tenant: CalendarTenant) -> str:
+    """The shared secret a provider sends back with each notification for ``tenant``.
+
+    Google: the watch channel's ``token`` (echoed as ``X-Goog-Channel-Token``); Microsoft:
+    the subscription's ``clientState``. An HMAC of the tenant under the newest secret key,
+    so nothing extra is stored; notifications signed under an older key still pass
+    (:func:`check_push_token`) until the channels are renewed after a key rotation.
+    """
+    return _sign(_push_keys()[0], tenant)
+
+
+def check_push_token(tenant: CalendarTenant, token: str | None) -> bool:
+    if not token:
+        return False
+    return any(hmac.compare_digest(_sign(key, tenant), token) for key in _push_keys())
+
+
+def _sign(key: bytes, tenant: CalendarTenant) -> str:
+    message = f"{tenant.id}:{tenant.provider.value}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -96,3 +96,13 @@ def redis(redis_conn):  # type: ignore[no-untyped-def]
     redis_conn.flushdb()
     yield redis_conn
     redis_conn.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _no_busy_source_between_tests() -> Iterator[None]:
+    """``create_app`` installs a process-wide calendar busy cache; person ids are reused
+    between tests, so none may outlive the test that installed it."""
+    yield
+    from scheduling import availability
+
+    availability.configure_busy_source(None)

@@ -114,3 +114,26 @@ def test_a_mentor_searching_is_not_ranked_against_themselves(
     login(client, make_admin(db))
     res = client.get(FREE)
     assert [m["name"] for m in res.json["mentors"]] == ["Mo Mentor"]
+
+
+def test_free_mentors_search_keeps_a_hidden_directory_hidden(
+    client: Any, db: Session, w: dict[str, Any]
+) -> None:
+    """Where the program shows mentees only their recommendations (admin pushes, then the few
+    best matches), the free-time search lists no other mentor either."""
+    from scheduling.matching import RECOMMENDED_IN_DIRECTORY
+    from scheduling.services.recommendations import push
+
+    others = [make_mentor(db, name=f"Other {i}", weekly=[(2, "09:00", "12:00")]) for i in range(8)]
+    pushed = make_mentor(db, name="Pushed Mentor", weekly=[(2, "09:00", "09:30")])
+    push(db, w["program"], make_admin(db), [(w["mentee"].id, pushed.id)])
+    login(client, w["mentee"])
+
+    everyone = {m["name"] for m in client.get(FREE).json["mentors"]}
+    assert everyone == {"Mo Mentor", "Pushed Mentor", *(o.name for o in others)}
+
+    w["program"].directory_hidden = True
+    db.commit()
+    hidden = {m["name"] for m in client.get(FREE).json["mentors"]}
+    assert "Pushed Mentor" in hidden
+    assert len(hidden) <= RECOMMENDED_IN_DIRECTORY < len(everyone)

@@ -112,3 +112,30 @@ def test_cached_source_has_the_source_shape_and_errors_are_not_cached() -> None:
     got = cached.busy(PEOPLE, D0, at(1, 0))
     assert got == {"ann@example.com": [BusyInterval(at(0, 9), at(0, 10))]}
     assert cached.busy(PEOPLE, D0, at(1, 0)) == got and src.calls == 1
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_forget_drops_every_day_of_a_person_and_only_theirs(shared: bool, request: Any) -> None:
+    clock = Clock()
+    if shared:
+        redis = request.getfixturevalue("redis")
+        one, two = (BusyCache(RedisStore(redis), ttl=timedelta(minutes=5)) for _ in range(2))
+    else:
+        one = two = BusyCache(MemoryStore(clock=clock), ttl=timedelta(minutes=5))
+    src = source()
+    far = D0 + timedelta(days=900)  # any date, not just near "now"
+    one.get_or_fetch(src, PEOPLE, D0, at(4, 0))
+    one.get_or_fetch(src, PEOPLE, far, far + timedelta(days=2))
+    assert src.calls == 2
+
+    two.forget(["ann@example.com"])  # e.g. another process saw ann's calendar change
+    src.data["ann@example.com"] = [BusyInterval(at(0, 12), at(0, 13))]
+
+    assert one.get_or_fetch(src, PEOPLE[1:], D0, at(4, 0))["bob@example.com"]  # bob: still cached
+    assert src.calls == 2
+    got = one.get_or_fetch(src, PEOPLE, D0, at(4, 0))
+    assert list(got["ann@example.com"]) == [Interval(at(0, 12), at(0, 13))] and src.calls == 3
+    one.get_or_fetch(src, PEOPLE[:1], far, far + timedelta(days=2))
+    assert src.calls == 4  # the far days were dropped too
+    one.get_or_fetch(src, PEOPLE, D0, at(4, 0))
+    assert src.calls == 4  # and what was fetched after forgetting is cached again

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -151,6 +151,8 @@ def write_meeting_events(meeting_id: int, *, session: Session | None = None) -> 
         result = WriteResult()
         for side in sides_of(db, meeting):
             _write_side(db, meeting, side, result)
+        if result.created or result.updated:
+            forget_busy([meeting.mentor_id, meeting.mentee_id])
         return result
 
 
@@ -238,6 +240,8 @@ def _cancel(db: Session, meeting: Meeting) -> WriteResult:
         link.synced_sequence = meeting.sequence
         db.commit()
         result.canceled.append(person.id)
+    if result.canceled:
+        forget_busy([meeting.mentor_id, meeting.mentee_id])
     return result
 
 
@@ -273,8 +277,10 @@ def sync_tenant(tenant_id: int, *, session: Session | None = None) -> SyncResult
             if person is None:
                 continue
             key = f"account:{account.id}:{account.external_id}"
+            since = (tenant.sync_state or {}).get(key)
+            since_known = since is not None  # a first run lists everything: a baseline, not a change
             try:
-                batch = connector.changes(identity_for(account, person), (tenant.sync_state or {}).get(key))
+                batch = connector.changes(identity_for(account, person), since)
             except CalendarError as exc:
                 log.warning("sync of %s in tenant %s failed: %s", person.id, tenant.id, exc)
                 result.errors.append(f"{person.email}: {type(exc).__name__}: {exc}")
@@ -285,6 +291,8 @@ def sync_tenant(tenant_id: int, *, session: Session | None = None) -> SyncResult
                     result.applied.append(applied)
             tenant.sync_state = {**(tenant.sync_state or {}), key: batch.cursor}
             db.commit()
+            if batch.changes and since_known:
+                forget_busy([person.id])  # anything in their calendar changed: re-read it
         tenant.last_sync_at = utcnow()
         tenant.last_sync_status = (
             f"ok: {len(result.applied)} change(s) applied"
@@ -357,3 +365,49 @@ def identity(session: Session, person: Person) -> CalendarIdentity | None:
     """The calendar identity of ``person`` (None without a connected calendar)."""
     account = account_of(session, person)
     return identity_for(account, person) if account is not None else None
+
+
+# --- the busy cache -------------------------------------------------------------------------------
+
+
+def forget_busy(person_ids: list[int]) -> None:
+    """Their calendars just changed: drop cached busy time, here or in the web's Redis cache.
+
+    In a worker process no cache is installed; inside an RQ job the web processes' cache
+    is reached on the job's own Redis under the same prefix (see ``app.api.availability``).
+    """
+    from scheduling import availability
+
+    if availability.busy_cache() is not None:
+        availability.forget_busy(person_ids)
+        return
+    from rq import get_current_job
+
+    from freebusy.cache import BusyCache, RedisStore
+    from scheduling.tenants import BUSY_NAMESPACE, busy_cache_prefix, busy_cache_ttl
+
+    job = get_current_job()
+    if job is None:
+        return
+    store = RedisStore(job.connection, prefix=busy_cache_prefix(os.environ.get("DATABASE_URL")))
+    cache = BusyCache(store, ttl=busy_cache_ttl(), namespace=BUSY_NAMESPACE)
+    availability.forget_busy(person_ids, cache=cache)
+
+
+# --- push notifications -----------------------------------------------------------------------------
+
+PushHandler = Callable[[int], Any]
+_push_handler: list[PushHandler] = []
+
+
+def set_push_handler(handler: PushHandler | None) -> None:
+    """Route provider push notifications: ``handler(tenant_id)`` (e.g. enqueue :func:`sync_tenant`
+    on RQ with a per-tenant job id, so a burst of notifications makes one sync). None: sync inline."""
+    _push_handler[:] = [handler] if handler is not None else []
+
+
+def on_push(tenant_id: int, *, session: Session | None = None) -> Any:
+    """A provider said something changed in ``tenant``'s calendars: sync it (now, or via the hook)."""
+    if _push_handler:
+        return _push_handler[0](tenant_id)
+    return sync_tenant(tenant_id, session=session)

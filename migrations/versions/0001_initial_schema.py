@@ -140,6 +140,34 @@ def upgrade() -> None:
         sa.UniqueConstraint("person_id", name=op.f("uq_calendar_accounts_person_id")),
     )
     op.create_table(
+        "competencies",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("program_id", sa.Integer(), nullable=False),
+        sa.Column("role", sa.String(length=200), nullable=False),
+        sa.Column("role_key", sa.String(length=200), nullable=False),
+        sa.Column("skill_id", sa.Integer(), nullable=False),
+        sa.Column("target_level", sa.Integer(), nullable=False),
+        sa.CheckConstraint(
+            "target_level >= 1 AND target_level <= 5", name=op.f("ck_competencies_target_level_range")
+        ),
+        sa.ForeignKeyConstraint(
+            ["program_id"],
+            ["programs.id"],
+            name=op.f("fk_competencies_program_id_programs"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["skill_id"], ["skills.id"], name=op.f("fk_competencies_skill_id_skills"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_competencies")),
+        sa.UniqueConstraint("program_id", "role_key", "skill_id", name=op.f("uq_competencies_program_id")),
+    )
+    with op.batch_alter_table("competencies", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_competencies_program_id"), ["program_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_competencies_role_key"), ["role_key"], unique=False)
+        batch_op.create_index(batch_op.f("ix_competencies_skill_id"), ["skill_id"], unique=False)
+
+    op.create_table(
         "dated_slots",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("mentor_id", sa.Integer(), nullable=False),
@@ -249,6 +277,43 @@ def upgrade() -> None:
     with op.batch_alter_table("person_skills", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_person_skills_person_id"), ["person_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_person_skills_skill_id"), ["skill_id"], unique=False)
+
+    op.create_table(
+        "recommendations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("program_id", sa.Integer(), nullable=False),
+        sa.Column("mentee_id", sa.Integer(), nullable=False),
+        sa.Column("mentor_id", sa.Integer(), nullable=False),
+        sa.Column("pushed_by_id", sa.Integer(), nullable=True),
+        sa.Column("note", sa.String(length=500), nullable=False),
+        sa.Column("created_at", scheduling.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["mentee_id"], ["people.id"], name=op.f("fk_recommendations_mentee_id_people"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["mentor_id"], ["people.id"], name=op.f("fk_recommendations_mentor_id_people"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["program_id"],
+            ["programs.id"],
+            name=op.f("fk_recommendations_program_id_programs"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["pushed_by_id"],
+            ["people.id"],
+            name=op.f("fk_recommendations_pushed_by_id_people"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_recommendations")),
+        sa.UniqueConstraint(
+            "program_id", "mentee_id", "mentor_id", name=op.f("uq_recommendations_program_id")
+        ),
+    )
+    with op.batch_alter_table("recommendations", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_recommendations_mentee_id"), ["mentee_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_recommendations_mentor_id"), ["mentor_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_recommendations_program_id"), ["program_id"], unique=False)
 
     op.create_table(
         "skill_aliases",
@@ -416,6 +481,60 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_proposed_times_request_id"), ["request_id"], unique=False)
 
     op.create_table(
+        "routing_requests",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("program_id", sa.Integer(), nullable=False),
+        sa.Column("mentee_id", sa.Integer(), nullable=False),
+        sa.Column("topic", sa.String(length=200), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum("open", "assigned", "withdrawn", name="routingstate", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("assigned_mentor_id", sa.Integer(), nullable=True),
+        sa.Column("request_id", sa.Integer(), nullable=True),
+        sa.Column("decided_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", scheduling.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", scheduling.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["assigned_mentor_id"],
+            ["people.id"],
+            name=op.f("fk_routing_requests_assigned_mentor_id_people"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["decided_by_id"],
+            ["people.id"],
+            name=op.f("fk_routing_requests_decided_by_id_people"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["mentee_id"],
+            ["people.id"],
+            name=op.f("fk_routing_requests_mentee_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["program_id"],
+            ["programs.id"],
+            name=op.f("fk_routing_requests_program_id_programs"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["meeting_requests.id"],
+            name=op.f("fk_routing_requests_request_id_meeting_requests"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_routing_requests")),
+    )
+    with op.batch_alter_table("routing_requests", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_routing_requests_mentee_id"), ["mentee_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_routing_requests_program_id"), ["program_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_routing_requests_state"), ["state"], unique=False)
+
+    op.create_table(
         "calendar_event_links",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("meeting_id", sa.Integer(), nullable=False),
@@ -447,6 +566,122 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("calendar_event_links", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_calendar_event_links_meeting_id"), ["meeting_id"], unique=False)
+
+    op.create_table(
+        "follow_ups",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("meeting_id", sa.Integer(), nullable=False),
+        sa.Column("proposed_by_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("ongoing", "follow_up", name="followupkind", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column(
+            "state",
+            sa.Enum("proposed", "accepted", "declined", name="followupstate", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("request_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", scheduling.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", scheduling.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["meeting_id"],
+            ["meetings.id"],
+            name=op.f("fk_follow_ups_meeting_id_meetings"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["proposed_by_id"],
+            ["people.id"],
+            name=op.f("fk_follow_ups_proposed_by_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["meeting_requests.id"],
+            name=op.f("fk_follow_ups_request_id_meeting_requests"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_follow_ups")),
+    )
+    with op.batch_alter_table("follow_ups", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_follow_ups_meeting_id"), ["meeting_id"], unique=False)
+
+    op.create_table(
+        "routing_choices",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("routing_id", sa.Integer(), nullable=False),
+        sa.Column("mentor_id", sa.Integer(), nullable=False),
+        sa.Column("rank", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["mentor_id"], ["people.id"], name=op.f("fk_routing_choices_mentor_id_people"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["routing_id"],
+            ["routing_requests.id"],
+            name=op.f("fk_routing_choices_routing_id_routing_requests"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_routing_choices")),
+        sa.UniqueConstraint("mentor_id", "routing_id", name=op.f("uq_routing_choices_mentor_id")),
+        sa.UniqueConstraint("rank", "routing_id", name=op.f("uq_routing_choices_rank")),
+    )
+    with op.batch_alter_table("routing_choices", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_routing_choices_routing_id"), ["routing_id"], unique=False)
+
+    op.create_table(
+        "skill_reassessments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("skill_id", sa.Integer(), nullable=False),
+        sa.Column("meeting_id", sa.Integer(), nullable=True),
+        sa.Column("previous_level", sa.Integer(), nullable=True),
+        sa.Column("new_level", sa.Integer(), nullable=False),
+        sa.Column(
+            "state",
+            sa.Enum(
+                "pending", "confirmed", "rejected", name="reassessmentstate", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
+        sa.Column("created_at", scheduling.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", scheduling.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_by_id", sa.Integer(), nullable=True),
+        sa.CheckConstraint(
+            "new_level >= 1 AND new_level <= 5", name=op.f("ck_skill_reassessments_new_level_range")
+        ),
+        sa.ForeignKeyConstraint(
+            ["decided_by_id"],
+            ["people.id"],
+            name=op.f("fk_skill_reassessments_decided_by_id_people"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["meeting_id"],
+            ["meetings.id"],
+            name=op.f("fk_skill_reassessments_meeting_id_meetings"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["people.id"],
+            name=op.f("fk_skill_reassessments_person_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["skill_id"],
+            ["skills.id"],
+            name=op.f("fk_skill_reassessments_skill_id_skills"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_skill_reassessments")),
+    )
+    with op.batch_alter_table("skill_reassessments", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_skill_reassessments_meeting_id"), ["meeting_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_skill_reassessments_person_id"), ["person_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_skill_reassessments_state"), ["state"], unique=False)
 
     op.create_table(
         "survey_invitations",
@@ -520,10 +755,30 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_survey_invitations_meeting_id"))
 
     op.drop_table("survey_invitations")
+    with op.batch_alter_table("skill_reassessments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_skill_reassessments_state"))
+        batch_op.drop_index(batch_op.f("ix_skill_reassessments_person_id"))
+        batch_op.drop_index(batch_op.f("ix_skill_reassessments_meeting_id"))
+
+    op.drop_table("skill_reassessments")
+    with op.batch_alter_table("routing_choices", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_routing_choices_routing_id"))
+
+    op.drop_table("routing_choices")
+    with op.batch_alter_table("follow_ups", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_follow_ups_meeting_id"))
+
+    op.drop_table("follow_ups")
     with op.batch_alter_table("calendar_event_links", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_calendar_event_links_meeting_id"))
 
     op.drop_table("calendar_event_links")
+    with op.batch_alter_table("routing_requests", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_routing_requests_state"))
+        batch_op.drop_index(batch_op.f("ix_routing_requests_program_id"))
+        batch_op.drop_index(batch_op.f("ix_routing_requests_mentee_id"))
+
+    op.drop_table("routing_requests")
     with op.batch_alter_table("proposed_times", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_proposed_times_request_id"))
 
@@ -552,6 +807,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_skill_aliases_skill_id"))
 
     op.drop_table("skill_aliases")
+    with op.batch_alter_table("recommendations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_recommendations_program_id"))
+        batch_op.drop_index(batch_op.f("ix_recommendations_mentor_id"))
+        batch_op.drop_index(batch_op.f("ix_recommendations_mentee_id"))
+
+    op.drop_table("recommendations")
     with op.batch_alter_table("person_skills", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_person_skills_skill_id"))
         batch_op.drop_index(batch_op.f("ix_person_skills_person_id"))
@@ -568,6 +829,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_dated_slots_mentor_id"))
 
     op.drop_table("dated_slots")
+    with op.batch_alter_table("competencies", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_competencies_skill_id"))
+        batch_op.drop_index(batch_op.f("ix_competencies_role_key"))
+        batch_op.drop_index(batch_op.f("ix_competencies_program_id"))
+
+    op.drop_table("competencies")
     op.drop_table("calendar_accounts")
     with op.batch_alter_table("skills", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_skills_key"))

@@ -3,6 +3,18 @@
 from scheduling.db import Base
 from scheduling.models.availability import DatedSlot, WeeklySlot
 from scheduling.models.calendars import CalendarAccount, CalendarTenant, Provider
+from scheduling.models.matching import (
+    Competency,
+    FollowUp,
+    FollowUpKind,
+    FollowUpState,
+    ReassessmentState,
+    Recommendation,
+    RoutingChoice,
+    RoutingRequest,
+    RoutingState,
+    SkillReassessment,
+)
 from scheduling.models.meetings import (
     ACTIVE_MEETING_STATES,
     CalendarEventLink,
@@ -37,8 +49,12 @@ __all__ = [
     "CalendarAccount",
     "CalendarEventLink",
     "CalendarTenant",
+    "Competency",
     "DatedSlot",
     "DeclineReason",
+    "FollowUp",
+    "FollowUpKind",
+    "FollowUpState",
     "Initiator",
     "Meeting",
     "MeetingMode",
@@ -52,9 +68,15 @@ __all__ = [
     "ProposedTime",
     "Provider",
     "QuestionKind",
+    "ReassessmentState",
+    "Recommendation",
     "RequestState",
+    "RoutingChoice",
+    "RoutingRequest",
+    "RoutingState",
     "Skill",
     "SkillAlias",
+    "SkillReassessment",
     "SkillRelation",
     "SurveyAnswer",
     "SurveyInvitation",

@@ -8,7 +8,7 @@ is written, so a refused edit leaves the person as they were.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -341,6 +341,7 @@ def _search_query(
     title: str | None,
     time_zone: str | None,
     role: str | None,
+    only_ids: Collection[int] | None = None,
 ) -> Select[Person] | None:
     """The filtered query, or None when the filters cannot match anyone (unknown skill)."""
     for name, value in (("q", q), ("skill", skill), ("department", department), ("title", title),
@@ -370,6 +371,8 @@ def _search_query(
         query = query.where(Person.time_zone == time_zone.strip())
     for term in (q or "").split()[:10]:
         query = query.where(_matches_term(term))
+    if only_ids is not None:  # e.g. a hidden directory: only the mentee's recommendations
+        query = query.where(Person.id.in_(list(only_ids)))
     return query
 
 
@@ -406,6 +409,7 @@ def search_people(
     title: str | None = None,
     time_zone: str | None = None,
     role: str | None = "mentor",
+    only_ids: Collection[int] | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> list[Person]:
@@ -417,7 +421,7 @@ def search_people(
     skills they offer; None or "any" lists everyone.
     """
     query = _search_query(session, q=q, skill=skill, department=department, title=title,
-                          time_zone=time_zone, role=role)
+                          time_zone=time_zone, role=role, only_ids=only_ids)
     if query is None:
         return []
     query = query.order_by(func.lower(Person.name), Person.id).limit(limit).offset(offset)
@@ -433,10 +437,11 @@ def count_people(
     title: str | None = None,
     time_zone: str | None = None,
     role: str | None = "mentor",
+    only_ids: Collection[int] | None = None,
 ) -> int:
     """How many people :func:`search_people` would find without paging."""
     query = _search_query(session, q=q, skill=skill, department=department, title=title,
-                          time_zone=time_zone, role=role)
+                          time_zone=time_zone, role=role, only_ids=only_ids)
     if query is None:
         return 0
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from scheduling.availability import check_bookable
 from scheduling.errors import (
+    AdminRoutingRequired,
     DomainError,
     Forbidden,
     InvalidTransition,
@@ -134,8 +135,13 @@ def request_meeting(
     times: list[tuple[datetime, datetime]],
     now: datetime | None = None,
     initiated_by: Initiator | str = Initiator.MENTEE,
+    routed: bool = False,
 ) -> MeetingRequest:
-    """Create a pending request after checking every program rule for every proposed time."""
+    """Create a pending request after checking every program rule for every proposed time.
+
+    In an admin-routed program a mentee's request is made by the admin's assignment
+    (``routed=True``, see ``services.routing``), never by the mentee directly.
+    """
     now = current_time(now)
     with unit_of_work(session):
         initiated_by = enum_value(Initiator, initiated_by, "initiated_by")
@@ -147,6 +153,10 @@ def request_meeting(
             raise NotAMentee(f"{mentee.name} is not an active mentee.", "mentee_id")
         if initiated_by == Initiator.MENTOR and not program.mentors_may_create:
             raise MentorCreationNotAllowed("In this program only mentees can ask for meetings.")
+        if initiated_by == Initiator.MENTEE and program.admin_routed and not routed:
+            raise AdminRoutingRequired(
+                "In this program an admin assigns mentors: send your preferred mentors instead.", "mentor_id"
+            )
         topic = text(topic, "topic", max_length=TOPIC_MAX, required=True)
         description = text(description, "description", max_length=DESCRIPTION_MAX)
         mode = enum_value(MeetingMode, mode, "mode")

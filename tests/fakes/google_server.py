@@ -196,6 +196,7 @@ class GoogleFake:
                     "email": a["email"],
                     "displayName": a.get("name", ""),
                     "responseStatus": a.get("response", "needsAction"),
+                    **({"comment": a["comment"]} if a.get("comment") else {}),
                     **({"self": True} if a["email"].lower() == viewer else {}),
                     **({"organizer": True} if a["email"].lower() == event.organizer.lower() else {}),
                 }

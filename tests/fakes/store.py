@@ -108,12 +108,17 @@ class Store:
             event.version = self.bump()
             return event
 
-    def respond(self, calendar: str, event_id: str, email: str, response: str) -> FakeEvent:
+    def respond(
+        self, calendar: str, event_id: str, email: str, response: str, comment: str = ""
+    ) -> FakeEvent:
+        """``email`` answers the invitation (with an optional note, Google's attendee ``comment``)."""
         with self.lock:
             event = self.events[calendar.lower()][event_id]
             for att in event.attendees:
                 if att["email"].lower() == email.lower():
                     att["response"] = response
+                    if comment:
+                        att["comment"] = comment
             event.version = self.bump()
             return event
 

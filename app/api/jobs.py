@@ -1,0 +1,41 @@
+"""Admin handles on the worker: failed jobs, and reminding the person asked by hand."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import abort
+
+from app.api import bp, json_body
+from app.api.params import fits_id, query_int
+from app.auth import roles_required
+from app.db import db
+from scheduling.errors import ValidationFailed
+from scheduling.models import MeetingRequest
+from worker import scheduler
+
+
+@bp.get("/admin/jobs/failed")
+@roles_required("admin")
+def failed_jobs() -> Any:
+    """The newest failed jobs (``?limit=``, default 50, at most 500) with their error."""
+    limit = query_int("limit") or 50
+    if not 1 <= limit <= 500:
+        raise ValidationFailed("limit is between 1 and 500.", "limit")
+    jobs = scheduler.failed_jobs(limit=limit)
+    for job in jobs:
+        if isinstance(job.get("failed_at"), datetime):
+            job["failed_at"] = job["failed_at"].isoformat()
+    return {"jobs": jobs}
+
+
+@bp.post("/requests/<int:request_id>/remind")
+@roles_required("admin")
+def remind_request(request_id: int) -> Any:
+    """Send the person asked a reminder now (the request must be pending)."""
+    json_body()
+    if not fits_id(request_id) or db().get(MeetingRequest, request_id) is None:
+        abort(404, description="No such request.")
+    job_id = scheduler.remind_request_now(request_id, session=db())
+    return {"job_id": job_id, "request_id": request_id}, 202

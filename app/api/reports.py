@@ -1,0 +1,34 @@
+"""The program health report for admins, as JSON or as a CSV download."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+
+from app.api import bp
+from app.auth import roles_required
+from app.db import db
+from scheduling.errors import ValidationFailed
+from scheduling.reports import health_csv, program_health
+from scheduling.services.program import get_program
+
+FORMATS = ("json", "csv")
+
+
+@bp.get("/reports/health")
+@roles_required("admin")
+def health_report() -> Any:
+    fmt = (request.args.get("format") or "json").strip().lower()
+    if fmt not in FORMATS:
+        raise ValidationFailed("format must be json or csv.", "format")
+    session = db()
+    report = program_health(session, get_program(session))
+    if fmt == "json":
+        return report
+    day = report["generated_at"][:10]
+    return Response(
+        health_csv(report),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="program-health-{day}.csv"'},
+    )

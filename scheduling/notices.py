@@ -1,0 +1,330 @@
+"""What the program tells people, composed once per recipient.
+
+Each :class:`Notice` goes to one person so every time in it is shown in that
+person's own zone. Text and HTML come from the same paragraphs, so the two parts
+never say different things. Meeting notices carry an iTIP invitation
+(``METHOD:REQUEST``, or ``METHOD:CANCEL`` once the meeting is off) built with
+:func:`calendars.ical.build_event`, the same VEVENT the calendar connectors write,
+so a calendar without a connector still gets the meeting and its updates (SEQUENCE).
+
+Nothing here sends anything: :mod:`worker.mail` does.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from calendars.base import Attendee, EventSpec
+from calendars.ical import build_event, zone
+from scheduling.models import (
+    Meeting,
+    MeetingRequest,
+    MeetingState,
+    Person,
+    RequestState,
+    SurveyInvitation,
+    SurveyVariant,
+)
+from scheduling.services.requests import answerer_id, counter_time, initiator_id, initiator_times
+
+REQUEST = "REQUEST"
+CANCEL = "CANCEL"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One message to one recipient."""
+
+    to: list[str]
+    subject: str
+    text: str
+    html: str
+    ics: bytes | None = None
+    ics_method: str | None = None  # REQUEST | CANCEL when ``ics`` is set
+
+
+# --- times in the reader's zone ------------------------------------------------------------------
+
+
+def local_time(value: datetime, person: Person) -> datetime:
+    return value.astimezone(zone(person.time_zone))
+
+
+def format_when(start: datetime, end: datetime | None, person: Person) -> str:
+    """``Wednesday 9 January 2030, 11:00-11:30 CET (Europe/Berlin)`` in ``person``'s zone."""
+    s = local_time(start, person)
+    text = f"{s:%A} {s.day} {s:%B %Y}, {s:%H:%M}"
+    if end is not None:
+        e = local_time(end, person)
+        text += f"-{e:%H:%M}" if e.date() == s.date() else f" - {e:%A} {e.day} {e:%B %Y}, {e:%H:%M}"
+    tz = s.tzinfo
+    name = person.time_zone if isinstance(tz, ZoneInfo) else "UTC"
+    return f"{text} {s.tzname()} ({name})"
+
+
+# --- composing ------------------------------------------------------------------------------------
+
+
+def _compose(
+    person: Person,
+    subject: str,
+    paragraphs: list[str],
+    *,
+    link: tuple[str, str] | None = None,
+    ics: bytes | None = None,
+    ics_method: str | None = None,
+) -> Notice:
+    greeting = f"Hello {person.name},"
+    text_parts = [greeting, *paragraphs]
+    html_parts = [f"<p>{html.escape(greeting)}</p>"]
+    html_parts += [f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs]
+    if link is not None:
+        label, url = link
+        text_parts.append(f"{label}: {url}")
+        html_parts.append(f'<p><a href="{html.escape(url, quote=True)}">{html.escape(label)}</a></p>')
+    text_parts.append("— Flashmentor")
+    html_parts.append("<p>— Flashmentor</p>")
+    body = "\n\n".join(text_parts) + "\n"
+    page = (
+        '<!doctype html><html><body style="font-family: sans-serif">'
+        + "".join(html_parts)
+        + "</body></html>"
+    )
+    return Notice([person.email], subject, body, page, ics, ics_method)
+
+
+def _url(base_url: str, path: str) -> str:
+    return base_url.rstrip("/") + path
+
+
+def _request_link(base_url: str, request: MeetingRequest) -> tuple[str, str]:
+    return ("Open the request", _url(base_url, f"/requests/{request.id}"))
+
+
+def _times_list(request: MeetingRequest, person: Person) -> str:
+    return "\n".join(f"• {format_when(p.start_at, p.end_at, person)}" for p in initiator_times(request))
+
+
+# --- requests -------------------------------------------------------------------------------------
+
+
+def request_created(request: MeetingRequest, base_url: str) -> list[Notice]:
+    """To the person asked: who asks, about what, and the proposed times."""
+    asker = request.mentee if initiator_id(request) == request.mentee_id else request.mentor
+    asked = request.mentor if answerer_id(request) == request.mentor_id else request.mentee
+    paragraphs = [
+        f"{asker.name} asks you for a flash mentoring meeting about “{request.topic}”.",
+        "Proposed times:\n" + _times_list(request, asked),
+    ]
+    if request.description:
+        paragraphs.insert(1, request.description)
+    return [
+        _compose(
+            asked,
+            f"Meeting request from {asker.name}: {request.topic}",
+            paragraphs,
+            link=_request_link(base_url, request),
+        )
+    ]
+
+
+def request_reminder(request: MeetingRequest, base_url: str) -> list[Notice]:
+    """To the person asked, while the request is still waiting for them."""
+    asker = request.mentee if initiator_id(request) == request.mentee_id else request.mentor
+    asked = request.mentor if answerer_id(request) == request.mentor_id else request.mentee
+    since = format_when(request.created_at, None, asked)
+    paragraphs = [
+        f"{asker.name} is still waiting for your answer to their request “{request.topic}” (sent {since}).",
+        "Proposed times:\n" + _times_list(request, asked),
+        "Please accept, suggest another time or decline.",
+    ]
+    return [
+        _compose(asked, f"Reminder: {asker.name} is waiting for your answer", paragraphs,
+                 link=_request_link(base_url, request))
+    ]
+
+
+def request_answered(request: MeetingRequest, base_url: str) -> list[Notice]:
+    """The other side learns what happened to the request (accepted, countered, declined,
+    withdrawn, expired). An accepted request's meeting invite follows separately."""
+    initiator = request.mentee if initiator_id(request) == request.mentee_id else request.mentor
+    answerer = request.mentor if answerer_id(request) == request.mentor_id else request.mentee
+    state = request.state
+    topic = request.topic
+    link = _request_link(base_url, request)
+    if state == RequestState.ACCEPTED:
+        meeting = request.meeting
+        when = format_when(meeting.start_at, meeting.end_at, initiator) if meeting else ""
+        return [
+            _compose(
+                initiator,
+                f"Accepted: {topic}",
+                [f"{answerer.name} accepted your request “{topic}”.", f"When: {when}"],
+                link=link,
+            )
+        ]
+    if state == RequestState.COUNTERED:
+        proposal = counter_time(request)
+        when = format_when(proposal.start_at, proposal.end_at, initiator) if proposal else ""
+        return [
+            _compose(
+                initiator,
+                f"Another time suggested: {topic}",
+                [
+                    f"{answerer.name} would meet about “{topic}”, but at another time: {when}.",
+                    "Confirm the new time or withdraw the request.",
+                ],
+                link=link,
+            )
+        ]
+    if state == RequestState.DECLINED:
+        reason = request.decline_reason.value.replace("_", " ") if request.decline_reason else ""
+        paragraphs = [f"{answerer.name} declined your request “{topic}”.", f"Reason: {reason}."]
+        if request.decline_message:
+            paragraphs.append(f"Their message: {request.decline_message}")
+        paragraphs.append("You can ask another mentor.")
+        return [_compose(initiator, f"Declined: {topic}", paragraphs, link=link)]
+    if state == RequestState.WITHDRAWN:
+        return [
+            _compose(
+                answerer,
+                f"Withdrawn: {topic}",
+                [f"{initiator.name} withdrew the request “{topic}”. Nothing more to do."],
+                link=link,
+            )
+        ]
+    if state == RequestState.EXPIRED:
+        return [
+            _compose(
+                initiator,
+                f"Closed without an answer: {topic}",
+                [
+                    f"Your request “{topic}” to {answerer.name} was closed because it was not "
+                    "answered in time.",
+                    "You can ask again or choose another mentor.",
+                ],
+                link=link,
+            ),
+            _compose(
+                answerer,
+                f"Closed: {topic}",
+                [f"The request “{topic}” from {initiator.name} was closed without an answer."],
+                link=link,
+            ),
+        ]
+    return []
+
+
+# --- meetings -------------------------------------------------------------------------------------
+
+
+def meeting_ics(meeting: Meeting, *, stamp: datetime | None = None) -> tuple[bytes, str]:
+    """The iTIP message for the meeting as it is now: REQUEST, or CANCEL once it is canceled.
+
+    The mentor organizes and the mentee is invited, as in the mentor's calendar; the
+    UID is the meeting's and SEQUENCE its ``sequence``, so calendars update in place.
+    """
+    canceled = meeting.state == MeetingState.CANCELED
+    method = CANCEL if canceled else REQUEST
+    spec = EventSpec(
+        uid=meeting.uid,
+        summary=f"Flash mentoring: {meeting.topic}",
+        description="\n".join(
+            [
+                f"Flash mentoring: {meeting.topic}",
+                f"Mentor: {meeting.mentor.name}",
+                f"Mentee: {meeting.mentee.name}",
+                f"Mode: {meeting.mode.value}",
+            ]
+        ),
+        start=meeting.start_at,
+        end=meeting.end_at,
+        organizer=Attendee(meeting.mentor.email, meeting.mentor.name),
+        attendees=(Attendee(meeting.mentee.email, meeting.mentee.name),),
+        location=meeting.location,
+        sequence=meeting.sequence,
+    )
+    cal = build_event(spec, status="CANCELLED" if canceled else "CONFIRMED", stamp=stamp)
+    cal.add("METHOD", method)
+    return cal.to_ical(), method
+
+
+def meeting_invite(meeting: Meeting, base_url: str, *, stamp: datetime | None = None) -> list[Notice]:
+    """The meeting (new, moved or canceled) with its invitation, to both people."""
+    ics, method = meeting_ics(meeting, stamp=stamp)
+    notices = []
+    for person, other in ((meeting.mentor, meeting.mentee), (meeting.mentee, meeting.mentor)):
+        when = format_when(meeting.start_at, meeting.end_at, person)
+        where = [f"Where: {meeting.location}"] if meeting.location else []
+        if method == CANCEL:
+            subject = f"Canceled: {meeting.topic} with {other.name}"
+            paragraphs = [f"The meeting with {other.name} on {when} is canceled."]
+            if meeting.cancel_reason:
+                paragraphs.append(f"Reason: {meeting.cancel_reason}")
+        elif meeting.sequence > 0:
+            subject = f"Moved: {meeting.topic} with {other.name}"
+            paragraphs = [f"Your meeting with {other.name} about “{meeting.topic}” is now on {when}.", *where]
+        else:
+            subject = f"Meeting: {meeting.topic} with {other.name}"
+            paragraphs = [
+                f"Your flash mentoring meeting with {other.name} about “{meeting.topic}” is booked.",
+                f"When: {when}",
+                f"Mode: {meeting.mode.value.replace('_', ' ')}",
+                *where,
+                "The invitation is attached for your calendar.",
+            ]
+        link = ("Open the meeting", _url(base_url, f"/meetings/{meeting.id}"))
+        notices.append(_compose(person, subject, paragraphs, link=link, ics=ics, ics_method=method))
+    return notices
+
+
+def meeting_reminder(meeting: Meeting, base_url: str) -> list[Notice]:
+    notices = []
+    for person, other in ((meeting.mentor, meeting.mentee), (meeting.mentee, meeting.mentor)):
+        when = format_when(meeting.start_at, meeting.end_at, person)
+        paragraphs = [f"Reminder: you meet {other.name} about “{meeting.topic}” on {when}."]
+        if meeting.location:
+            paragraphs.append(f"Where: {meeting.location}")
+        notices.append(
+            _compose(
+                person,
+                f"Reminder: {meeting.topic} with {other.name}",
+                paragraphs,
+                link=("Open the meeting", _url(base_url, f"/meetings/{meeting.id}")),
+            )
+        )
+    return notices
+
+
+# --- surveys --------------------------------------------------------------------------------------
+
+
+def survey_url(base_url: str, invitation: SurveyInvitation) -> str:
+    return _url(base_url, f"/surveys/{invitation.id}")
+
+
+def survey_invite(
+    invitation: SurveyInvitation, meeting: Meeting, person: Person, base_url: str, *, reminder: bool = False
+) -> Notice:
+    """The survey link; the canceled variant asks about the meeting that did not happen."""
+    other = meeting.mentee if person.id == meeting.mentor_id else meeting.mentor
+    when = format_when(meeting.start_at, meeting.end_at, person)
+    if invitation.variant == SurveyVariant.CANCELED:
+        subject = f"How did it go? The canceled meeting with {other.name}"
+        paragraphs = [
+            f"Your meeting with {other.name} about “{meeting.topic}” on {when} was canceled.",
+            "Tell us in two minutes what happened, so the program can improve.",
+        ]
+    else:
+        subject = f"How was your meeting with {other.name}?"
+        paragraphs = [
+            f"You had a flash mentoring meeting with {other.name} about “{meeting.topic}” on {when}.",
+            "Did it take place? Tell us in two minutes how it went.",
+        ]
+    if reminder:
+        subject = "Reminder: " + subject
+        paragraphs.insert(0, "You have not answered this short survey yet.")
+    return _compose(person, subject, paragraphs, link=("Answer the survey", survey_url(base_url, invitation)))
