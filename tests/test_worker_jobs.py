@@ -116,7 +116,9 @@ def test_jobs_outlive_the_worker(life: Life, redis: Any) -> None:
 
     # A new worker, on a new connection, created after the job was scheduled.
     pool = plain_connection(redis).connection_pool
-    fresh = Redis(connection_pool=type(pool)(connection_class=pool.connection_class, **pool.connection_kwargs))
+    fresh = Redis(
+        connection_pool=type(pool)(connection_class=pool.connection_class, **pool.connection_kwargs)
+    )
     assert Job.exists(f"fm-request-{request.id}-reminder", connection=fresh)
     life.run_until(NOW + 3 * D + M, connection=fresh)
     assert life.mail_to(mentor.email)[-1].startswith("Reminder:")
