@@ -1,0 +1,66 @@
+"""The program health report as a page with server-rendered SVG charts, and its CSV export.
+
+The figures come from :func:`scheduling.reports.program_health`; this module only
+turns them into charts (:mod:`app.admin.charts`) and tables.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Response, render_template
+
+from app.admin import bp
+from app.admin.charts import Bar, bar_chart
+from app.db import db
+from scheduling.reports import health_csv, program_health
+from scheduling.services.program import get_program
+
+
+def charts_for(report: dict[str, Any]) -> dict[str, Any]:
+    """Every chart of the page, keyed by where it goes."""
+    states = report["requests_by_state"]
+    months = report["meetings_per_month"]
+    skills = report["skills"]
+    out: dict[str, Any] = {
+        "states": bar_chart("Requests by state", [Bar(s.replace("_", " "), n) for s, n in states.items()],
+                            unit="requests"),
+        "months": bar_chart("Meetings held per month", [Bar(m["month"], m["held"]) for m in months],
+                            unit="held"),
+        "skills": bar_chart("Top skills: requested vs offered",
+                            [Bar(s["skill"], s["requested"], s["offered"]) for s in skills],
+                            series=("requested", "offered by mentors")),
+        "questions": {},
+    }
+    for q in report["surveys"]["questions"]:
+        if "distribution" in q:
+            bars = [Bar(f"{r} of 5", n) for r, n in q["distribution"].items()]
+        elif "counts" in q:
+            bars = [Bar(c, n) for c, n in q["counts"].items()]
+        elif "yes" in q:
+            bars = [Bar("Yes", q["yes"]), Bar("No", q["no"])]
+        else:
+            continue
+        out["questions"][q["question_id"]] = bar_chart(q["text"], bars, unit="answers")
+    return out
+
+
+@bp.get("/report")
+def report_page() -> Any:
+    session = db()
+    report = program_health(session, get_program(session))
+    session.commit()
+    return render_template("admin/report.html", report=report, charts=charts_for(report))
+
+
+@bp.get("/report.csv")
+def report_csv() -> Any:
+    session = db()
+    report = program_health(session, get_program(session))
+    name = f"program-health-{date.today().isoformat()}.csv"
+    return Response(
+        health_csv(report),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

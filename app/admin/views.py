@@ -1,0 +1,62 @@
+"""What every admin template may use: times shown in the signed-in admin's own zone."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import current_app
+
+from app.admin import bp
+from app.auth import current_person
+
+
+def viewer_zone() -> ZoneInfo:
+    person = current_person()
+    try:
+        return ZoneInfo(person.time_zone if person is not None else "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_time(moment: datetime | None, fmt: str = "%a %d %b %Y %H:%M") -> str:
+    """``moment`` (aware, UTC) as the viewer reads it, with the zone's abbreviation."""
+    if moment is None:
+        return "—"
+    local = moment.astimezone(viewer_zone())
+    return f"{local.strftime(fmt)} {local.tzname() or ''}".strip()
+
+
+def age(delta: timedelta) -> str:
+    """A short human age: '3 d 4 h', '5 h', '12 min'."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h"
+    return f"{mins} min"
+
+
+NAV = (
+    ("admin.settings_page", "Settings"),
+    ("admin.people_page", "People"),
+    ("admin.requests_page", "Pending requests"),
+    ("admin.failed_jobs_page", "Failed jobs"),
+    ("admin.tenants_page", "Calendars"),
+    ("admin.surveys_page", "Surveys"),
+    ("admin.recommendations_page", "Recommendations"),
+    ("admin.report_page", "Report"),
+)
+
+
+def admin_nav() -> list[tuple[str, str]]:
+    """The admin pages this installation has (each page module registers its own route)."""
+    return [(endpoint, label) for endpoint, label in NAV if endpoint in current_app.view_functions]
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"local_time": local_time, "age": age, "viewer_zone": viewer_zone, "admin_nav": admin_nav}

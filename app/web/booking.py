@@ -1,0 +1,225 @@
+"""Asking a mentor for a meeting: the details form, then pick a shared free time (or propose others).
+
+Step one keeps the details in the session (nothing is stored until a time is
+chosen); step two calls :func:`scheduling.services.requests.request_meeting`,
+which checks every program rule. Times are listed and read in the mentee's zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from itertools import groupby
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+
+from app.db import db
+from app.web import bp
+from app.web.common import (
+    FormErrors,
+    failed,
+    iso,
+    local,
+    local_midnight,
+    me,
+    parse_local,
+    parse_utc,
+    parse_week,
+    program,
+    signed_in,
+    zone_name,
+)
+from freebusy.slots import Slot
+from scheduling.availability import bookable_slots
+from scheduling.db import utcnow
+from scheduling.errors import DomainError, ValidationFailed
+from scheduling.models import MeetingMode, Person
+from scheduling.services import requests as svc
+from scheduling.services.validation import enum_value, text
+
+DRAFT = "request_draft"
+MODES = [(MeetingMode.VIDEO.value, "Video call"), (MeetingMode.PHONE.value, "Phone"),
+         (MeetingMode.IN_PERSON.value, "In person")]
+WEEKS_AHEAD = 12
+PROPOSE_ROWS = 3
+
+
+@dataclass(frozen=True)
+class SlotChoice:
+    value: str  # the UTC start, posted back
+    label: str  # in the viewer's zone
+
+
+@dataclass(frozen=True)
+class DayChoices:
+    day: date
+    label: str
+    slots: list[SlotChoice]
+
+
+def _mentor(mentor_id: int) -> Person:
+    mentor = db().get(Person, mentor_id) if 0 <= mentor_id < 2**31 else None
+    if mentor is None or not mentor.is_mentor or not mentor.active:
+        abort(404, description="No such mentor.")
+    return mentor
+
+
+def check_details(form: Any) -> tuple[dict[str, str], FormErrors]:
+    """The request's details, checked with the same rules ``request_meeting`` applies."""
+    details = {k: (form.get(k) or "").strip() for k in ("topic", "description", "mode", "location")}
+    details["mode"] = details["mode"] or MeetingMode.VIDEO.value
+    errors = FormErrors()
+    checks = (
+        ("topic", lambda: text(details["topic"], "topic", max_length=svc.TOPIC_MAX, required=True)),
+        ("description", lambda: text(details["description"], "description", max_length=svc.DESCRIPTION_MAX)),
+        ("mode", lambda: enum_value(MeetingMode, details["mode"], "mode")),
+        ("location", lambda: text(details["location"], "location", max_length=svc.LOCATION_MAX)),
+    )
+    for name, check in checks:
+        try:
+            check()
+        except DomainError as exc:
+            errors[name] = exc.message
+    if "mode" not in errors and details["mode"] == MeetingMode.IN_PERSON.value and not details["location"]:
+        errors["location"] = "Say where to meet for an in-person meeting."
+    return details, errors
+
+
+def _draft(mentor: Person) -> dict[str, str] | None:
+    draft = session.get(DRAFT)
+    if not isinstance(draft, dict) or draft.get("mentor_id") != mentor.id:
+        return None
+    return draft
+
+
+@bp.route("/mentors/<int:mentor_id>/request", methods=["GET", "POST"])
+@signed_in("mentee")
+def request_start(mentor_id: int) -> Any:
+    person = me()
+    mentor = _mentor(mentor_id)
+    errors = FormErrors()
+    details = _draft(mentor) or {"topic": "", "description": "", "mode": MeetingMode.VIDEO.value,
+                                 "location": ""}
+    if request.method == "POST":
+        details, errors = check_details(request.form)
+        if not errors:
+            session[DRAFT] = {"mentor_id": mentor.id, **details}
+            target = "web.request_propose" if request.form.get("next") == "propose" else "web.request_time"
+            return redirect(url_for(target, mentor_id=mentor.id))
+    return render_template("web/request_form.html", me=person, mentor=mentor, details=details,
+                           errors=errors, modes=MODES), 422 if errors else 200
+
+
+def week_choices(slots: Iterable[Slot], viewer: Person) -> list[DayChoices]:
+    """Slots grouped by the viewer's local day, labelled in the viewer's zone."""
+    days = []
+    for day, group in groupby(slots, key=lambda s: local(s.start, viewer).date()):  # type: ignore[union-attr]
+        items = [SlotChoice(iso(s.start), clock(s, viewer)) for s in group]
+        days.append(DayChoices(day, f"{day:%A} {day.day} {day:%B %Y}", items))
+    return days
+
+
+def clock(slot: Slot, viewer: Person) -> str:
+    """'04:00-04:30 EST': the day is the group's legend, so a slot shows its hours and zone."""
+    s, e = local(slot.start, viewer), local(slot.end, viewer)
+    assert s is not None and e is not None
+    return f"{s:%H:%M}\u2013{e:%H:%M} {e.tzname() if s.tzname() != e.tzname() else s.tzname()}"
+
+
+def week_window(viewer: Person, raw_week: str | None) -> tuple[date, datetime, datetime]:
+    now = utcnow()
+    today = local(now, viewer).date()  # type: ignore[union-attr]
+    monday = parse_week(raw_week, viewer, today)
+    this_monday = parse_week(None, viewer, today)
+    monday = min(max(monday, this_monday), this_monday + timedelta(weeks=WEEKS_AHEAD))
+    start = max(local_midnight(monday, viewer), now)
+    end = local_midnight(monday + timedelta(days=7), viewer)
+    return monday, start, end
+
+
+def _time_page(person: Person, mentor: Person, draft: dict[str, str], errors: FormErrors,
+               chosen: list[str]) -> Any:
+    prog = program()
+    monday, start, end = week_window(person, request.values.get("week"))
+    slots = bookable_slots(db(), prog, mentor, person, start, end)
+    this_monday = parse_week(None, person, local(utcnow(), person).date())  # type: ignore[union-attr]
+    prev_week = monday - timedelta(weeks=1) if monday > this_monday else None
+    next_week = monday + timedelta(weeks=1) if monday < this_monday + timedelta(weeks=WEEKS_AHEAD) else None
+    return render_template(
+        "web/request_time.html", me=person, mentor=mentor, draft=draft, days=week_choices(slots, person),
+        monday=monday, prev_week=prev_week, next_week=next_week, errors=errors, chosen=chosen,
+        zone=zone_name(person), max_times=svc.MAX_PROPOSED_TIMES, program=prog,
+    ), 422 if errors else 200
+
+
+def _create(
+    person: Person, mentor: Person, draft: dict[str, str], times: list[tuple[datetime, datetime]]
+) -> Any:
+    req = svc.request_meeting(
+        db(), program=program(), mentee=person, mentor=mentor, topic=draft["topic"],
+        description=draft["description"], mode=draft["mode"], location=draft["location"], times=times,
+    )
+    session.pop(DRAFT, None)
+    flash(f"Request sent to {mentor.name}.", "info")
+    return redirect(url_for("web.request_detail", request_id=req.id))
+
+
+@bp.route("/mentors/<int:mentor_id>/request/time", methods=["GET", "POST"])
+@signed_in("mentee")
+def request_time(mentor_id: int) -> Any:
+    person = me()
+    mentor = _mentor(mentor_id)
+    draft = _draft(mentor)
+    if draft is None:
+        return redirect(url_for("web.request_start", mentor_id=mentor.id))
+    errors = FormErrors()
+    chosen = request.form.getlist("slot")
+    if request.method == "POST":
+        minutes = program().slot_minutes
+        try:
+            if not chosen:
+                raise ValidationFailed("Choose at least one time.", "slot")
+            if len(chosen) > svc.MAX_PROPOSED_TIMES:
+                raise ValidationFailed(f"Choose at most {svc.MAX_PROPOSED_TIMES} times.", "slot")
+            starts = [parse_utc(raw, "slot") for raw in chosen]
+            return _create(person, mentor, draft, [(s, s + timedelta(minutes=minutes)) for s in starts])
+        except DomainError as exc:
+            failed(exc)
+            errors.add(exc, {"times": "slot", "topic": "form", "description": "form", "location": "form"})
+    return _time_page(person, mentor, draft, errors, chosen)
+
+
+@bp.route("/mentors/<int:mentor_id>/request/propose", methods=["GET", "POST"])
+@signed_in("mentee")
+def request_propose(mentor_id: int) -> Any:
+    person = me()
+    mentor = _mentor(mentor_id)
+    draft = _draft(mentor)
+    if draft is None:
+        return redirect(url_for("web.request_start", mentor_id=mentor.id))
+    prog = program()
+    errors = FormErrors()
+    rows = [{"date": request.form.get(f"date{i}", ""), "time": request.form.get(f"time{i}", "")}
+            for i in range(PROPOSE_ROWS)]
+    if request.method == "POST":
+        times: list[tuple[datetime, datetime]] = []
+        filled = [i for i, r in enumerate(rows) if r["date"] or r["time"]]
+        try:
+            if not filled:
+                raise ValidationFailed("Propose at least one time.", "time0")
+            for i in filled:
+                start = parse_local(rows[i]["date"], rows[i]["time"], person, f"time{i}")
+                times.append((start, start + timedelta(minutes=prog.slot_minutes)))
+            try:
+                return _create(person, mentor, draft, times)
+            except DomainError as exc:
+                if exc.field and exc.field.startswith("times["):  # point at the row the person typed
+                    exc.field = f"time{filled[int(exc.field[6:].split(']')[0])]}"
+                raise
+        except DomainError as exc:
+            failed(exc)
+            errors.add(exc, {"topic": "form", "description": "form", "location": "form", "times": "time0"})
+    return render_template("web/request_propose.html", me=person, mentor=mentor, draft=draft, rows=rows,
+                           errors=errors, zone=zone_name(person), program=prog), 422 if errors else 200

@@ -1,0 +1,78 @@
+"""Connect my calendar: pick the organisation's calendar service, give my calendar (and, for a
+CalDAV server without a shared account, my own username and password), test it.
+
+Secrets go in and never come back: the page only says whether one is stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+
+from app.db import db
+from app.web import bp
+from app.web.common import FormErrors, failed, me, signed_in
+from scheduling import tenants
+from scheduling.errors import DomainError, ValidationFailed
+from scheduling.models import Person
+from scheduling.models.calendars import Provider
+
+PROVIDER_LABELS = {
+    Provider.CALDAV: "CalDAV", Provider.GOOGLE: "Google Calendar", Provider.MICROSOFT: "Microsoft 365",
+}
+
+
+def _page(person: Person, errors: FormErrors | None = None, form: dict[str, Any] | None = None,
+          check: Any = None, status: int = 200) -> Any:
+    session = db()
+    account = tenants.account_of(session, person)
+    options = [(t.id, f"{t.name} ({PROVIDER_LABELS.get(t.provider, t.provider.value)})")
+               for t in tenants.list_tenants(session)]
+    return render_template("web/calendar.html", me=person, account=account, options=options,
+                           errors=errors or FormErrors(), form=form or {}, check=check,
+                           providers=PROVIDER_LABELS), status
+
+
+@bp.get("/calendar")
+@signed_in()
+def calendar_connect() -> Any:
+    return _page(me())
+
+
+@bp.post("/calendar")
+@signed_in()
+def calendar_connect_post() -> Any:
+    person = me()
+    session = db()
+    form = {k: request.form.get(k, "") for k in ("tenant_id", "external_id", "username")}
+    try:
+        raw = form["tenant_id"]
+        if not raw.isdigit():
+            raise ValidationFailed("Choose your organisation's calendar service.", "tenant_id")
+        tenant = tenants.get_tenant(session, int(raw))
+        tenants.connect_account(
+            session, person=person, tenant=tenant, external_id=form["external_id"] or None,
+            username=form["username"], secret=request.form.get("secret") or None,
+        )
+    except DomainError as exc:
+        failed(exc)
+        if exc.field is None and exc.code == "not_found":
+            exc.field = "tenant_id"
+        return _page(person, FormErrors().add(exc, {"secret": "secret"}), form, status=422)
+    flash("Calendar connected. Your busy times now keep others from booking you then.", "info")
+    return redirect(url_for("web.calendar_connect"))
+
+
+@bp.post("/calendar/test")
+@signed_in()
+def calendar_test() -> Any:
+    person = me()
+    session = db()
+    account = tenants.account_of(session, person)
+    if account is None:
+        errors = FormErrors()
+        errors["form"] = "Connect a calendar first."
+        return _page(person, errors, status=422)
+    check = tenants.test_connection(session, account.tenant, person=person)
+    return _page(person, check=check)

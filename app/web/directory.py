@@ -1,0 +1,125 @@
+"""Finding a mentor: the mentee's home (recommendations), the directory with filters, a mentor's card."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from flask import abort, render_template, request
+from sqlalchemy import select
+
+from app.db import db
+from app.web import bp
+from app.web.common import FormErrors, me, program, signed_in
+from scheduling import matching
+from scheduling.availability import shared_slot_counts
+from scheduling.db import utcnow
+from scheduling.errors import DomainError
+from scheduling.models import Person, Program, Skill
+from scheduling.services import people as people_svc
+
+PAGE_SIZE = 20
+FREE_SCAN = 200  # mentors checked for free time at once when "has free time this week" is on
+FILTERS = ("q", "skill", "department", "title", "time_zone")
+FILTER_MAX = 200
+HOME_COUNT = 5
+
+
+@dataclass
+class Recommendation:
+    mentor: Person
+    reasons: list[str] = field(default_factory=list)
+    shared_slots: int = 0
+    pushed: bool = False  # recommended by a program admin
+
+
+def recommendations(person: Person, prog: Program, n: int = HOME_COUNT) -> list[Recommendation]:
+    """Top mentors for the mentee and why (admin-pushed first), from ``scheduling.matching``."""
+    found = matching.recommendations_for(db(), prog, person, n=n)
+    return [Recommendation(m.mentor, list(m.reasons), m.shared_slots, m.recommended) for m in found]
+
+
+@bp.get("/home")
+@signed_in("mentee")
+def home() -> Any:
+    person = me()
+    prog = program()
+    return render_template("web/home.html", me=person, recs=recommendations(person, prog), program=prog)
+
+
+def _filter_values() -> tuple[dict[str, str], FormErrors]:
+    values: dict[str, str] = {}
+    errors = FormErrors()
+    for name in FILTERS:
+        value = (request.args.get(name) or "").strip()
+        if len(value) > FILTER_MAX:
+            errors[name] = f"At most {FILTER_MAX} characters."
+            value = ""
+        values[name] = value
+    return values, errors
+
+
+@bp.get("/mentors")
+@signed_in()
+def directory() -> Any:
+    person = me()
+    session = db()
+    values, errors = _filter_values()
+    free_week = request.args.get("free") == "1"
+    try:
+        offset = max(0, int(request.args.get("offset") or 0))
+    except ValueError:
+        offset = 0
+    filters = {k: (v or None) for k, v in values.items()}
+    q, skill, department, title, time_zone = (filters[k] for k in FILTERS)
+    mentors: list[Person] = []
+    total = 0
+    counts: dict[int, int] = {}
+    try:
+        if free_week:
+            found = people_svc.search_people(session, q=q, skill=skill, department=department, title=title,
+                                             time_zone=time_zone, role="mentor", limit=FREE_SCAN)
+            found = [m for m in found if m.id != person.id]
+            now = utcnow()
+            week_end = now + timedelta(days=7)
+            counts = shared_slot_counts(session, program(), found, person, now, week_end, now=now)
+            free = [m for m in found if counts[m.id] > 0]
+            total, mentors = len(free), free[offset:offset + PAGE_SIZE]
+        else:
+            mentors = people_svc.search_people(session, q=q, skill=skill, department=department, title=title,
+                                               time_zone=time_zone, role="mentor", limit=PAGE_SIZE,
+                                               offset=offset)
+            total = people_svc.count_people(session, q=q, skill=skill, department=department, title=title,
+                                            time_zone=time_zone, role="mentor")
+    except DomainError as exc:
+        errors.add(exc)
+    options = {
+        "skills": list(session.scalars(select(Skill.name).order_by(Skill.name))),
+        "departments": [(d, d) for d in people_svc.departments(session)],
+        "time_zones": [(z, z) for z in sorted(set(session.scalars(
+            select(Person.time_zone).where(Person.active, Person.is_mentor).distinct())))],
+    }
+    status = 422 if errors else 200
+    return render_template(
+        "web/directory.html", me=person, mentors=mentors, total=total, values=values, free_week=free_week,
+        counts=counts, offset=offset, page_size=PAGE_SIZE, options=options, errors=errors,
+    ), status
+
+
+@bp.get("/mentors/<int:mentor_id>")
+@signed_in()
+def mentor_card(mentor_id: int) -> Any:
+    person = me()
+    session = db()
+    mentor = session.get(Person, mentor_id) if 0 <= mentor_id < 2**31 else None
+    if mentor is None or not mentor.is_mentor or not mentor.active:
+        abort(404, description="No such mentor.")
+    prog = program()
+    now = utcnow()
+    free = 0
+    if mentor.id != person.id:
+        counts = shared_slot_counts(session, prog, [mentor], person, now, now + timedelta(days=7), now=now)
+        free = counts[mentor.id]
+    return render_template("web/mentor.html", me=person, mentor=mentor, free=free, program=prog,
+                           can_request=person.is_mentee and mentor.id != person.id)

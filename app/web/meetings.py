@@ -1,0 +1,122 @@
+"""My meetings (as mentee or mentor): where and when, and cancel or move one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from app.db import db
+from app.web import bp
+from app.web.common import FormErrors, failed, iso, me, parse_utc, signed_in, span, zone_name
+from scheduling.availability import bookable_slots
+from scheduling.db import utcnow
+from scheduling.errors import DomainError, NotFound, ValidationFailed
+from scheduling.models import Meeting, MeetingState, Person
+from scheduling.services import meetings as svc
+
+RESCHEDULE_DAYS = 14
+RESCHEDULE_OPTIONS = 80
+STATE_LABELS = {
+    MeetingState.SCHEDULED: "Scheduled",
+    MeetingState.RESCHEDULED: "Rescheduled",
+    MeetingState.CANCELED: "Canceled",
+    MeetingState.COMPLETED: "Took place",
+    MeetingState.NOT_HELD: "Did not take place",
+}
+
+
+def visible_meeting(meeting_id: int, viewer: Person) -> Meeting:
+    meeting = db().get(Meeting, meeting_id) if 0 <= meeting_id < 2**31 else None
+    if meeting is None or not svc.is_participant(meeting, viewer):
+        raise NotFound("No such meeting.")
+    return meeting
+
+
+def join_link(meeting: Meeting) -> str | None:
+    """A video meeting's location is its join link when it is a web address."""
+    loc = (meeting.location or "").strip()
+    return loc if loc.startswith(("https://", "http://")) else None
+
+
+@bp.get("/meetings")
+@signed_in()
+def meetings_list() -> Any:
+    person = me()
+    rows = list(db().scalars(
+        select(Meeting)
+        .options(selectinload(Meeting.mentee), selectinload(Meeting.mentor))
+        .where(or_(Meeting.mentee_id == person.id, Meeting.mentor_id == person.id))
+        .order_by(Meeting.start_at, Meeting.id)
+    ))
+    now = utcnow()
+    upcoming = [m for m in rows if m.is_active and m.end_at > now]
+    past = [m for m in rows if m not in upcoming]
+    past.reverse()
+    return render_template("web/meetings.html", me=person, upcoming=upcoming, past=past, states=STATE_LABELS,
+                           join_link=join_link)
+
+
+def reschedule_options(meeting: Meeting, viewer: Person) -> list[tuple[str, str]]:
+    if not meeting.is_active:
+        return []
+    now = utcnow()
+    slots = bookable_slots(db(), meeting.request.program, meeting.mentor, meeting.mentee, now,
+                           now + timedelta(days=RESCHEDULE_DAYS))
+    return [(iso(s.start), span(s.start, s.end, viewer)) for s in slots][:RESCHEDULE_OPTIONS]
+
+
+def _page(meeting: Meeting, person: Person, errors: FormErrors | None = None,
+          form: dict[str, Any] | None = None, status: int = 200) -> Any:
+    return render_template(
+        "web/meeting.html", me=person, meeting=meeting, states=STATE_LABELS, join_link=join_link(meeting),
+        actions=svc.allowed_actions(meeting, person), options=reschedule_options(meeting, person),
+        errors=errors or FormErrors(), form=form or {}, zone=zone_name(person),
+    ), status
+
+
+@bp.get("/meetings/<int:meeting_id>")
+@signed_in()
+def meeting_detail(meeting_id: int) -> Any:
+    person = me()
+    return _page(visible_meeting(meeting_id, person), person)
+
+
+def _act(meeting_id: int, action: Any, done: str, field_map: dict[str, str]) -> Any:
+    person = me()
+    meeting = visible_meeting(meeting_id, person)
+    try:
+        action(person, meeting)
+    except DomainError as exc:
+        failed(exc)
+        meeting = visible_meeting(meeting_id, person)
+        return _page(meeting, person, FormErrors().add(exc, field_map), dict(request.form),
+                     status=exc.status if exc.status < 500 else 422)
+    flash(done, "info")
+    return redirect(url_for("web.meeting_detail", meeting_id=meeting.id))
+
+
+@bp.post("/meetings/<int:meeting_id>/cancel")
+@signed_in()
+def meeting_cancel(meeting_id: int) -> Any:
+    def cancel(person: Person, meeting: Meeting) -> None:
+        svc.cancel(db(), meeting, actor=person, reason=request.form.get("reason") or "")
+
+    return _act(meeting_id, cancel, "Meeting canceled; both of you are told.", {"reason": "reason"})
+
+
+@bp.post("/meetings/<int:meeting_id>/reschedule")
+@signed_in()
+def meeting_reschedule(meeting_id: int) -> Any:
+    def move(person: Person, meeting: Meeting) -> None:
+        raw = request.form.get("slot") or ""
+        if not raw:
+            raise ValidationFailed("Choose a new time.", "slot")
+        start = parse_utc(raw, "slot")
+        minutes = meeting.request.program.slot_minutes
+        svc.reschedule(db(), meeting, actor=person, start=start, end=start + timedelta(minutes=minutes))
+
+    return _act(meeting_id, move, "Meeting moved; both of you are told.", {"start": "slot"})
