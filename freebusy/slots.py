@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
-from freebusy.intervals import Interval, IntervalSet, from_us, to_us
+from freebusy.intervals import Interval, IntervalSet, check_span, from_us, to_us
 
 MINUTE_US = 60_000_000
 HOUR_US = 60 * MINUTE_US
@@ -39,11 +39,7 @@ class Slot:
     end: datetime
 
     def __post_init__(self) -> None:
-        for moment in (self.start, self.end):
-            if moment.tzinfo is None or moment.utcoffset() is None:
-                raise ValueError(f"naive datetime {moment!r}: attach a time zone")
-        if not self.start < self.end:
-            raise ValueError("slot must have start < end")
+        check_span(self.start, self.end, "slot")
 
     @property
     def interval(self) -> Interval:

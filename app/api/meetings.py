@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.api import bp, json_body
-from app.api.params import as_datetime, as_str, fits_id, page, query_enum, query_flag, query_int, required
+from app.api.listing import participant_rows
+from app.api.params import as_datetime, as_str, fits_id, required
 from app.auth import require_person
 from app.db import db
-from scheduling.errors import Forbidden, NotFound
+from scheduling.errors import NotFound
 from scheduling.models import Meeting, MeetingState, Person
 from scheduling.services import meetings as svc
 from scheduling.services.serialize import serialize_meeting
@@ -28,23 +28,10 @@ def visible_meeting(meeting_id: int, viewer: Person) -> Meeting:
 def list_meetings() -> Any:
     """My meetings, soonest first; admins pass ``all=1`` (and filters) to see everyone's."""
     me = require_person()
-    query = select(Meeting).options(selectinload(Meeting.mentee), selectinload(Meeting.mentor))
-    if query_flag("all"):
-        if not me.is_admin:
-            raise Forbidden("Only admins can list all meetings.", "all")
-    else:
-        query = query.where(or_(Meeting.mentee_id == me.id, Meeting.mentor_id == me.id))
-    state = query_enum(MeetingState, "state")
-    if state is not None:
-        query = query.where(Meeting.state == state)
-    for name, column in (("mentor_id", Meeting.mentor_id), ("mentee_id", Meeting.mentee_id)):
-        value = query_int(name)
-        if value is not None:
-            query = query.where(column == value)
-    limit, offset = page()
-    session = db()
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Meeting.start_at, Meeting.id).limit(limit).offset(offset))
+    rows, total = participant_rows(
+        Meeting, MeetingState, me, noun="meetings", order_by=(Meeting.start_at, Meeting.id),
+        options=(selectinload(Meeting.mentee), selectinload(Meeting.mentor)),
+    )
     return {"meetings": [serialize_meeting(m, me) for m in rows], "total": total}
 
 

@@ -10,20 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.api import bp, json_body
+from app.api.listing import participant_rows
 from app.api.params import (
     as_datetime,
     as_enum,
     as_int,
     as_str,
     fits_id,
-    page,
-    query_enum,
-    query_flag,
-    query_int,
     required,
 )
 from app.auth import require_person, roles_required
@@ -128,28 +125,14 @@ def create_request() -> Any:
 def list_requests() -> Any:
     """My requests (as mentee or mentor); admins pass ``all=1`` to see everyone's."""
     me = require_person()
-    query = select(MeetingRequest).options(
-        selectinload(MeetingRequest.mentee),
-        selectinload(MeetingRequest.mentor),
-        selectinload(MeetingRequest.meeting),
-    )
-    if query_flag("all"):
-        if not me.is_admin:
-            raise Forbidden("Only admins can list all requests.", "all")
-    else:
-        query = query.where(or_(MeetingRequest.mentee_id == me.id, MeetingRequest.mentor_id == me.id))
-    state = query_enum(RequestState, "state")
-    if state is not None:
-        query = query.where(MeetingRequest.state == state)
-    for name, column in (("mentor_id", MeetingRequest.mentor_id), ("mentee_id", MeetingRequest.mentee_id)):
-        value = query_int(name)
-        if value is not None:
-            query = query.where(column == value)
-    limit, offset = page()
-    session = db()
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(MeetingRequest.created_at.desc(), MeetingRequest.id.desc()).limit(limit).offset(offset)
+    rows, total = participant_rows(
+        MeetingRequest, RequestState, me, noun="requests",
+        order_by=(MeetingRequest.created_at.desc(), MeetingRequest.id.desc()),
+        options=(
+            selectinload(MeetingRequest.mentee),
+            selectinload(MeetingRequest.mentor),
+            selectinload(MeetingRequest.meeting),
+        ),
     )
     return {"requests": [serialize_request(r, me) for r in rows], "total": total}
 

@@ -40,7 +40,7 @@ from scheduling.errors import (
     SelfRequest,
     ValidationFailed,
 )
-from scheduling.events import MeetingScheduled, RequestAnswered, RequestCreated, record
+from scheduling.events import DomainEvent, MeetingScheduled, RequestAnswered, RequestCreated, record
 from scheduling.models import (
     ACTIVE_MEETING_STATES,
     OPEN_REQUEST_STATES,
@@ -222,6 +222,35 @@ def _field(field: str) -> Iterator[None]:
         raise
 
 
+@contextmanager
+def _answer(
+    session: Session,
+    request: MeetingRequest,
+    *,
+    side_id: int | None,
+    actor: Person | None,
+    allowed: tuple[RequestState, ...],
+    verb: str,
+    book: bool,
+) -> Iterator[list[DomainEvent]]:
+    """One answer to a request: check who and from which state, let the caller change it, commit.
+
+    The caller sets the new state inside the block and may add events to the yielded list; they are
+    recorded after ``RequestAnswered`` (with the new state) on the way out. Any error rolls all back.
+    """
+    with unit_of_work(session):
+        if side_id is not None and actor is not None:
+            _require_side(request, actor, side_id, verb)
+        _lock(session, request, book=book)
+        _require_state(request, allowed, verb)
+        then: list[DomainEvent] = []
+        yield then
+        session.flush()
+        for event in [RequestAnswered(request.id, request.state.value), *then]:
+            record(session, event)
+        session.commit()
+
+
 # --- answering ----------------------------------------------------------------------------------
 
 
@@ -236,19 +265,14 @@ def accept(
 ) -> Meeting:
     """The answerer takes one of the proposed times; the meeting is booked in the same transaction."""
     now = current_time(now)
-    with unit_of_work(session):
-        _require_side(request, actor, answerer_id(request), "accept")
-        _lock(session, request, book=True)
-        _require_state(request, (RequestState.PENDING,), "accept")
+    with _answer(session, request, side_id=answerer_id(request), actor=actor,
+                 allowed=(RequestState.PENDING,), verb="accept", book=True) as then:
         chosen = _choose(request, time_index, proposed_time_id)
         meeting = _book(session, request, chosen.start_at, chosen.end_at, now, field="time_id")
         request.state = RequestState.ACCEPTED
         request.answered_at = now
         request.closed_at = now
-        session.flush()
-        record(session, RequestAnswered(request.id, RequestState.ACCEPTED.value))
-        record(session, MeetingScheduled(meeting.id))
-        session.commit()
+        then.append(MeetingScheduled(meeting.id))
     return meeting
 
 
@@ -264,10 +288,8 @@ def counter(
 ) -> MeetingRequest:
     """The answerer accepts in principle but at another time; the initiator then confirms or withdraws."""
     now = current_time(now)
-    with unit_of_work(session):
-        _require_side(request, actor, answerer_id(request), "counter")
-        _lock(session, request, book=False)
-        _require_state(request, (RequestState.PENDING,), "counter")
+    with _answer(session, request, side_id=answerer_id(request), actor=actor,
+                 allowed=(RequestState.PENDING,), verb="counter", book=False):
         start, end = time_range(start, end, "start")
         body = text(message, "message", max_length=MESSAGE_MAX)
         if any((p.start_at, p.end_at) == (start, end) for p in request.proposed_times):
@@ -284,9 +306,6 @@ def counter(
             session.add(Message(request_id=request.id, author_id=actor.id, body=body, created_at=now))
         request.state = RequestState.COUNTERED
         request.answered_at = now
-        session.flush()
-        record(session, RequestAnswered(request.id, RequestState.COUNTERED.value))
-        session.commit()
     return request
 
 
@@ -295,20 +314,15 @@ def confirm_counter(
 ) -> Meeting:
     """The initiator takes the counter-proposed time; the meeting is booked."""
     now = current_time(now)
-    with unit_of_work(session):
-        _require_side(request, actor, initiator_id(request), "confirm")
-        _lock(session, request, book=True)
-        _require_state(request, (RequestState.COUNTERED,), "confirm")
+    with _answer(session, request, side_id=initiator_id(request), actor=actor,
+                 allowed=(RequestState.COUNTERED,), verb="confirm", book=True) as then:
         proposal = counter_time(request)
         if proposal is None:  # a countered request always has one; guard against hand-edited data
             raise InvalidTransition("This request has no counter-proposal to confirm.")
         meeting = _book(session, request, proposal.start_at, proposal.end_at, now, field=None)
         request.state = RequestState.ACCEPTED
         request.closed_at = now
-        session.flush()
-        record(session, RequestAnswered(request.id, RequestState.ACCEPTED.value))
-        record(session, MeetingScheduled(meeting.id))
-        session.commit()
+        then.append(MeetingScheduled(meeting.id))
     return meeting
 
 
@@ -323,10 +337,8 @@ def decline(
 ) -> MeetingRequest:
     """Say no, with a reason from the list; the reason and message are shown to the mentee and admins."""
     now = current_time(now)
-    with unit_of_work(session):
-        _require_side(request, actor, answerer_id(request), "decline")
-        _lock(session, request, book=False)
-        _require_state(request, (RequestState.PENDING,), "decline")
+    with _answer(session, request, side_id=answerer_id(request), actor=actor,
+                 allowed=(RequestState.PENDING,), verb="decline", book=False):
         reason = enum_value(DeclineReason, reason, "reason")
         body = text(message, "message", max_length=MESSAGE_MAX)
         if reason == DeclineReason.OTHER and not body:
@@ -336,9 +348,6 @@ def decline(
         request.decline_message = body
         request.answered_at = now
         request.closed_at = now
-        session.flush()
-        record(session, RequestAnswered(request.id, RequestState.DECLINED.value))
-        session.commit()
     return request
 
 
@@ -347,15 +356,10 @@ def withdraw(
 ) -> MeetingRequest:
     """The initiator takes the request back (pending, or countered and the new time does not suit)."""
     now = current_time(now)
-    with unit_of_work(session):
-        _require_side(request, actor, initiator_id(request), "withdraw")
-        _lock(session, request, book=False)
-        _require_state(request, OPEN_REQUEST_STATES, "withdraw")
+    with _answer(session, request, side_id=initiator_id(request), actor=actor,
+                 allowed=OPEN_REQUEST_STATES, verb="withdraw", book=False):
         request.state = RequestState.WITHDRAWN
         request.closed_at = now
-        session.flush()
-        record(session, RequestAnswered(request.id, RequestState.WITHDRAWN.value))
-        session.commit()
     return request
 
 
@@ -368,16 +372,12 @@ def expire(
 ) -> MeetingRequest:
     """Close an open request nobody finished: the auto-close job (``by_admin=None``) or an admin."""
     now = current_time(now)
-    with unit_of_work(session):
-        if by_admin is not None and not by_admin.is_admin:
-            raise Forbidden("Only an admin can close a request by hand.")
-        _lock(session, request, book=False)
-        _require_state(request, OPEN_REQUEST_STATES, "close")
+    if by_admin is not None and not by_admin.is_admin:
+        raise Forbidden("Only an admin can close a request by hand.")
+    with _answer(session, request, side_id=None, actor=None,
+                 allowed=OPEN_REQUEST_STATES, verb="close", book=False):
         request.state = RequestState.EXPIRED
         request.closed_at = now
-        session.flush()
-        record(session, RequestAnswered(request.id, RequestState.EXPIRED.value))
-        session.commit()
     return request
 
 

@@ -36,7 +36,6 @@ def live_app(engine: Engine, database_url: str, db: Session) -> Iterator[Any]:
             "WTF_CSRF_ENABLED": True,
             "RATELIMIT_ENABLED": False,
             "SECRET_KEY": "browser-test",
-            "RUN_JOBS_INLINE": False,
         }
     )
     yield application
