@@ -81,7 +81,10 @@ class Need:
 
 
 def mentee_needs(session: Session, program: Program, mentee: Person) -> dict[int, Need]:
-    """What the mentee wants to learn plus the gaps of their role, by skill id."""
+    """What the mentee wants to learn plus the gaps of their role, by skill id, heaviest first.
+
+    The order is the order reasons are given in, so it is settled once here, not per mentor.
+    """
     needs: dict[int, Need] = {}
     wanted = session.execute(
         select(PersonSkill.skill_id, Skill.name)
@@ -96,7 +99,7 @@ def mentee_needs(session: Session, program: Program, mentee: Person) -> dict[int
         weight = 1.0 + 0.25 * (g.gap - 1)
         prior = needs.get(g.skill_id)
         needs[g.skill_id] = Need(g.skill_id, g.skill, max(weight, prior.weight if prior else 0.0), g.gap)
-    return needs
+    return dict(sorted(needs.items(), key=lambda item: (-item[1].weight, item[1].skill.casefold())))
 
 
 def rank_mentors(
@@ -289,7 +292,7 @@ def _score(
 
     total = sum(n.weight for n in needs.values())
     met = 0.0
-    for need in sorted(needs.values(), key=lambda n: (-n.weight, n.skill.casefold())):
+    for need in needs.values():  # heaviest first (mentee_needs orders them)
         if need.skill_id not in offered:
             continue
         level = offered[need.skill_id]

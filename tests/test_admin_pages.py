@@ -459,6 +459,31 @@ def test_caldav_tenant_connect_and_test_connection(
     assert "Team DAV: The credentials were refused" in page
 
 
+def test_google_tenant_where_each_person_signs_in(db: Session, client: Any, admin: Person) -> None:
+    page = client.get("/admin/tenants").get_data(as_text=True)
+    assert "Google (each person signs in)" in page
+    assert "http://127.0.0.1:5000/calendar/oauth/callback" in page  # the redirect URI to register
+
+    res = client.post("/admin/tenants", data={
+        "provider": "google_oauth", "name": "Staff Google", "domain": "example.com", "client_id": "",
+        "secret": "client-secret-value",
+    })
+    assert res.status_code == 422
+    assert "OAuth needs the client id." in text_of(res)
+    assert db.scalar(select(CalendarTenant)) is None
+
+    res = client.post("/admin/tenants", data={
+        "provider": "google_oauth", "name": "Staff Google", "domain": "Example.com",
+        "client_id": "123.apps.googleusercontent.com", "secret": "client-secret-value",
+    })
+    assert res.status_code == 303
+    tenant = db.scalar(select(CalendarTenant))
+    assert tenant is not None and tenant.provider.value == "google"
+    assert tenant.config["auth"] == "oauth" and tenant.config["domain"] == "example.com"
+    assert tenant.secret == "client-secret-value"
+    assert "client-secret-value" not in client.get("/admin/tenants").get_data(as_text=True)
+
+
 def test_consent_answer_from_microsoft(client: Any, admin: Person) -> None:
     client.get("/admin/tenants/consent?admin_consent=True&tenant=x&state=tenant-1")
     assert "Consent granted" in text_of(client.get("/admin/tenants"))

@@ -16,12 +16,17 @@ from app.admin.forms import FieldErrors, back_to, form_text
 from app.admin.views import local_time
 from app.api.tenants import CONSENT_PATH
 from app.db import db
+from app.web.oauth import redirect_uri as oauth_redirect_uri
 from scheduling import tenants
 from scheduling.errors import DomainError
 
 # The non-secret settings each kind of tenant asks for (name, label, help).
 PROVIDER_FIELDS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "google": (("domain", "Workspace domain", "e.g. example.com"),),
+    "google_oauth": (
+        ("domain", "Google domain", "People sign in with addresses in this domain, e.g. example.com."),
+        ("client_id", "OAuth client ID", "From the OAuth client (type: web application) in Google Cloud."),
+    ),
     "microsoft": (
         ("tenant_id", "Directory (tenant) ID", "From the app registration in Entra ID."),
         ("client_id", "Application (client) ID", ""),
@@ -34,10 +39,16 @@ PROVIDER_FIELDS: dict[str, tuple[tuple[str, str, str], ...]] = {
 SECRET_LABELS = {
     "google": ("Service account key (JSON)", "Paste the whole JSON key file of the service account "
                                              "with domain-wide delegation."),
+    "google_oauth": ("OAuth client secret", "The client secret of that OAuth client."),
     "microsoft": ("Client secret", "The secret value of the app registration."),
     "caldav": ("Shared account password", "Only with a shared account."),
 }
-PROVIDER_NAMES = {"google": "Google Workspace", "microsoft": "Microsoft 365", "caldav": "CalDAV"}
+PROVIDER_NAMES = {
+    "google": "Google Workspace", "google_oauth": "Google (each person signs in)",
+    "microsoft": "Microsoft 365", "caldav": "CalDAV",
+}
+# Form choices that are one provider set up another way: (provider, config they imply).
+FORM_PROVIDERS = {"google_oauth": ("google", {"auth": "oauth"})}
 
 
 def redirect_uri() -> str:
@@ -59,6 +70,7 @@ def _render(*, errors: dict[str, FieldErrors] | None = None, posted: dict[str, s
         errors=errors or {},
         posted=posted or {},
         redirect_uri=uri,
+        oauth_redirect_uri=oauth_redirect_uri(),
     ), status
 
 
@@ -74,9 +86,10 @@ def tenants_create() -> Any:
         return _render(errors={"_": {"provider": "Choose Google, Microsoft or CalDAV."}}, status=422)
     config = {key: form_text(key) for key, _, _ in PROVIDER_FIELDS[provider] if form_text(key)}
     posted = {"name": form_text("name"), **config}
+    kind, implied = FORM_PROVIDERS.get(provider, (provider, {}))
     try:
         tenant = tenants.create_tenant(
-            db(), name=posted["name"], provider=provider, config=config,
+            db(), name=posted["name"], provider=kind, config={**config, **implied},
             secret=request.form.get("secret") or None,
         )
     except DomainError as exc:

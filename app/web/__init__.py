@@ -47,6 +47,7 @@ from app.web import (  # noqa: E402,F401
     calendar,
     directory,
     meetings,
+    oauth,
     requests,
     signin,
     surveys,

@@ -1,6 +1,8 @@
 """Connect my calendar: pick the organisation's calendar service, give my calendar (and, for a
 CalDAV server without a shared account, my own username and password), test it.
 
+Google tenants in per-user OAuth mode get a "Connect with Google" button instead of the
+form (:mod:`app.web.oauth`): nobody can be expected to paste a refresh token.
 Secrets go in and never come back: the page only says whether one is stored.
 """
 
@@ -13,7 +15,7 @@ from flask import flash, redirect, render_template, request, url_for
 from app.db import db
 from app.web import bp
 from app.web.common import FormErrors, failed, me, signed_in
-from scheduling import tenants
+from scheduling import oauth, tenants
 from scheduling.errors import DomainError, ValidationFailed
 from scheduling.models import Person
 from scheduling.models.calendars import Provider
@@ -27,9 +29,12 @@ def _page(person: Person, errors: FormErrors | None = None, form: dict[str, Any]
           check: Any = None, status: int = 200) -> Any:
     session = db()
     account = tenants.account_of(session, person)
+    every = tenants.list_tenants(session)
     options = [(t.id, f"{t.name} ({PROVIDER_LABELS.get(t.provider, t.provider.value)})")
-               for t in tenants.list_tenants(session)]
+               for t in every if not oauth.per_user_oauth(t)]
     return render_template("web/calendar.html", me=person, account=account, options=options,
+                           oauth_tenants=[t for t in every if oauth.per_user_oauth(t)],
+                           uses_oauth=bool(account and oauth.per_user_oauth(account.tenant)),
                            errors=errors or FormErrors(), form=form or {}, check=check,
                            providers=PROVIDER_LABELS), status
 
@@ -51,6 +56,8 @@ def calendar_connect_post() -> Any:
         if not raw.isdigit():
             raise ValidationFailed("Choose your organisation's calendar service.", "tenant_id")
         tenant = tenants.get_tenant(session, int(raw))
+        if oauth.per_user_oauth(tenant):
+            raise ValidationFailed(f'{tenant.name} connects with the "Connect with Google" button.')
         tenants.connect_account(
             session, person=person, tenant=tenant, external_id=form["external_id"] or None,
             username=form["username"], secret=request.form.get("secret") or None,
