@@ -19,6 +19,8 @@ def from_env() -> dict[str, Any]:
         "JOBS_ENABLED": env("FLASHMENTOR_JOBS", "1") == "1",
         # Seconds between calendar change-detection rounds per tenant; 0 turns the sync off.
         "CALENDAR_SYNC_SECONDS": int(env("FLASHMENTOR_CALENDAR_SYNC_SECONDS", "300")),
+        # Seconds between rounds that open and renew push channels/subscriptions; 0 turns them off.
+        "CALENDAR_PUSH_SECONDS": int(env("FLASHMENTOR_CALENDAR_PUSH_SECONDS", "3600")),
         "SMTP_HOST": env("SMTP_HOST"),
         "SMTP_PORT": int(env("SMTP_PORT", "25")),
         "SMTP_USERNAME": env("SMTP_USERNAME"),

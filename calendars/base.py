@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 
@@ -163,3 +163,56 @@ class CalendarConnector(Protocol):
     def test_connection(self, probe: Iterable[CalendarIdentity] = ()) -> None:
         """Raise a :class:`CalendarError` saying what is wrong, or return quietly."""
         ...
+
+
+# --- optional: push notifications ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PushChannel:
+    """A provider's promise to POST to our address when one calendar changes, until ``expires_at``.
+
+    ``channel_id``: Google's channel id / Graph's subscription id; ``resource_id``: what is
+    watched (Google's opaque resourceId, needed to stop the channel; Graph's resource path);
+    ``secret``: echoed with every notification (``X-Goog-Channel-Token`` / ``clientState``).
+    """
+
+    channel_id: str
+    resource_id: str
+    expires_at: datetime  # aware
+    secret: str = field(default="", repr=False)
+
+
+@runtime_checkable
+class PushCapable(Protocol):
+    """What a connector offers when its provider can push change notifications (Google, Graph;
+    CalDAV cannot). A notification only says "look": changes are still read by ``changes``."""
+
+    push_lifetime: timedelta  # how long a channel lives when ``lifetime`` is not given
+
+    def subscribe(
+        self, owner: CalendarIdentity, address: str, secret: str, *, lifetime: timedelta | None = None
+    ) -> PushChannel:
+        """Ask the provider to notify ``address`` about changes in ``owner``'s calendar."""
+        ...
+
+    def renew(
+        self,
+        owner: CalendarIdentity,
+        channel: PushChannel,
+        address: str,
+        *,
+        lifetime: timedelta | None = None,
+    ) -> PushChannel:
+        """Extend ``channel``. A provider that cannot extend returns a new channel; the caller
+        stores it, then ``unsubscribe``s the old one. :class:`NotFound`: the provider dropped it."""
+        ...
+
+    def unsubscribe(self, owner: CalendarIdentity, channel: PushChannel) -> None:
+        """Stop the channel (quietly when the provider no longer knows it)."""
+        ...
+
+
+def push_support(connector: CalendarConnector) -> PushCapable | None:
+    """The connector's push capability, or None when its provider cannot push (CalDAV)."""
+    return connector if isinstance(connector, PushCapable) else None

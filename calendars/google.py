@@ -11,6 +11,8 @@ given, so a tenant can point at a proxy or a test server.
   so a retried insert gets 409 and we fetch the event the first attempt made;
   ``events.patch``/``events.delete``, all with ``sendUpdates=all``.
 - changes: ``events.list`` with ``syncToken``; 410 means "full sync required".
+- push: ``events.watch`` (a ``web_hook`` channel with our token) and ``channels.stop``.
+  Channels cannot be extended: renewing opens a new channel (the caller stops the old one).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import google_auth_httplib2
@@ -46,6 +49,7 @@ from calendars.base import (
     Gone,
     NotFound,
     ProviderUnavailable,
+    PushChannel,
 )
 from calendars.http import DEFAULT_POLICY, RetryPolicy, error_for_status, header
 from calendars.ical import as_aware, merge, zone
@@ -55,6 +59,7 @@ T = TypeVar("T")
 SCOPES = ["https://www.googleapis.com/auth/calendar"]
 FREEBUSY_MAX_CALENDARS = 50  # FreeBusyRequest.calendarExpansionMax: "Maximum value is 50"
 UID_PROPERTY = "flashmentorUid"
+PUSH_LIFETIME = timedelta(seconds=604800)  # channel ttl: the documented default (a week)
 
 
 def event_id_for(uid: str) -> str:
@@ -120,6 +125,7 @@ def _when(value: Mapping[str, str], tz_name: str) -> datetime:
 
 class GoogleConnector:
     provider = "google"
+    push_lifetime = PUSH_LIFETIME
 
     def __init__(
         self,
@@ -356,6 +362,50 @@ class GoogleConnector:
             return EventChange(ChangeKind.UPDATED, calendar_id, event_id, uid)
         start, end = _when(item["start"], owner.time_zone), _when(item["end"], owner.time_zone)
         return EventChange(ChangeKind.MOVED, calendar_id, event_id, uid, start, end)
+
+    # --- push ---------------------------------------------------------------------------------------
+
+    def subscribe(
+        self, owner: CalendarIdentity, address: str, secret: str, *, lifetime: timedelta | None = None
+    ) -> PushChannel:
+        """``events.watch`` on the owner's calendar: Google POSTs to ``address`` with
+        ``X-Goog-Channel-Token: secret`` (first a ``sync`` message, then one per change)."""
+        service = self._service(owner)
+        wanted = datetime.now(UTC) + (lifetime or self.push_lifetime)
+        body = {
+            "id": str(uuid.uuid4()),  # same id on an inline retry: a lost answer cannot open two
+            "type": "web_hook",
+            "address": address,
+            "token": secret,
+            "expiration": str(int(wanted.timestamp() * 1000)),  # ms since the epoch
+        }
+        data = self._execute(
+            lambda: service.events().watch(calendarId=owner.external_id, body=body), "events.watch"
+        )
+        expires = wanted
+        if data.get("expiration"):  # Google may shorten what we asked for
+            expires = datetime.fromtimestamp(int(data["expiration"]) / 1000, UTC)
+        channel_id = str(data.get("id") or body["id"])
+        return PushChannel(channel_id, str(data.get("resourceId", "")), expires, secret)
+
+    def renew(
+        self,
+        owner: CalendarIdentity,
+        channel: PushChannel,
+        address: str,
+        *,
+        lifetime: timedelta | None = None,
+    ) -> PushChannel:
+        """A channel cannot be extended: open a new one with the same token (stop the old one after)."""
+        return self.subscribe(owner, address, channel.secret, lifetime=lifetime)
+
+    def unsubscribe(self, owner: CalendarIdentity, channel: PushChannel) -> None:
+        service = self._service(owner)  # a channel can only be stopped by the user who opened it
+        body = {"id": channel.channel_id, "resourceId": channel.resource_id}
+        try:
+            self._execute(lambda: service.channels().stop(body=body), "channels.stop")
+        except NotFound:
+            return  # expired or stopped already
 
     # --- connection check -----------------------------------------------------------------------
 

@@ -15,6 +15,9 @@ it must not run instance discovery against login.microsoftonline.com, so
   ``POST .../cancel`` (the organizer's cancel sends the cancellation to attendees).
 - changes: ``/users/{id}/calendarView/delta`` followed through ``@odata.nextLink`` to
   the ``@odata.deltaLink``, which is the cursor; 410 -> start a new delta round.
+- push: ``POST /subscriptions`` on ``users/{id}/events`` (Graph first checks that
+  ``notificationUrl`` echoes a ``validationToken``), ``PATCH /subscriptions/{id}`` to extend,
+  ``DELETE`` to stop. Outlook event subscriptions live at most 4230 minutes.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from calendars.base import (
     Gone,
     NotFound,
     ProviderUnavailable,
+    PushChannel,
 )
 from calendars.http import DEFAULT_POLICY, RetryPolicy, error_for_status
 from calendars.ical import merge
@@ -54,6 +58,9 @@ GRAPH_SCOPE = ["https://graph.microsoft.com/.default"]
 SCHEDULE_BATCH = 20  # addresses per getSchedule call (kept small: Exchange answers slowly above ~20)
 SCHEDULE_MAX_SPAN = timedelta(days=41)  # "the time period to look up must be less than 42 days"
 BUSY_STATUSES = frozenset({"busy", "oof", "tentative"})
+PUSH_MAX_LIFETIME = timedelta(minutes=4230)  # Graph's maximum for Outlook event subscriptions
+PUSH_LIFETIME = PUSH_MAX_LIFETIME - timedelta(minutes=30)  # room for our clock running ahead
+PUSH_CHANGE_TYPES = "created,updated,deleted"
 
 
 class _Session(requests.Session):
@@ -101,6 +108,7 @@ def _parse_graph_time(value: Mapping[str, str]) -> datetime:
 
 class MicrosoftConnector:
     provider = "microsoft"
+    push_lifetime = PUSH_LIFETIME
 
     def __init__(
         self,
@@ -392,6 +400,60 @@ class MicrosoftConnector:
             _parse_graph_time(item["start"]),
             _parse_graph_time(item["end"]),
         )
+
+    # --- push ---------------------------------------------------------------------------------------
+
+    def _push_expiry(self, lifetime: timedelta | None) -> str:
+        # The wall clock, not ``self._clock``: Graph compares it with its own.
+        span = min(lifetime or self.push_lifetime, PUSH_LIFETIME)
+        return (datetime.now(UTC) + span).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @staticmethod
+    def _channel(data: Mapping[str, Any], secret: str) -> PushChannel:
+        expires = _parse_graph_time({"dateTime": str(data["expirationDateTime"])})
+        return PushChannel(str(data["id"]), str(data.get("resource", "")), expires, secret)
+
+    def subscribe(
+        self, owner: CalendarIdentity, address: str, secret: str, *, lifetime: timedelta | None = None
+    ) -> PushChannel:
+        """A subscription on the owner's events; lifecycle notices (``subscriptionRemoved``,
+        ``missed``, ``reauthorizationRequired``) go to the same address."""
+        body = {
+            "changeType": PUSH_CHANGE_TYPES,
+            "notificationUrl": address,
+            "lifecycleNotificationUrl": address,
+            "resource": f"users/{self._user(owner)}/events",
+            "expirationDateTime": self._push_expiry(lifetime),
+            "clientState": secret,
+            "latestSupportedTlsVersion": "v1_2",
+        }
+        data = self._request("POST", "/subscriptions", json=body, what="create subscription").json()
+        return self._channel(data, secret)
+
+    def renew(
+        self,
+        owner: CalendarIdentity,
+        channel: PushChannel,
+        address: str,
+        *,
+        lifetime: timedelta | None = None,
+    ) -> PushChannel:
+        """Extend the subscription in place (same id and clientState); NotFound once Graph dropped it."""
+        data = self._request(
+            "PATCH",
+            f"/subscriptions/{quote(channel.channel_id, safe='')}",
+            json={"expirationDateTime": self._push_expiry(lifetime)},
+            what="renew subscription",
+        ).json()
+        return self._channel(data, channel.secret)
+
+    def unsubscribe(self, owner: CalendarIdentity, channel: PushChannel) -> None:
+        try:
+            self._request(
+                "DELETE", f"/subscriptions/{quote(channel.channel_id, safe='')}", what="delete subscription"
+            )
+        except NotFound:
+            return  # expired or deleted already
 
     # --- connection check -----------------------------------------------------------------------
 

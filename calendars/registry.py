@@ -17,6 +17,8 @@ Config keys per provider (all optional unless marked):
   ``ca_bundle``.
 - every provider: ``timeout`` (seconds), ``retry`` ({max_attempts, base_delay, max_delay,
   max_retry_after}).
+- google, microsoft: ``push`` (default true): keep push channels/subscriptions open so changes
+  arrive within seconds (the worker opens and renews them; polling goes on regardless).
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ def validate(provider: str, config: Mapping[str, Any], secret: str | None) -> di
     clean = dict(config)
     if "timeout" in clean and (not isinstance(clean["timeout"], int | float) or clean["timeout"] <= 0):
         raise SettingsError("timeout must be a positive number of seconds.", "timeout")
+    if "push" in clean and not isinstance(clean["push"], bool):
+        raise SettingsError("push must be true or false.", "push")
     if provider == "google":
         domain = str(clean.get("domain", "")).strip().lower()
         if not domain or "." not in domain or "@" in domain:

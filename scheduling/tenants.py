@@ -174,7 +174,7 @@ def rotate_secrets(session: Session) -> int:
     from scheduling import crypto
 
     count = 0
-    for table in ("calendar_tenants", "calendar_accounts"):
+    for table in ("calendar_tenants", "calendar_accounts", "calendar_push_subscriptions"):
         rows = session.execute(text(f"SELECT id, secret FROM {table} WHERE secret IS NOT NULL")).all()
         for row_id, token in rows:
             session.execute(text(f"UPDATE {table} SET secret = :secret WHERE id = :id"),

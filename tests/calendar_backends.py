@@ -425,13 +425,8 @@ class GraphBackend(Backend):
 
         return _Ctx()
 
-    def pending_failures(self) -> int:
-        return len(self.fake.store.failures)
-
-    def expire_cursors(self) -> None:
-        with self.fake.store.lock:
-            self.fake.store.expired_tokens_before = self.fake.store.version + 1
-            self.fake.store.bump()  # tokens issued from now on are valid
+    pending_failures = GoogleBackend.pending_failures
+    expire_cursors = GoogleBackend.expire_cursors
 
 
 def _fake_state(event: FakeEvent) -> dict[str, Any]:

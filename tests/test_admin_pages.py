@@ -297,6 +297,8 @@ def test_requests_monitor_filters(db: Session, client: Any, admin: Person, progr
     assert "Withdrawn one" in withdrawn and "Old question" not in withdrawn
     everything = client.get("/admin/requests?state=any").get_data(as_text=True)
     assert len(re.findall(r'id="request-\d+"', everything)) == 3
+    assert f'<a href="/requests/{old.id}">Old question</a>' in everything  # the admin reads it there
+    assert "Old question" in text_of(client.get(f"/requests/{old.id}"))
 
 
 def test_requests_monitor_refuses_bad_filters(client: Any, admin: Person) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from calendars.base import BusyInterval
 from scheduling import crypto, tenants
 from scheduling.errors import Conflict, ValidationFailed
-from scheduling.models import CalendarAccount, CalendarTenant
+from scheduling.models import CalendarAccount, CalendarTenant, PushSubscription
 from tests import calendar_backends as harness
-from tests.factories import count_rows, login, make_admin, make_mentee, make_person
+from tests.factories import NOW, count_rows, login, make_admin, make_mentee, make_mentor, make_person
 from tests.fakes.dav_servers import DavServer, free_port
 from tests.fakes.google_server import GoogleFake, make_service_account
 
@@ -383,14 +383,23 @@ def test_secrets_rotate_re_encrypts_with_the_new_key(
 ) -> None:
     from cryptography.fernet import Fernet
 
-    caldav_tenant(db, radicale_server)
+    tenant = caldav_tenant(db, radicale_server)
+    person = make_mentor(db)
+    db.add(PushSubscription(
+        tenant_id=tenant.id, person_id=person.id, channel_id="ch-1", calendar_id="primary",
+        address="https://flashmentor.example.com/push", secret="channel-secret",
+        expires_at=NOW + timedelta(days=1),
+    ))
+    db.commit()
     old = os.environ["FLASHMENTOR_SECRET_KEYS"]
     new = Fernet.generate_key().decode()
     monkeypatch.setenv("FLASHMENTOR_SECRET_KEYS", f"{new},{old}")
 
     result = app.test_cli_runner().invoke(args=["secrets", "rotate"])
 
-    assert "Re-encrypted 1 secret(s)" in result.output, result.output
+    assert "Re-encrypted 2 secret(s)" in result.output, result.output
     monkeypatch.setenv("FLASHMENTOR_SECRET_KEYS", new)  # the old key is gone
     raw = db.execute(text("SELECT secret FROM calendar_tenants")).scalar_one()
     assert crypto.decrypt(raw) == radicale_server.password
+    raw = db.execute(text("SELECT secret FROM calendar_push_subscriptions")).scalar_one()
+    assert crypto.decrypt(raw) == "channel-secret"

@@ -10,6 +10,9 @@
 - :func:`sync_tenant`: read what changed in a tenant's calendars since the stored cursors
   and hand moves/deletes/declines of meeting events to
   :func:`scheduling.services.meetings.apply_calendar_change`.
+- :func:`ensure_push`: keep one person's push subscription (Google watch channel, Graph
+  subscription) open, pointed at the current address and renewed before it expires;
+  :func:`push_due` says who needs it (the scheduler runs it per person, periodically).
 
 Jobs take ids, never ORM objects. Provider errors propagate from the write jobs so RQ
 retries them (enqueue with :data:`RETRY`): an outage delays a meeting's event, it
@@ -20,16 +23,19 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from rq import Retry
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from calendars.base import (
     Attendee,
@@ -41,6 +47,9 @@ from calendars.base import (
     EventRef,
     EventSpec,
     NotFound,
+    PushCapable,
+    PushChannel,
+    push_support,
 )
 from scheduling.db import make_engine, make_session_factory, utcnow
 from scheduling.errors import DomainError
@@ -53,6 +62,7 @@ from scheduling.models import (
     MeetingState,
     Person,
 )
+from scheduling.models.calendars import PushSubscription
 from scheduling.tenants import account_of, connector_for, identity_for
 
 log = logging.getLogger(__name__)
@@ -411,3 +421,213 @@ def on_push(tenant_id: int, *, session: Session | None = None) -> Any:
     if _push_handler:
         return _push_handler[0](tenant_id)
     return sync_tenant(tenant_id, session=session)
+
+
+# --- push subscriptions -----------------------------------------------------------------------------
+
+PUSH_RENEW_MARGIN = timedelta(hours=24)  # renew what expires sooner than this
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def push_address(base_url: str, tenant: CalendarTenant) -> str:
+    """Where the tenant's provider posts notifications (``app.api.calendar_push``)."""
+    return f"{base_url.rstrip('/')}/api/v1/calendar-push/{tenant.provider.value}/{tenant.id}"
+
+
+def _push_capability(tenant: CalendarTenant) -> PushCapable | None:
+    try:
+        return push_support(connector_for(tenant))
+    except DomainError:  # settings that cannot work: nothing to subscribe (or stop) with
+        return None
+
+
+def push_reachable(base_url: str) -> bool:
+    """Providers only call public https addresses; plain http is let through for loopback
+    hosts, where nothing but a local test double can be listening."""
+    parts = urlsplit(base_url)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
+
+
+def push_wanted(tenant: CalendarTenant) -> bool:
+    """Push is on unless the tenant's config says ``"push": false``."""
+    return tenant.config.get("push", True) is not False
+
+
+def find_push_subscription(db: Session, tenant_id: int, channel_id: str) -> PushSubscription | None:
+    """The subscription a notification names (Google channel id / Graph subscription id)."""
+    if not channel_id:
+        return None
+    return db.scalar(
+        select(PushSubscription).where(
+            PushSubscription.tenant_id == tenant_id, PushSubscription.channel_id == channel_id
+        )
+    )
+
+
+def push_due(
+    db: Session, tenant_id: int, *, base_url: str, now: datetime | None = None,
+    margin: timedelta = PUSH_RENEW_MARGIN,
+) -> list[int]:
+    """People of the tenant :func:`ensure_push` has work for: no subscription yet, one expiring
+    within ``margin``, one for an old calendar or address, or one that should go."""
+    tenant = db.get(CalendarTenant, tenant_id)
+    if tenant is None:
+        return []
+    now = now or utcnow()
+    wanted = push_wanted(tenant) and _push_capability(tenant) is not None
+    address = push_address(base_url, tenant)
+    accounts = {
+        a.person_id: a
+        for a in db.scalars(select(CalendarAccount).where(CalendarAccount.tenant_id == tenant_id))
+    }
+    subs = {
+        s.person_id: s
+        for s in db.scalars(
+            select(PushSubscription)
+            .where(PushSubscription.tenant_id == tenant_id)
+            .options(defer(PushSubscription.secret))  # no need to decrypt to see what is due
+        )
+    }
+    due = []
+    for person_id in sorted(set(accounts) | set(subs) if wanted else set(subs)):
+        account, sub = accounts.get(person_id), subs.get(person_id)
+        if (
+            not wanted
+            or account is None
+            or sub is None
+            or (sub.calendar_id, sub.address) != (account.external_id, address)
+            or sub.expires_at - now <= margin
+        ):
+            due.append(person_id)
+    return due
+
+
+def _channel(sub: PushSubscription) -> PushChannel:
+    return PushChannel(sub.channel_id, sub.resource_id, sub.expires_at, sub.secret)
+
+
+def _stop_quietly(capable: PushCapable, owner: CalendarIdentity, channel: PushChannel) -> None:
+    """Best effort: a channel we could not stop expires on its own, and its notifications
+    are refused (they name a channel we no longer know, with a token that is not the tenant's)."""
+    try:
+        capable.unsubscribe(owner, channel)
+    except CalendarError as exc:
+        log.warning("could not stop push channel %s: %s", channel.channel_id, exc)
+
+
+def ensure_push(
+    db: Session, tenant_id: int, person_id: int, *, base_url: str, now: datetime | None = None,
+    margin: timedelta = PUSH_RENEW_MARGIN,
+) -> str:
+    """Bring one person's push subscription in line; returns ``subscribed``, ``renewed``,
+    ``removed`` or ``unchanged``. A provider refusal raises (the job fails visibly and the next
+    round tries again); what was done before it is saved."""
+    now = now or utcnow()
+    tenant = db.get(CalendarTenant, tenant_id)
+    if tenant is None:
+        return "unchanged"  # gone, and its subscriptions with it
+    person = db.get(Person, person_id)
+    sub = db.scalar(
+        select(PushSubscription).where(
+            PushSubscription.tenant_id == tenant_id, PushSubscription.person_id == person_id
+        )
+    )
+    account = db.scalar(
+        select(CalendarAccount).where(
+            CalendarAccount.tenant_id == tenant_id, CalendarAccount.person_id == person_id
+        )
+    )
+    capable = _push_capability(tenant)
+    address = push_address(base_url, tenant)
+    if capable is None or person is None or account is None or not push_wanted(tenant):
+        if sub is None:
+            return "unchanged"
+        _drop(db, sub, capable, account, person)
+        return "removed"
+    owner = identity_for(account, person)
+    if sub is not None and (sub.calendar_id, sub.address) != (account.external_id, address):
+        _drop(db, sub, capable, account, person)  # another calendar, or our address moved
+        sub = None
+    if sub is None:
+        return _subscribe(db, tenant, person, account, capable, owner, address)
+    if sub.expires_at - now > margin:
+        return "unchanged"
+    return _renew(db, sub, capable, owner, address, now)
+
+
+def _renew(
+    db: Session, sub: PushSubscription, capable: PushCapable, owner: CalendarIdentity, address: str,
+    now: datetime,
+) -> str:
+    old = _channel(sub)
+    try:
+        fresh = capable.renew(owner, old, address)
+    except NotFound:  # the provider dropped it (Graph removes subscriptions it cannot deliver to)
+        fresh = capable.subscribe(owner, address, secrets.token_urlsafe(32))
+    stored = db.execute(
+        update(PushSubscription)
+        .where(PushSubscription.id == sub.id, PushSubscription.channel_id == old.channel_id)
+        .values(  # the secret is written (so re-encrypted under the newest key) on every renewal
+            channel_id=fresh.channel_id, resource_id=fresh.resource_id, expires_at=fresh.expires_at,
+            secret=fresh.secret, renewed_at=now,
+        )
+    )
+    db.commit()
+    db.expire(sub)
+    if getattr(stored, "rowcount", 1) == 0:  # a concurrent run renewed it first: keep theirs
+        if fresh.channel_id != old.channel_id:
+            _stop_quietly(capable, owner, fresh)
+        return "unchanged"
+    if fresh.channel_id != old.channel_id:
+        _stop_quietly(capable, owner, old)  # Google: the new channel is stored, the old one can go
+    return "renewed"
+
+
+def _subscribe(
+    db: Session, tenant: CalendarTenant, person: Person, account: CalendarAccount,
+    capable: PushCapable, owner: CalendarIdentity, address: str,
+) -> str:
+    secret = secrets.token_urlsafe(32)
+    channel = capable.subscribe(owner, address, secret)
+    db.add(
+        PushSubscription(
+            tenant_id=tenant.id,
+            person_id=person.id,
+            channel_id=channel.channel_id,
+            resource_id=channel.resource_id,
+            calendar_id=account.external_id,
+            address=address,
+            secret=secret,
+            expires_at=channel.expires_at,
+        )
+    )
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()  # a concurrent run subscribed first: keep theirs, stop ours
+        _stop_quietly(capable, owner, channel)
+        return "unchanged"
+    return "subscribed"
+
+
+def _drop(
+    db: Session, sub: PushSubscription, capable: PushCapable | None,
+    account: CalendarAccount | None, person: Person | None,
+) -> None:
+    channel = _channel(sub)
+    if person is not None and account is not None:
+        owner = replace(identity_for(account, person), external_id=sub.calendar_id)
+    else:
+        owner = CalendarIdentity(str(sub.person_id), sub.calendar_id, email=person.email if person else "")
+    db.delete(sub)
+    db.commit()
+    if capable is not None:
+        _stop_quietly(capable, owner, channel)
+
+
+def push_lifecycle(db: Session, sub: PushSubscription, event: str) -> None:
+    """Graph removed the subscription or wants it reauthorized: due at the next round (a
+    renewal reauthorizes; a removed one is recreated when the renewal finds it gone)."""
+    if event in ("subscriptionRemoved", "reauthorizationRequired"):
+        sub.expires_at = min(sub.expires_at, utcnow())
+        db.commit()

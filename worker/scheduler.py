@@ -12,6 +12,12 @@ of ``CALENDAR_SYNC_SECONDS`` (env ``FLASHMENTOR_CALENDAR_SYNC_SECONDS``, default
 300; 0 turns it off), enqueues one ``sync_calendars`` job per tenant and books the
 next round. Aligning runs to multiples makes the ids the same whoever books
 them (a worker starting, or the chain), so a round is never booked twice.
+
+Push subscriptions are kept the same way: ``fm-calendar-push-<n>`` runs every
+``CALENDAR_PUSH_SECONDS`` (env ``FLASHMENTOR_CALENDAR_PUSH_SECONDS``, default 3600; 0 turns
+it off) and enqueues one ``ensure_push`` job per person whose subscription is missing,
+expires within a day, or points at an old calendar/address; a provider refusing one person
+fails that job alone (RQ's failed registry) and the next round tries again.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from scheduling.events import (
     unsubscribe,
 )
 from scheduling.models import CalendarTenant, Meeting, MeetingRequest, Person, RequestState
-from worker import jobs
+from worker import calendar_jobs, jobs
 from worker.calendar_jobs import RETRY as CALENDAR_RETRY
 from worker.calendar_jobs import set_push_handler
 
@@ -50,6 +56,7 @@ log = logging.getLogger(__name__)
 # Email jobs: an SMTP outage delays a notice by up to about two hours, then it fails visibly.
 MAIL_RETRY = Retry(max=5, interval=[30, 120, 600, 1800, 3600])
 DEFAULT_SYNC_SECONDS = 300
+DEFAULT_PUSH_SECONDS = 3600
 SURVEY_REMINDER_DAYS = (1, 5)  # after the meeting: the next day, and five days later
 
 
@@ -64,6 +71,7 @@ def install(config: Mapping[str, Any], *, connection: Redis | None = None, perio
     set_push_handler(sync_tenant_soon)
     if periodic:
         ensure_calendar_sync()
+        ensure_push_renewal()
 
 
 def uninstall() -> None:
@@ -285,19 +293,23 @@ def _round_after(moment: datetime, interval: int) -> int:
     return int(moment.timestamp()) // interval + 1
 
 
-def ensure_calendar_sync(*, after: datetime | None = None) -> str | None:
-    """Book the next calendar-sync round unless it is booked (or sync is off)."""
-    interval = sync_interval()
+def _book_round(prefix: str, interval: int, func: str, after: datetime | None) -> str | None:
+    """Book ``func`` at the next multiple of ``interval`` as ``<prefix>-<n>`` unless booked."""
     if interval <= 0:
         return None
     n = _round_after(after or datetime.now(UTC), interval)
-    job_id = f"fm-calendar-sync-{n}"
+    job_id = f"{prefix}-{n}"
     q = jobs.queue()
     if Job.exists(job_id, connection=q.connection):
         return job_id
     when = datetime.fromtimestamp(n * interval, UTC)
-    q.enqueue_at(when, "worker.scheduler.sync_all_calendars", job_id=job_id, retry=None)
+    q.enqueue_at(when, func, job_id=job_id, retry=None)
     return job_id
+
+
+def ensure_calendar_sync(*, after: datetime | None = None) -> str | None:
+    """Book the next calendar-sync round unless it is booked (or sync is off)."""
+    return _book_round("fm-calendar-sync", sync_interval(), "worker.scheduler.sync_all_calendars", after)
 
 
 def sync_all_calendars() -> list[int]:
@@ -326,6 +338,47 @@ def sync_tenant_soon(tenant_id: int) -> str:
     if not waiting:
         jobs.queue().enqueue("worker.jobs.sync_calendars", tenant_id, job_id=job_id, retry=CALENDAR_RETRY)
     return job_id
+
+
+# --- push subscriptions ---------------------------------------------------------------------------
+
+
+def push_interval() -> int:
+    return int(jobs.settings().get("CALENDAR_PUSH_SECONDS", DEFAULT_PUSH_SECONDS) or 0)
+
+
+def ensure_push_renewal(*, after: datetime | None = None) -> str | None:
+    """Book the next push-subscription round unless it is booked (or push renewal is off)."""
+    func = "worker.scheduler.renew_push_subscriptions"
+    return _book_round("fm-calendar-push", push_interval(), func, after)
+
+
+def renew_push_subscriptions() -> dict[int, list[int]]:
+    """One round: an ``ensure_push`` job per person with work (tenant id -> person ids), then
+    the next round. Cheap when nothing is due: one query per tenant, no provider call."""
+    ensure_push_renewal()
+    base_url = jobs.base_url()
+    if not calendar_jobs.push_reachable(base_url):
+        log.warning("no push subscriptions: providers cannot call %s (FLASHMENTOR_BASE_URL must be https)",
+                    base_url)
+        return {}
+    with jobs.session_scope() as db:
+        tenant_ids = list(db.scalars(select(CalendarTenant.id).order_by(CalendarTenant.id)))
+        due = {tid: calendar_jobs.push_due(db, tid, base_url=base_url) for tid in tenant_ids}
+    q = jobs.queue()
+    current = get_current_job()
+    round_ = current.id.rsplit("-", 1)[-1] if current is not None else "manual"
+    for tid, person_ids in due.items():
+        for pid in person_ids:
+            q.enqueue("worker.scheduler.ensure_push", tid, pid,
+                      job_id=f"fm-tenant-{tid}-push-{pid}-{round_}", retry=None)
+    return {tid: pids for tid, pids in due.items() if pids}
+
+
+def ensure_push(tenant_id: int, person_id: int) -> str:
+    """Open, renew, move or remove one person's push subscription (see ``calendar_jobs.ensure_push``)."""
+    with jobs.session_scope() as db:
+        return calendar_jobs.ensure_push(db, tenant_id, person_id, base_url=jobs.base_url())
 
 
 # --- failed jobs ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import current_app
+from flask import current_app, request
 
 from app.admin import bp
 from app.auth import current_person
@@ -40,21 +40,26 @@ def age(delta: timedelta) -> str:
     return f"{mins} min"
 
 
-NAV = (
-    ("admin.settings_page", "Settings"),
-    ("admin.people_page", "People"),
-    ("admin.requests_page", "Pending requests"),
-    ("admin.failed_jobs_page", "Failed jobs"),
-    ("admin.tenants_page", "Calendars"),
-    ("admin.surveys_page", "Surveys"),
-    ("admin.recommendations_page", "Recommendations"),
-    ("admin.report_page", "Report"),
+# (page, label, endpoint prefixes of the pages that belong to it, for aria-current)
+NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("admin.settings_page", "Settings", ("admin.settings",)),
+    ("admin.people_page", "People", ("admin.people",)),
+    ("admin.requests_page", "Pending requests", ("admin.requests",)),
+    ("admin.failed_jobs_page", "Failed jobs", ("admin.failed_jobs",)),
+    ("admin.routing_page", "Routing", ("admin.routing",)),
+    ("admin.tenants_page", "Calendars", ("admin.tenants",)),
+    ("admin.skills_page", "Skills", ("admin.skills", "admin.roles")),
+    ("admin.surveys_page", "Surveys", ("admin.surveys",)),
+    ("admin.recommendations_page", "Recommendations", ("admin.recommendations",)),
+    ("admin.report_page", "Report", ("admin.report",)),
 )
 
 
-def admin_nav() -> list[tuple[str, str]]:
-    """The admin pages this installation has (each page module registers its own route)."""
-    return [(endpoint, label) for endpoint, label in NAV if endpoint in current_app.view_functions]
+def admin_nav() -> list[tuple[str, str, bool]]:
+    """The admin pages this installation has, each with whether the current page is one of its own."""
+    here = request.endpoint or ""
+    return [(endpoint, label, here.startswith(prefixes))
+            for endpoint, label, prefixes in NAV if endpoint in current_app.view_functions]
 
 
 @bp.context_processor

@@ -1,15 +1,23 @@
 """Where calendar providers tell us that something changed: Google watch channels and
 Microsoft Graph change-notification subscriptions, one address per tenant.
 
-- Google (``events.watch`` with ``type=web_hook``, ``address`` = ``.../google/<tenant_id>``,
-  ``token`` = :func:`scheduling.tenants.push_token`): each notification is a bodiless POST
-  with ``X-Goog-Channel-ID``, ``X-Goog-Channel-Token``, ``X-Goog-Resource-State``
-  (``sync`` when the channel opens, then ``exists``/``not_exists``). A wrong token is 403.
-- Microsoft (subscription on ``users/{id}/events`` with ``notificationUrl`` =
-  ``.../microsoft/<tenant_id>`` and ``clientState`` = the same token): Graph first POSTs
+The worker opens and renews them (:func:`worker.calendar_jobs.ensure_push`), each with a
+random secret stored encrypted on its :class:`~scheduling.models.calendars.PushSubscription`;
+a notification naming one of those must carry that secret. A channel we do not know (one
+registered by hand) must carry the tenant's :func:`scheduling.tenants.push_token` instead.
+
+- Google (``events.watch``, ``type=web_hook``, ``address`` = ``.../google/<tenant_id>``):
+  each notification is a bodiless POST with ``X-Goog-Channel-ID``, ``X-Goog-Channel-Token``,
+  ``X-Goog-Resource-State`` (``sync`` when the channel opens, then ``exists``/``not_exists``).
+  A wrong token is 403. ``sync`` changes nothing, so one for a channel whose row is not
+  committed yet (it races the ``events.watch`` answer) is acknowledged as it is.
+- Microsoft (subscription on ``users/{id}/events``, ``notificationUrl`` =
+  ``.../microsoft/<tenant_id>``, ``clientState`` = the secret): Graph first POSTs
   ``?validationToken=...`` and expects it echoed as text/plain within 10 s; then POSTs
   ``{"value": [{subscriptionId, clientState, changeType, resource, ...}]}``; notifications
-  with a wrong ``clientState`` are dropped (403 when none is valid), else 202.
+  with a wrong ``clientState`` are dropped (403 when none is valid), else 202. Lifecycle
+  notices (``subscriptionRemoved``, ``reauthorizationRequired``) make the subscription due
+  for renewal; ``missed`` and ``subscriptionRemoved`` also start a sync.
 
 A notification only says "look": it starts :func:`worker.calendar_jobs.on_push` for the
 tenant (the change itself is read by ``sync_tenant`` with the stored cursors), so a forged
@@ -33,6 +41,7 @@ from worker import calendar_jobs
 log = logging.getLogger(__name__)
 bp = Blueprint("calendar_push", __name__, url_prefix="/api/v1/calendar-push")
 VALIDATION_TOKEN_MAX = 2048
+SYNCING_LIFECYCLE_EVENTS = frozenset({"missed", "subscriptionRemoved"})
 
 
 def _tenant(tenant_id: int, provider: Provider) -> CalendarTenant:
@@ -49,13 +58,17 @@ def _forbidden(message: str) -> tuple[dict[str, Any], int]:
 @bp.post("/google/<int:tenant_id>")
 def google(tenant_id: int) -> Any:
     tenant = _tenant(tenant_id, Provider.GOOGLE)
-    if not request.headers.get("X-Goog-Channel-ID"):
+    channel_id = request.headers.get("X-Goog-Channel-ID", "")
+    if not channel_id:
         return {"error": {"code": "validation_failed", "message": "Not a channel notification.",
                           "field": "X-Goog-Channel-ID"}}, 400
-    if not check_push_token(tenant, request.headers.get("X-Goog-Channel-Token")):
+    token = request.headers.get("X-Goog-Channel-Token")
+    state = request.headers.get("X-Goog-Resource-State", "")
+    sub = calendar_jobs.find_push_subscription(db(), tenant.id, channel_id)
+    ok = sub.matches(token) if sub is not None else state == "sync" or check_push_token(tenant, token)
+    if not ok:
         log.warning("google push for tenant %s with a wrong channel token", tenant.id)
         return _forbidden("The channel token does not match.")
-    state = request.headers.get("X-Goog-Resource-State", "")
     if state != "sync":  # "sync" only says the channel is open; nothing has changed yet
         calendar_jobs.on_push(tenant.id, session=db())
     return Response(status=200)
@@ -78,11 +91,26 @@ def microsoft(tenant_id: int) -> Any:
     if not isinstance(items, list) or not items:
         return {"error": {"code": "validation_failed", "message": "Expected {\"value\": [...]}.",
                           "field": "value"}}, 400
-    valid = [n for n in items
-             if isinstance(n, dict) and check_push_token(tenant, str(n.get("clientState") or ""))]
+    valid = []
+    for note in items:
+        if not isinstance(note, dict):
+            continue
+        sub = calendar_jobs.find_push_subscription(db(), tenant.id, str(note.get("subscriptionId") or ""))
+        state = str(note.get("clientState") or "")
+        if sub.matches(state) if sub is not None else check_push_token(tenant, state):
+            valid.append((note, sub))
     if not valid:
         log.warning("graph push for tenant %s with a wrong clientState", tenant.id)
         return _forbidden("The clientState does not match.")
-    if any("lifecycleEvent" not in n for n in valid):  # lifecycle notices carry no change
+    sync = False
+    for note, sub in valid:
+        event = note.get("lifecycleEvent")
+        if event is None:
+            sync = True
+            continue
+        if sub is not None:
+            calendar_jobs.push_lifecycle(db(), sub, str(event))
+        sync = sync or event in SYNCING_LIFECYCLE_EVENTS
+    if sync:
         calendar_jobs.on_push(tenant.id, session=db())
     return Response(status=202)

@@ -19,13 +19,13 @@ from app.db import db
 from app.web import bp
 from app.web.common import (
     FormErrors,
+    chosen_slots,
     failed,
     iso,
     local,
     local_midnight,
     me,
     parse_local,
-    parse_utc,
     parse_week,
     program,
     signed_in,
@@ -87,6 +87,13 @@ def check_details(form: Any) -> tuple[dict[str, str], FormErrors]:
     return details, errors
 
 
+def _routed(mentor: Person) -> Any:
+    """In an admin-routed program mentees do not book: they send preferences to the admins instead."""
+    if program().admin_routed:
+        return redirect(url_for("web.routing_new", mentor_id=mentor.id))
+    return None
+
+
 def _draft(mentor: Person) -> dict[str, str] | None:
     draft = session.get(DRAFT)
     if not isinstance(draft, dict) or draft.get("mentor_id") != mentor.id:
@@ -99,6 +106,8 @@ def _draft(mentor: Person) -> dict[str, str] | None:
 def request_start(mentor_id: int) -> Any:
     person = me()
     mentor = _mentor(mentor_id)
+    if (routed := _routed(mentor)) is not None:
+        return routed
     errors = FormErrors()
     details = _draft(mentor) or {"topic": "", "description": "", "mode": MeetingMode.VIDEO.value,
                                  "location": ""}
@@ -171,20 +180,17 @@ def _create(
 def request_time(mentor_id: int) -> Any:
     person = me()
     mentor = _mentor(mentor_id)
+    if (routed := _routed(mentor)) is not None:
+        return routed
     draft = _draft(mentor)
     if draft is None:
         return redirect(url_for("web.request_start", mentor_id=mentor.id))
     errors = FormErrors()
     chosen = request.form.getlist("slot")
     if request.method == "POST":
-        minutes = program().slot_minutes
         try:
-            if not chosen:
-                raise ValidationFailed("Choose at least one time.", "slot")
-            if len(chosen) > svc.MAX_PROPOSED_TIMES:
-                raise ValidationFailed(f"Choose at most {svc.MAX_PROPOSED_TIMES} times.", "slot")
-            starts = [parse_utc(raw, "slot") for raw in chosen]
-            return _create(person, mentor, draft, [(s, s + timedelta(minutes=minutes)) for s in starts])
+            times = chosen_slots(chosen, program().slot_minutes, svc.MAX_PROPOSED_TIMES)
+            return _create(person, mentor, draft, times)
         except DomainError as exc:
             failed(exc)
             errors.add(exc, {"times": "slot", "topic": "form", "description": "form", "location": "form"})
@@ -196,6 +202,8 @@ def request_time(mentor_id: int) -> Any:
 def request_propose(mentor_id: int) -> Any:
     person = me()
     mentor = _mentor(mentor_id)
+    if (routed := _routed(mentor)) is not None:
+        return routed
     draft = _draft(mentor)
     if draft is None:
         return redirect(url_for("web.request_start", mentor_id=mentor.id))

@@ -118,6 +118,18 @@ def parse_local(day: str, hhmm: str, viewer: Person, field: str) -> datetime:
     return datetime.combine(d, t, tzinfo=zone(viewer)).astimezone(UTC)
 
 
+def chosen_slots(chosen: list[str], minutes: int, most: int) -> list[tuple[datetime, datetime]]:
+    """The slots ticked in a week picker (``slot`` checkboxes) as ``(start, end)`` pairs."""
+    from scheduling.errors import ValidationFailed
+
+    if not chosen:
+        raise ValidationFailed("Choose at least one time.", "slot")
+    if len(chosen) > most:
+        raise ValidationFailed(f"Choose at most {most} times.", "slot")
+    starts = [parse_utc(raw, "slot") for raw in chosen]
+    return [(s, s + timedelta(minutes=minutes)) for s in starts]
+
+
 def parse_utc(raw: str | None, field: str) -> datetime:
     """A slot start as posted back by our own pages (ISO with offset)."""
     from scheduling.errors import ValidationFailed

@@ -1,4 +1,9 @@
-"""My meetings (as mentee or mentor): where and when, and cancel or move one."""
+"""My meetings (as mentee or mentor): where and when, and cancel or move one.
+
+A meeting's page also carries its request's message thread and, once the meeting is
+over, what may follow it (see :mod:`app.web.conversations`). An admin may open the
+page to read it; only the two people act on it here.
+"""
 
 from __future__ import annotations
 
@@ -29,9 +34,10 @@ STATE_LABELS = {
 }
 
 
-def visible_meeting(meeting_id: int, viewer: Person) -> Meeting:
+def visible_meeting(meeting_id: int, viewer: Person, *, admin_reads: bool = False) -> Meeting:
+    """The meeting for one of its two people (and, with ``admin_reads``, an admin); 404 for anyone else."""
     meeting = db().get(Meeting, meeting_id) if 0 <= meeting_id < 2**31 else None
-    if meeting is None or not svc.is_participant(meeting, viewer):
+    if meeting is None or not (svc.is_participant(meeting, viewer) or (admin_reads and viewer.is_admin)):
         raise NotFound("No such meeting.")
     return meeting
 
@@ -69,12 +75,20 @@ def reschedule_options(meeting: Meeting, viewer: Person) -> list[tuple[str, str]
     return [(iso(s.start), span(s.start, s.end, viewer)) for s in slots][:RESCHEDULE_OPTIONS]
 
 
-def _page(meeting: Meeting, person: Person, errors: FormErrors | None = None,
-          form: dict[str, Any] | None = None, status: int = 200) -> Any:
+def render_meeting(meeting: Meeting, person: Person, errors: FormErrors | None = None,
+                   form: dict[str, Any] | None = None, status: int = 200) -> Any:
+    from app.web import conversations  # it imports this module for its routes
+
+    participant = svc.is_participant(meeting, person)
+    after = conversations.after_meeting(meeting, person)
     return render_template(
         "web/meeting.html", me=person, meeting=meeting, states=STATE_LABELS, join_link=join_link(meeting),
-        actions=svc.allowed_actions(meeting, person), options=reschedule_options(meeting, person),
-        errors=errors or FormErrors(), form=form or {}, zone=zone_name(person),
+        actions=svc.allowed_actions(meeting, person) if participant else [],
+        options=reschedule_options(meeting, person) if participant else [],
+        errors=after.place(errors or FormErrors()), form=form or {}, zone=zone_name(person),
+        thread=conversations.thread_for(meeting.request, person,
+                                        url_for("web.meeting_message_post", meeting_id=meeting.id)),
+        after=after,
     ), status
 
 
@@ -82,7 +96,7 @@ def _page(meeting: Meeting, person: Person, errors: FormErrors | None = None,
 @signed_in()
 def meeting_detail(meeting_id: int) -> Any:
     person = me()
-    return _page(visible_meeting(meeting_id, person), person)
+    return render_meeting(visible_meeting(meeting_id, person, admin_reads=True), person)
 
 
 def _act(meeting_id: int, action: Any, done: str, field_map: dict[str, str]) -> Any:
@@ -93,7 +107,7 @@ def _act(meeting_id: int, action: Any, done: str, field_map: dict[str, str]) -> 
     except DomainError as exc:
         failed(exc)
         meeting = visible_meeting(meeting_id, person)
-        return _page(meeting, person, FormErrors().add(exc, field_map), dict(request.form),
+        return render_meeting(meeting, person, FormErrors().add(exc, field_map), dict(request.form),
                      status=exc.status if exc.status < 500 else 422)
     flash(done, "info")
     return redirect(url_for("web.meeting_detail", meeting_id=meeting.id))

@@ -1,7 +1,10 @@
 """My requests (sent and received), one request's page, and every answer to it.
 
 Each action is one ``scheduling.services.requests`` call; a refused one renders the
-request page again with the message next to the field, and nothing changes.
+request page again with the message next to the field, and nothing changes. A mentor's
+offer (where the program lets mentors create meetings) is a request the mentee answers;
+the page speaks of the initiator and the answerer. The page carries the request's
+message thread (:mod:`app.web.conversations`); an admin may open it to read.
 """
 
 from __future__ import annotations
@@ -15,12 +18,24 @@ from sqlalchemy.orm import selectinload
 
 from app.db import db
 from app.web import bp
-from app.web.common import FormErrors, failed, iso, me, parse_local, parse_utc, signed_in, span, zone_name
+from app.web.common import (
+    FormErrors,
+    failed,
+    iso,
+    me,
+    parse_local,
+    parse_utc,
+    program,
+    signed_in,
+    span,
+    zone_name,
+)
 from scheduling.availability import bookable_slots
 from scheduling.db import utcnow
 from scheduling.errors import DomainError, NotFound, ValidationFailed
-from scheduling.models import DeclineReason, MeetingRequest, Message, Person, RequestState
+from scheduling.models import DeclineReason, Initiator, MeetingRequest, Person, RequestState, RoutingState
 from scheduling.services import requests as svc
+from scheduling.services import routing as routing_svc
 
 DECLINE_REASONS = [
     (DeclineReason.NO_TIME.value, "I don't have time right now"),
@@ -38,13 +53,19 @@ STATE_LABELS = {
     RequestState.EXPIRED: "Closed (no answer in time)",
     RequestState.WITHDRAWN: "Withdrawn",
 }
+ROUTING_STATE_LABELS = {
+    RoutingState.OPEN: "Waiting for an admin",
+    RoutingState.ASSIGNED: "Mentor assigned",
+    RoutingState.WITHDRAWN: "Withdrawn",
+}
 COUNTER_DAYS = 14
 COUNTER_OPTIONS = 80
 
 
-def visible_request(request_id: int, viewer: Person) -> MeetingRequest:
+def visible_request(request_id: int, viewer: Person, *, admin_reads: bool = False) -> MeetingRequest:
+    """The request for one of its two people (and, with ``admin_reads``, an admin); 404 for anyone else."""
     req = db().get(MeetingRequest, request_id) if 0 <= request_id < 2**31 else None
-    if req is None or not svc.is_participant(req, viewer):
+    if req is None or not (svc.is_participant(req, viewer) or (admin_reads and viewer.is_admin)):
         raise NotFound("No such request.")
     return req
 
@@ -63,8 +84,12 @@ def requests_list() -> Any:
     to_answer = [r for r in rows if svc.answerer_id(r) == person.id]
     to_answer.sort(key=lambda r: (r.state != RequestState.PENDING, -r.id))
     mine = [r for r in rows if svc.initiator_id(r) == person.id]
+    prog = program()
+    sent_to_admin = [r for r in routing_svc.routings(db(), prog, person)
+                     if r.mentee_id == person.id] if person.is_mentee else []
     return render_template("web/requests.html", me=person, to_answer=to_answer, mine=mine,
-                           states=STATE_LABELS, reasons=REASON_LABELS)
+                           states=STATE_LABELS, reasons=REASON_LABELS, routings=sent_to_admin,
+                           program=prog, routing_states=ROUTING_STATE_LABELS)
 
 
 def counter_options(req: MeetingRequest, viewer: Person) -> list[tuple[str, str]]:
@@ -78,17 +103,21 @@ def counter_options(req: MeetingRequest, viewer: Person) -> list[tuple[str, str]
     return free[:COUNTER_OPTIONS]
 
 
-def _page(req: MeetingRequest, person: Person, errors: FormErrors | None = None,
-          form: dict[str, Any] | None = None, status: int = 200) -> Any:
-    messages = list(db().scalars(
-        select(Message).where(Message.request_id == req.id).order_by(Message.created_at, Message.id)))
-    errors = errors or FormErrors()
+def render_request(req: MeetingRequest, person: Person, errors: FormErrors | None = None,
+                   form: dict[str, Any] | None = None, status: int = 200) -> Any:
+    from app.web import conversations  # it imports this module for its routes
+
+    participant = svc.is_participant(req, person)
+    actions = [a for a in svc.allowed_actions(req, person) if a != "close"] if participant else []
     return render_template(
-        "web/request.html", me=person, req=req, actions=svc.allowed_actions(req, person),
-        proposed=svc.initiator_times(req), counter=svc.counter_time(req), messages=messages,
+        "web/request.html", me=person, req=req, actions=actions,
+        proposed=svc.initiator_times(req), counter=svc.counter_time(req),
         states=STATE_LABELS, reasons=REASON_LABELS, decline_reasons=DECLINE_REASONS,
-        counter_options=counter_options(req, person), errors=errors, form=form or {},
+        counter_options=counter_options(req, person), errors=errors or FormErrors(), form=form or {},
         zone=zone_name(person), is_mentor=person.id == req.mentor_id,
+        offer=req.initiated_by == Initiator.MENTOR,
+        initiator_role="mentor" if req.initiated_by == Initiator.MENTOR else "mentee",
+        thread=conversations.thread_for(req, person, url_for("web.request_message_post", request_id=req.id)),
     ), status
 
 
@@ -96,7 +125,7 @@ def _page(req: MeetingRequest, person: Person, errors: FormErrors | None = None,
 @signed_in()
 def request_detail(request_id: int) -> Any:
     person = me()
-    return _page(visible_request(request_id, person), person)
+    return render_request(visible_request(request_id, person, admin_reads=True), person)
 
 
 def _act(request_id: int, action: Any, done: str, field_map: dict[str, str] | None = None) -> Any:
@@ -109,7 +138,8 @@ def _act(request_id: int, action: Any, done: str, field_map: dict[str, str] | No
         failed(exc)
         req = visible_request(request_id, person)
         errors = FormErrors().add(exc, field_map)
-        return _page(req, person, errors, dict(request.form), status=exc.status if exc.status < 500 else 422)
+        status = exc.status if exc.status < 500 else 422
+        return render_request(req, person, errors, dict(request.form), status=status)
     flash(done, "info")
     return redirect(url_for("web.request_detail", request_id=req.id))
 
@@ -152,7 +182,9 @@ def request_counter(request_id: int) -> Any:
 
     typed = bool(request.form.get("date") or request.form.get("time")) and not request.form.get("slot")
     field = "date" if typed else "slot"
-    return _act(request_id, counter, "Another time proposed; waiting for the mentee to confirm.",
+    req = visible_request(request_id, me())
+    initiator = "mentor" if req.initiated_by == Initiator.MENTOR else "mentee"
+    return _act(request_id, counter, f"Another time proposed; waiting for the {initiator} to confirm.",
                 {"start": field, "message": "counter_message"})
 
 
@@ -183,4 +215,6 @@ def request_withdraw(request_id: int) -> Any:
     def withdraw(person: Person, req: MeetingRequest) -> None:
         svc.withdraw(db(), req, actor=person)
 
-    return _act(request_id, withdraw, "Request withdrawn.")
+    req = visible_request(request_id, me())
+    return _act(request_id, withdraw, "Offer withdrawn." if req.initiated_by == Initiator.MENTOR
+                else "Request withdrawn.")

@@ -140,6 +140,37 @@ def upgrade() -> None:
         sa.UniqueConstraint("person_id", name=op.f("uq_calendar_accounts_person_id")),
     )
     op.create_table(
+        "calendar_push_subscriptions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=False),
+        sa.Column("channel_id", sa.String(length=255), nullable=False),
+        sa.Column("resource_id", sa.String(length=500), nullable=False),
+        sa.Column("calendar_id", sa.String(length=500), nullable=False),
+        sa.Column("address", sa.String(length=1000), nullable=False),
+        sa.Column("secret", scheduling.crypto.EncryptedText(), nullable=False),
+        sa.Column("expires_at", scheduling.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", scheduling.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("renewed_at", scheduling.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["person_id"],
+            ["people.id"],
+            name=op.f("fk_calendar_push_subscriptions_person_id_people"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["calendar_tenants.id"],
+            name=op.f("fk_calendar_push_subscriptions_tenant_id_calendar_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_calendar_push_subscriptions")),
+        sa.UniqueConstraint(
+            "channel_id", "tenant_id", name=op.f("uq_calendar_push_subscriptions_channel_id")
+        ),
+        sa.UniqueConstraint("tenant_id", "person_id", name=op.f("uq_calendar_push_subscriptions_tenant_id")),
+    )
+    op.create_table(
         "competencies",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("program_id", sa.Integer(), nullable=False),
@@ -835,6 +866,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_competencies_program_id"))
 
     op.drop_table("competencies")
+    op.drop_table("calendar_push_subscriptions")
     op.drop_table("calendar_accounts")
     with op.batch_alter_table("skills", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_skills_key"))

@@ -2,7 +2,7 @@
 
 from scheduling.db import Base
 from scheduling.models.availability import DatedSlot, WeeklySlot
-from scheduling.models.calendars import CalendarAccount, CalendarTenant, Provider
+from scheduling.models.calendars import CalendarAccount, CalendarTenant, Provider, PushSubscription
 from scheduling.models.matching import (
     Competency,
     FollowUp,
@@ -67,6 +67,7 @@ __all__ = [
     "Program",
     "ProposedTime",
     "Provider",
+    "PushSubscription",
     "QuestionKind",
     "ReassessmentState",
     "Recommendation",

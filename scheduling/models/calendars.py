@@ -7,6 +7,7 @@ encrypted at rest by :class:`scheduling.crypto.EncryptedText`.
 from __future__ import annotations
 
 import enum
+import hmac
 from datetime import datetime
 from typing import Any
 
@@ -58,3 +59,37 @@ class CalendarAccount(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     tenant: Mapped[CalendarTenant] = relationship(back_populates="accounts", lazy="joined")
+
+
+class PushSubscription(Base):
+    """A provider's promise to notify us when one person's calendar changes (a Google watch
+    channel or a Graph subscription), until ``expires_at``; the worker renews it before then.
+
+    ``secret`` is what the provider echoes with every notification (``X-Goog-Channel-Token`` /
+    ``clientState``): random per subscription, encrypted at rest, compared in constant time.
+    """
+
+    __tablename__ = "calendar_push_subscriptions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "person_id"),  # one channel per calendar
+        UniqueConstraint("channel_id", "tenant_id"),  # a notification names its channel
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("calendar_tenants.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    # The provider's ids: Google channel id / Graph subscription id, and Google's resourceId
+    # (needed to stop the channel) / Graph's resource path.
+    channel_id: Mapped[str] = mapped_column(String(255))
+    resource_id: Mapped[str] = mapped_column(String(500), default="")
+    # What it watches and where it reports: a changed account or base URL means a new one.
+    calendar_id: Mapped[str] = mapped_column(String(500))
+    address: Mapped[str] = mapped_column(String(1000))
+    secret: Mapped[str] = mapped_column(EncryptedText)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def matches(self, token: str | None) -> bool:
+        """Whether a notification carries this subscription's secret (constant-time compare)."""
+        return bool(token) and hmac.compare_digest(self.secret.encode(), str(token).encode())

@@ -211,6 +211,22 @@ def get_skill(session: Session, skill_id: int) -> Skill:
     return skill
 
 
+def known_skill(session: Session, name: object, field: str = "skill") -> Skill:
+    """The catalogue skill ``name`` means (any spelling or alias); a name nobody added is refused.
+
+    Pages let people pick only skills an admin put in the catalogue, so a typo never
+    becomes a new skill that no mentor offers.
+    """
+    cleaned = clean_name(name, field)
+    skill = find_skill(session, cleaned)
+    if skill is None:
+        raise ValidationFailed(
+            f"{cleaned!r} is not in the skill catalogue; pick one from the list or ask an admin to add it.",
+            field,
+        )
+    return skill
+
+
 def add_skill(session: Session, name: object, *, category: object = "") -> Skill:
     """Add a catalogue skill; a name that already means a skill (any spelling, alias) is a conflict."""
     with unit_of_work(session):

@@ -21,8 +21,10 @@ from werkzeug.security import generate_password_hash
 
 from scheduling.errors import Conflict, Forbidden, NotFound, UnknownTimeZone, ValidationFailed
 from scheduling.models import Person, PersonSkill, Skill, SkillAlias, SkillRelation
+from scheduling.services.competencies import known_skill
 from scheduling.services.safe_text import is_storable, storable
 from scheduling.services.skills import (
+    SkillLevel,
     find_skill,
     parse_skill_entries,
     replace_skills,
@@ -320,6 +322,64 @@ def set_skills(session: Session, person: Person, lists: Mapping[str, Any]) -> Pe
             replace_skills(session, person, relation, entries, field=relation.value)
         session.commit()
     return person
+
+
+def _check_own_field(key: str, value: Any) -> Any:
+    if key in TEXT_LIMITS:
+        return check_text(value, key, required=key == "name")
+    if key == "time_zone":
+        return check_time_zone(value)
+    return check_optional_count(value, key, maximum=MEETING_CAP_MAX)
+
+
+def update_profile(
+    session: Session,
+    person: Person,
+    changes: Mapping[str, Any],
+    skills: Mapping[str, Any],
+    *,
+    actor: Person,
+) -> Person:
+    """The profile page's save: own fields and skill lists in one transaction, all or nothing.
+
+    ``changes`` holds fields a person edits themself (see :data:`SELF_EDITABLE`);
+    ``skills`` maps "wants", "offers", "has" to ``[{"name", "level"}]`` as in
+    :func:`set_skills`, except that every name must already be in the catalogue (any
+    spelling or alias): on a page people pick skills, a typo is refused, not added.
+    """
+    if actor.id != person.id and not actor.is_admin:
+        raise Forbidden("You can only edit your own profile.")
+    values = {}
+    for key, value in changes.items():
+        if key not in SELF_EDITABLE:
+            raise ValidationFailed(f"Unknown field {key!r}.", key)
+        values[key] = _check_own_field(key, value)
+    parsed: dict[SkillRelation, list[SkillLevel]] = {}
+    for key, entries in skills.items():
+        try:
+            relation = SkillRelation(key)
+        except ValueError:
+            raise ValidationFailed(f"Unknown skill list {key!r}; use offers, wants or has.", key) from None
+        parsed[relation] = [
+            SkillLevel(known_skill(session, e.name, f"{key}[{i}].name").name, e.level)
+            for i, e in enumerate(parse_skill_entries(entries, key))
+        ]
+    if parsed.get(SkillRelation.OFFERS) and not person.is_mentor:
+        raise Forbidden("Only mentors offer skills.", "offers")
+    with unit_of_work(session):
+        for relation, levels in parsed.items():
+            replace_skills(session, person, relation, levels, field=relation.value)
+        for key, value in values.items():
+            setattr(person, key, value)
+        session.commit()
+    return person
+
+
+def direct_reports(session: Session, manager: Person, *, limit: int | None = None) -> list[Person]:
+    """Active people whose manager is ``manager``, by name (they see these people's gaps)."""
+    query = (select(Person).where(Person.manager_id == manager.id, Person.active)
+             .order_by(func.lower(Person.name), Person.id))
+    return list(session.scalars(query.limit(limit) if limit is not None else query))
 
 
 def get_person(session: Session, person_id: int, *, include_inactive: bool = False) -> Person:

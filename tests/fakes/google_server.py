@@ -8,32 +8,44 @@ Implements the documented request/response shapes the connector relies on:
 - ``{base}calendars/{id}/events``: insert (client ids in base32hex, 409 ``duplicate``),
   get, patch, delete, list with ``pageToken``/``nextPageToken`` and ``syncToken``/
   ``nextSyncToken`` (410 ``fullSyncRequired`` for an expired token).
+- ``POST {base}calendars/{id}/events/watch`` (a ``web_hook`` channel: id unique and at most
+  64 characters, ``token``, ``expiration`` in ms or ``params.ttl`` in seconds, default a week,
+  capped at ``channel_max_ttl``) and ``POST {base}channels/stop`` (``id`` + ``resourceId``, by
+  the user who opened it; 404 otherwise). An open channel gets a ``sync`` message, then an
+  ``exists`` message for every change in its calendar: bodiless POSTs to its ``address`` with
+  the ``X-Goog-Channel-*`` / ``X-Goog-Resource-*`` headers, from a background thread.
+  Unlike Google, ``address`` may be plain http (the app under test runs on loopback).
 - injected failures: 429/403 ``rateLimitExceeded``/5xx with ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import itertools
 import json
 import re
 import secrets
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, quote, unquote
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from tests.fakes.jsonhttp import JsonHandler, form_of, serve
+from tests.fakes.push import Notifier
 from tests.fakes.store import FakeEvent, Store
 
 BASE_PATH = "/calendar/v3/"
 FREEBUSY_MAX_ITEMS = 50
 ID_RE = re.compile(r"^[a-v0-9]{5,1024}$")
+CHANNEL_ID_RE = re.compile(r"^[A-Za-z0-9/=_+-]{1,64}$")
+CHANNEL_DEFAULT_TTL = timedelta(seconds=604800)
 
 
 def make_service_account(
@@ -80,6 +92,24 @@ def _error(code: int, message: str, reason: str, status: str = "") -> dict[str, 
 
 
 @dataclass
+class Channel:
+    id: str
+    resource_id: str
+    resource_uri: str
+    calendar: str
+    owner: str  # the user who opened it; only they can stop it
+    address: str
+    token: str
+    expiration: datetime
+    stopped: bool = False
+    messages: Any = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def live(self) -> bool:
+        return not self.stopped and self.expiration > datetime.now(UTC)
+
+
+@dataclass
 class GoogleFake:
     store: Store = field(default_factory=Store)
     domain: str = "example.com"
@@ -93,6 +123,12 @@ class GoogleFake:
     tokens: dict[str, str] = field(default_factory=dict)  # access token -> user email
     page_size: int = 250
     send_updates: list[str] = field(default_factory=list)
+    channels: dict[str, Channel] = field(default_factory=dict)
+    channel_max_ttl: timedelta = timedelta(days=30)
+    notifier: Notifier = field(default_factory=Notifier)
+
+    def __post_init__(self) -> None:
+        self.store.listeners.append(self._on_change)
 
     @property
     def api_endpoint(self) -> str:
@@ -241,6 +277,8 @@ class GoogleFake:
         rel = path[len(BASE_PATH) :]
         if rel == "freeBusy" and method == "POST":
             return self._freebusy(body)
+        if rel == "channels/stop" and method == "POST":
+            return self._stop(body, user)
         m = re.fullmatch(r"calendars/([^/]+)/events(?:/([^/]+))?", rel)
         if not m:
             return 404, _error(404, "Not Found", "notFound")
@@ -252,6 +290,8 @@ class GoogleFake:
         if not self.store.has_calendar(calendar):
             return 404, _error(404, "Not Found", "notFound")
         event_id = unquote(m.group(2)) if m.group(2) else None
+        if event_id == "watch" and method == "POST":
+            return self._watch(calendar, body, user)
         if event_id is None:
             if method == "POST":
                 return self._insert(calendar, body, query)
@@ -344,41 +384,105 @@ class GoogleFake:
         return 200, out
 
 
-def _handler(fake: GoogleFake) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    # --- push notifications ----------------------------------------------------------------------
 
-        def log_message(self, *args: Any) -> None:
-            pass
+    def live_channels(self, calendar: str | None = None) -> list[Channel]:
+        wanted = calendar.lower() if calendar else None
+        return [c for c in list(self.channels.values()) if c.live and wanted in (None, c.calendar)]
 
-        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = b"" if body is None else json.dumps(body).encode()
-            self.send_response(status)
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            if body is not None:
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def _watch(self, calendar: str, body: dict[str, Any], user: str) -> tuple[int, Any]:
+        channel_id, address = str(body.get("id") or ""), str(body.get("address") or "")
+        if not CHANNEL_ID_RE.match(channel_id):
+            return 400, _error(400, "Invalid channel id.", "invalid")
+        if body.get("type") not in ("web_hook", "webhook"):
+            return 400, _error(400, f"Invalid value for type: {body.get('type')}", "invalid")
+        if not re.match(r"^https?://[^/]+", address):
+            return 400, _error(400, "Invalid address.", "invalid")
+        if len(str(body.get("token") or "")) > 256:
+            return 400, _error(400, "Channel token too long.", "invalid")
+        if channel_id in self.channels:
+            return 400, _error(400, "Channel id not unique.", "channelIdNotUnique")
+        now = datetime.now(UTC)
+        ttl = (body.get("params") or {}).get("ttl")
+        if ttl is not None:
+            expiration = now + timedelta(seconds=int(ttl))
+        elif body.get("expiration"):
+            expiration = datetime.fromtimestamp(int(body["expiration"]) / 1000, UTC)
+        else:
+            expiration = now + CHANNEL_DEFAULT_TTL
+        if expiration <= now:
+            return 400, _error(400, "Channel expiration is in the past.", "invalid")
+        expiration = min(expiration, now + self.channel_max_ttl)
+        channel = Channel(
+            id=channel_id,
+            resource_id=hashlib.sha256(f"events:{calendar}".encode()).hexdigest()[:27],
+            resource_uri=f"{self.api_endpoint}calendars/{quote(calendar)}/events?alt=json",
+            calendar=calendar,
+            owner=user,
+            address=address,
+            token=str(body.get("token") or ""),
+            expiration=expiration,
+        )
+        self.channels[channel_id] = channel
+        out = {
+            "kind": "api#channel",
+            "id": channel.id,
+            "resourceId": channel.resource_id,
+            "resourceUri": channel.resource_uri,
+            "expiration": str(int(expiration.timestamp() * 1000)),
+        }
+        if channel.token:
+            out["token"] = channel.token
+        self._notify(channel, "sync")
+        return 200, out
 
-        def _dispatch(self, method: str) -> None:
-            split = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+    def _stop(self, body: dict[str, Any], user: str) -> tuple[int, Any]:
+        channel = self.channels.get(str(body.get("id") or ""))
+        if (
+            channel is None
+            or channel.stopped
+            or channel.resource_id != body.get("resourceId")
+            or channel.owner != user
+        ):
+            return 404, _error(404, f"Channel '{body.get('id')}' not found for project 'proj'", "notFound")
+        channel.stopped = True
+        return 204, None
+
+    def _notify(self, channel: Channel, state: str) -> None:
+        headers = {
+            "X-Goog-Channel-ID": channel.id,
+            "X-Goog-Channel-Expiration": format_datetime(channel.expiration, usegmt=True),
+            "X-Goog-Message-Number": str(next(channel.messages)),
+            "X-Goog-Resource-ID": channel.resource_id,
+            "X-Goog-Resource-URI": channel.resource_uri,
+            "X-Goog-Resource-State": state,
+        }
+        if channel.token:
+            headers["X-Goog-Channel-Token"] = channel.token
+        self.notifier.post(channel.address, headers)
+
+    def _on_change(self, calendar: str, event_id: str, kind: str) -> None:
+        for channel in self.live_channels(calendar):
+            self._notify(channel, "exists")
+
+
+def _handler(fake: GoogleFake) -> type[JsonHandler]:
+    class Handler(JsonHandler):
+        json_type = "application/json; charset=UTF-8"
+
+        def dispatch(self, method: str, split: SplitResult, raw: bytes) -> None:
             fake.store.log(method, split.path)
             if split.path == "/token":
-                form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
-                self._send(*fake.token(form))
+                self.send_json(*fake.token(form_of(raw)))
                 return
             failure = fake.store.take_failure()
             if failure is not None:
-                self._send(failure.status, failure.body, failure.headers)
+                self.send_json(failure.status, failure.body, failure.headers)
                 return
             auth = self.headers.get("Authorization", "")
             user = fake.tokens.get(auth.removeprefix("Bearer ").strip())
             if user is None:
-                self._send(
+                self.send_json(
                     401,
                     _error(
                         401, "Request had invalid authentication credentials.", "authError", "UNAUTHENTICATED"
@@ -386,27 +490,12 @@ def _handler(fake: GoogleFake) -> type[BaseHTTPRequestHandler]:
                 )
                 return
             if not split.path.startswith(BASE_PATH):
-                self._send(404, _error(404, "Not Found", "notFound"))
+                self.send_json(404, _error(404, "Not Found", "notFound"))
                 return
-            query = {k: v[0] for k, v in parse_qs(split.query).items()}
+            query = form_of(split.query.encode())
             body = json.loads(raw) if raw else {}
             status, payload = fake.handle(method, split.path, query, body, user)
-            self._send(status, payload)
-
-        def do_GET(self) -> None:
-            self._dispatch("GET")
-
-        def do_POST(self) -> None:
-            self._dispatch("POST")
-
-        def do_PATCH(self) -> None:
-            self._dispatch("PATCH")
-
-        def do_PUT(self) -> None:
-            self._dispatch("PUT")
-
-        def do_DELETE(self) -> None:
-            self._dispatch("DELETE")
+            self.send_json(status, payload)
 
     return Handler
 
@@ -414,13 +503,6 @@ def _handler(fake: GoogleFake) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def google_server(fake: GoogleFake | None = None) -> Iterator[GoogleFake]:
     fake = fake or GoogleFake()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve(_handler(fake)) as base_url:
+        fake.base_url = base_url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -13,6 +13,15 @@ Implements the shapes the connector relies on:
   (``transactionId`` de-duplicates creates), ``POST .../events/{eid}/cancel``,
   ``GET /v1.0/users/{id}/calendarView/delta`` with ``@odata.nextLink`` paging and
   ``@odata.deltaLink`` (410 for an expired delta token).
+- ``POST /v1.0/subscriptions`` on ``users/{id}/events`` (changeType a subset of
+  created,updated,deleted; ``expirationDateTime`` in the future and at most
+  ``max_subscription_minutes`` = 4230 ahead; ``clientState`` at most 128 characters). Before
+  answering 201 it runs the validation handshake against ``notificationUrl`` (and
+  ``lifecycleNotificationUrl``): ``POST ?validationToken=...`` must be answered 200 text/plain
+  with the token within 10 s, else 400. ``GET``/``PATCH`` (new expiry, or a new, re-validated
+  url)/``DELETE /v1.0/subscriptions/{id}``; expired ones are gone (404). Each change in a
+  watched calendar is POSTed as ``{"value": [changeNotification]}`` from a background
+  thread. Unlike Graph, the urls may be plain http (the app under test runs on loopback).
 - 403 ``ErrorAccessDenied`` until admin consent is granted; injected 429/503 with ``Retry-After``.
 """
 
@@ -23,21 +32,22 @@ import json
 import re
 import secrets
 import ssl
-import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, unquote
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from tests.fakes.jsonhttp import JsonHandler, form_of, serve
+from tests.fakes.push import Notifier
 from tests.fakes.store import FakeEvent, Store
 from tests.fakes.tls import make_tls_files
 
@@ -87,6 +97,35 @@ def _parse_graph_dt(value: dict[str, str]) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
+CHANGE_TYPES = frozenset({"created", "updated", "deleted"})
+VALIDATION_TOKEN_PREFIX = "Validation: Testing client application reachability for subscription Request-Id: "
+VALIDATION_FAILED = (
+    "Subscription validation request failed. Notification endpoint must respond with 200 OK to "
+    "validation request."
+)
+
+
+def _graph_stamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+
+
+@dataclass
+class Subscription:
+    id: str
+    resource: str
+    user: str
+    change_types: frozenset[str]
+    notification_url: str
+    lifecycle_url: str
+    client_state: str
+    expiration: datetime
+    tls: str = "v1_2"
+
+    @property
+    def live(self) -> bool:
+        return self.expiration > datetime.now(UTC)
+
+
 @dataclass
 class GraphFake:
     store: Store = field(default_factory=Store)
@@ -100,6 +139,12 @@ class GraphFake:
     tokens: set[str] = field(default_factory=set)
     page_size: int = 50
     token_requests: int = 0
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    max_subscription_minutes: int = 4230
+    notifier: Notifier = field(default_factory=Notifier)
+
+    def __post_init__(self) -> None:
+        self.store.listeners.append(self._on_change)
 
     @property
     def graph_url(self) -> str:
@@ -233,6 +278,9 @@ class GraphFake:
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         if not self.consented:
             return 403, _error("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+        sm = re.fullmatch(r"/v1\.0/subscriptions(?:/([^/]+))?", path)
+        if sm:
+            return self._subscriptions(method, unquote(sm.group(1)) if sm.group(1) else None, body)
         m = re.fullmatch(r"/v1\.0/users/([^/]+)/(.+)", path)
         if not m:
             return 404, _error("ResourceNotFound", "Resource not found for the segment.")
@@ -363,61 +411,170 @@ class GraphFake:
         return 200, out
 
 
-def _handler(fake: GraphFake) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    # --- change notifications --------------------------------------------------------------------
 
-        def log_message(self, *args: Any) -> None:
-            pass
+    def live_subscriptions(self, user: str | None = None) -> list[Subscription]:
+        wanted = user.lower() if user else None
+        return [s for s in list(self.subscriptions.values()) if s.live and wanted in (None, s.user)]
 
-        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = b"" if body is None else json.dumps(body).encode()
-            self.send_response(status)
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            if body is not None:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def subscription_json(self, sub: Subscription) -> dict[str, Any]:
+        return {
+            "@odata.context": f"{self.graph_url}/$metadata#subscriptions/$entity",
+            "id": sub.id,
+            "resource": sub.resource,
+            "applicationId": self.client_id,
+            "changeType": ",".join(sorted(sub.change_types)),
+            "clientState": sub.client_state or None,
+            "notificationUrl": sub.notification_url,
+            "lifecycleNotificationUrl": sub.lifecycle_url or None,
+            "expirationDateTime": _graph_stamp(sub.expiration),
+            "creatorId": "service-principal-1",
+            "latestSupportedTlsVersion": sub.tls,
+            "includeResourceData": False,
+            "notificationContentType": "application/json",
+        }
 
-        def _dispatch(self, method: str) -> None:
-            split = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+    def _expiry(self, value: Any) -> tuple[datetime | None, tuple[int, Any] | None]:
+        try:
+            when = _parse_graph_dt({"dateTime": str(value).replace("Z", "")})
+        except ValueError:
+            return None, (400, _error("InvalidRequest", "expirationDateTime is not a valid date."))
+        now = datetime.now(UTC)
+        if when <= now:
+            return None, (400, _error("InvalidRequest", "Subscription expiration must be in the future."))
+        if when > now + timedelta(minutes=self.max_subscription_minutes):
+            return None, (400, _error(
+                "InvalidRequest",
+                f"Subscription expiration can only be {self.max_subscription_minutes} minutes in the future.",
+            ))
+        return when, None
+
+    def _validate_url(self, url: str) -> tuple[int, Any] | None:
+        """Graph's handshake: the endpoint must echo the token, 200 text/plain, within 10 s."""
+        if not re.match(r"^https?://[^/]+", url):
+            return 400, _error("InvalidRequest", "The notification url is not valid.")
+        token = f"{VALIDATION_TOKEN_PREFIX}{uuid.uuid4()}"
+        answer = self.notifier.call(url, {"Content-Type": "text/plain; charset=utf-8"}, validationToken=token)
+        if answer.status != 200 or answer.text != token or "text/plain" not in answer.content_type:
+            return 400, _error("InvalidRequest", VALIDATION_FAILED)
+        return None
+
+    def _subscriptions(self, method: str, sub_id: str | None, body: dict[str, Any]) -> tuple[int, Any]:
+        if sub_id is None:
+            if method == "POST":
+                return self._subscribe(body)
+            if method == "GET":
+                return 200, {"value": [self.subscription_json(s) for s in self.live_subscriptions()]}
+            return 405, _error("ErrorInvalidRequest", "Method not allowed")
+        sub = self.subscriptions.get(sub_id)
+        if sub is None or not sub.live:
+            return 404, _error("ResourceNotFound", f"The object '{sub_id}' was not found.")
+        if method == "GET":
+            return 200, self.subscription_json(sub)
+        if method == "DELETE":
+            del self.subscriptions[sub_id]
+            return 204, None
+        if method != "PATCH":
+            return 405, _error("ErrorInvalidRequest", "Method not allowed")
+        if "expirationDateTime" in body:
+            when, problem = self._expiry(body["expirationDateTime"])
+            if problem is not None:
+                return problem
+            assert when is not None
+            sub.expiration = when
+        if body.get("notificationUrl"):
+            problem = self._validate_url(str(body["notificationUrl"]))
+            if problem is not None:
+                return problem
+            sub.notification_url = str(body["notificationUrl"])
+        return 200, self.subscription_json(sub)
+
+    def _subscribe(self, body: dict[str, Any]) -> tuple[int, Any]:
+        for key in ("changeType", "notificationUrl", "resource", "expirationDateTime"):
+            if not body.get(key):
+                return 400, _error("InvalidRequest", f"The property '{key}' is required.")
+        change_types = frozenset(t.strip() for t in str(body["changeType"]).split(","))
+        if not change_types <= CHANGE_TYPES:
+            return 400, _error("InvalidRequest", f"Invalid changeType '{body['changeType']}'.")
+        rm = re.fullmatch(r"/?users/([^/]+)/events", str(body["resource"]), re.IGNORECASE)
+        if not rm:
+            return 400, _error("InvalidRequest", f"Unsupported resource '{body['resource']}'.")
+        user = unquote(rm.group(1)).lower()
+        if not self.store.has_calendar(user):
+            return 404, _error("ResourceNotFound", f"User '{user}' was not found.")
+        if len(str(body.get("clientState") or "")) > 128:
+            return 400, _error("InvalidRequest", "clientState is limited to 128 characters.")
+        when, problem = self._expiry(body["expirationDateTime"])
+        if problem is not None:
+            return problem
+        assert when is not None
+        urls = [str(body["notificationUrl"])]
+        if body.get("lifecycleNotificationUrl"):
+            urls.append(str(body["lifecycleNotificationUrl"]))
+        for url in urls:
+            problem = self._validate_url(url)
+            if problem is not None:
+                return problem
+        sub = Subscription(
+            id=str(uuid.uuid4()),
+            resource=str(body["resource"]),
+            user=user,
+            change_types=change_types,
+            notification_url=urls[0],
+            lifecycle_url=str(body.get("lifecycleNotificationUrl") or ""),
+            client_state=str(body.get("clientState") or ""),
+            expiration=when,
+            tls=str(body.get("latestSupportedTlsVersion") or "v1_2"),
+        )
+        self.subscriptions[sub.id] = sub
+        return 201, self.subscription_json(sub)
+
+    def _on_change(self, calendar: str, event_id: str, kind: str) -> None:
+        for sub in self.live_subscriptions(calendar):
+            if kind not in sub.change_types:
+                continue
+            resource = f"Users/{sub.user}/Events/{event_id}"
+            note: dict[str, Any] = {
+                "subscriptionId": sub.id,
+                "subscriptionExpirationDateTime": _graph_stamp(sub.expiration),
+                "changeType": kind,
+                "resource": resource,
+                "resourceData": {
+                    "@odata.type": "#Microsoft.Graph.Event",
+                    "@odata.id": resource,
+                    "id": event_id,
+                },
+                "tenantId": self.tenant_id,
+            }
+            if sub.client_state:
+                note["clientState"] = sub.client_state
+            payload = json.dumps({"value": [note]}).encode()
+            self.notifier.post(sub.notification_url, {"Content-Type": "application/json"}, payload)
+
+
+def _handler(fake: GraphFake) -> type[JsonHandler]:
+    class Handler(JsonHandler):
+        def dispatch(self, method: str, split: SplitResult, raw: bytes) -> None:
             fake.store.log(method, split.path)
             om = re.fullmatch(r"/([^/]+)/v2\.0/\.well-known/openid-configuration", split.path)
             if om:
-                self._send(*fake.openid(om.group(1)))
+                self.send_json(*fake.openid(om.group(1)))
                 return
             tm = re.fullmatch(r"/([^/]+)/oauth2/v2\.0/token", split.path)
             if tm and method == "POST":
-                form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
-                self._send(*fake.token(tm.group(1), form))
+                self.send_json(*fake.token(tm.group(1), form_of(raw)))
                 return
             failure = fake.store.take_failure()
             if failure is not None:
-                self._send(failure.status, failure.body, failure.headers)
+                self.send_json(failure.status, failure.body, failure.headers)
                 return
             auth = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
             if auth not in fake.tokens:
-                self._send(401, _error("InvalidAuthenticationToken", "Access token is empty or invalid."))
+                self.send_json(401, _error("InvalidAuthenticationToken", "Access token is empty or invalid."))
                 return
-            query = {k: v[0] for k, v in parse_qs(split.query).items()}
+            query = form_of(split.query.encode())
             body = json.loads(raw) if raw else {}
-            self._send(*fake.handle(method, split.path, query, body))
-
-        def do_GET(self) -> None:
-            self._dispatch("GET")
-
-        def do_POST(self) -> None:
-            self._dispatch("POST")
-
-        def do_PATCH(self) -> None:
-            self._dispatch("PATCH")
-
-        def do_DELETE(self) -> None:
-            self._dispatch("DELETE")
+            self.send_json(*fake.handle(method, split.path, query, body))
 
     return Handler
 
@@ -426,17 +583,9 @@ def _handler(fake: GraphFake) -> type[BaseHTTPRequestHandler]:
 def graph_server(tls_dir: Path, fake: GraphFake | None = None) -> Iterator[GraphFake]:
     fake = fake or GraphFake()
     ca, cert, key = make_tls_files(tls_dir)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(cert), str(key))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    fake.base_url = f"https://127.0.0.1:{server.server_address[1]}"
     fake.ca_file = str(ca)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve(_handler(fake), context) as base_url:
+        fake.base_url = base_url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -1,17 +1,19 @@
 """The calendar data behind the Google and Graph loopback servers.
 
 A provider-neutral model of calendars and events with a change counter (for sync
-tokens and delta links), a request log (to count provider calls) and injected
-failures (throttling, outages). Busy time is computed here the way the real
-services document it: recurrences expanded, transparent/cancelled/declined
-events free, all-day events in the calendar's own zone. It deliberately does
-not reuse product code, so the contract tests compare two implementations.
+tokens and delta links), a request log (to count provider calls), injected
+failures (throttling, outages) and change listeners (the fakes' push notifications).
+Busy time is computed here the way the real services document it: recurrences
+expanded, transparent/cancelled/declined events free, all-day events in the
+calendar's own zone. It deliberately does not reuse product code, so the contract
+tests compare two implementations.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -73,6 +75,12 @@ class Store:
         self.requests: list[tuple[str, str]] = []
         self.failures: list[Failure] = []
         self.expired_tokens_before = 0  # sync tokens older than this version are rejected
+        # Called as listener(calendar, event_id, "created" | "updated" | "deleted") after each change.
+        self.listeners: list[Callable[[str, str, str], None]] = []
+
+    def _changed(self, calendar: str, event_id: str, kind: str) -> None:
+        for listener in list(self.listeners):
+            listener(calendar.lower(), event_id, kind)
 
     # --- setup ----------------------------------------------------------------------------------
 
@@ -91,9 +99,11 @@ class Store:
     def put(self, event: FakeEvent) -> FakeEvent:
         with self.lock:
             event.calendar = event.calendar.lower()
+            known = event.id in self.events[event.calendar]
             event.version = self.bump()
             self.events[event.calendar][event.id] = event
-            return event
+        self._changed(event.calendar, event.id, "updated" if known else "created")
+        return event
 
     def get(self, calendar: str, event_id: str) -> FakeEvent | None:
         with self.lock:
@@ -106,7 +116,8 @@ class Store:
             for key, value in changes.items():
                 setattr(event, key, value)
             event.version = self.bump()
-            return event
+        self._changed(calendar, event_id, "deleted" if event.deleted else "updated")
+        return event
 
     def respond(
         self, calendar: str, event_id: str, email: str, response: str, comment: str = ""
@@ -120,7 +131,8 @@ class Store:
                     if comment:
                         att["comment"] = comment
             event.version = self.bump()
-            return event
+        self._changed(calendar, event_id, "updated")
+        return event
 
     def delete(self, calendar: str, event_id: str) -> None:
         self.change(calendar, event_id, deleted=True, status="cancelled")
