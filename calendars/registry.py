@@ -52,6 +52,15 @@ def _url(value: Any, field: str, *, https_only: bool = False) -> str:
     return text
 
 
+def _secure_url(value: Any, field: str) -> str:
+    """An https URL, or plain http to this machine only (RFC 8252 section 7.3, for loopback tests)."""
+    text = _url(value, field)
+    parts = urlsplit(text)
+    if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise SettingsError(f"{field} must be an https URL.", field)
+    return text
+
+
 def service_account_info(secret: str | None) -> dict[str, Any]:
     """Parse and sanity-check a Google service-account JSON key."""
     if not secret:
@@ -96,6 +105,9 @@ def validate(provider: str, config: Mapping[str, Any], secret: str | None) -> di
                 raise SettingsError("OAuth needs the client id.", "client_id")
             if not secret:
                 raise SettingsError("OAuth needs the client secret.", "secret")
+            for key in ("auth_uri", "token_uri"):  # codes and the client secret travel there
+                if clean.get(key):
+                    clean[key] = _secure_url(clean[key], key)
         else:
             raise SettingsError("auth must be service_account or oauth.", "auth")
         if clean.get("api_endpoint"):

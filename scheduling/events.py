@@ -56,6 +56,14 @@ class MeetingFinished(DomainEvent):
     meeting_id: int
 
 
+@dataclass(frozen=True)
+class CalendarConnected(DomainEvent):
+    """A person connected (or reconnected) their calendar through a tenant."""
+
+    person_id: int
+    tenant_id: int
+
+
 Subscriber = Callable[[DomainEvent], Any]
 _subscribers: list[Subscriber] = []
 _KEY = "flashmentor_events"

@@ -261,6 +261,7 @@ def connect_account(
     account.external_id = external
     account.username = username.strip()
     account.secret = secret or None
+    events.record(session, events.CalendarConnected(person.id, tenant.id))
     session.commit()
     from scheduling.availability import forget_busy
 

@@ -34,13 +34,15 @@ from scheduling.models import CalendarAccount, CalendarEventLink, CalendarTenant
 from scheduling.models.calendars import PushSubscription
 from tests import calendar_backends as harness
 from tests import worker_harness
-from tests.factories import make_mentee
+from tests.factories import make_mentee, make_mentor
+from tests.fakes.dav_servers import DavServer
 from tests.fakes.google_server import GoogleFake, make_service_account
 from tests.fakes.graph_server import GraphFake
 from tests.test_calendar_push import FAST, SOON, booked, pair
 from worker import calendar_jobs, jobs, scheduler
 
 google_fake, graph_fake, smtp = harness.google_fake, harness.graph_fake, worker_harness.smtp
+radicale_server = harness.radicale_server
 QUEUE = worker_harness.QUEUE
 H = timedelta(hours=1)
 
@@ -245,7 +247,9 @@ def test_one_refusal_fails_alone_and_lands_in_the_failed_registry(
 
     assert lost.id not in subs(db, microsoft) and ok.id in subs(db, microsoft)
     failed = FailedJobRegistry(queue=Queue(QUEUE, connection=connection)).get_job_ids()
-    assert failed == [f"fm-tenant-{microsoft.id}-push-{lost.id}-manual"]
+    # refused twice: right after connecting, and in the round; nobody else's job failed
+    expected = [f"fm-tenant-{microsoft.id}-push-{lost.id}-{when}" for when in ("connected", "manual")]
+    assert sorted(failed) == expected
     [shown] = [j for j in scheduler.failed_jobs() if j["id"] == failed[0]]
     assert shown["function"] == "worker.scheduler.ensure_push" and "NotFound" in shown["error"]
     assert scheduler.renew_push_subscriptions() == {microsoft.id: [lost.id]}  # the next round retries
@@ -484,3 +488,30 @@ def test_caldav_has_no_push_and_the_setting_must_be_a_boolean(db: Session) -> No
     with pytest.raises(ValidationFailed) as err:
         tenants.update_tenant(db, dav, config={"push": "yes"})
     assert err.value.field == "push"
+
+
+def test_connecting_a_calendar_opens_its_channel_at_once(
+    db: Session, google_fake: GoogleFake, google: CalendarTenant, live_url: str, rq: Callable[[], Redis],
+    radicale_server: DavServer,
+) -> None:
+    email = f"push-{uuid.uuid4().hex[:8]}@example.com"
+    person = make_mentor(db, email=email)
+    google_fake.store.add_calendar(email)
+
+    tenants.connect_account(db, person=person, tenant=google)
+    connection = rq()  # no renewal round ran: the connection itself queued the job
+
+    job = Job.fetch(f"fm-tenant-{google.id}-push-{person.id}-connected", connection=connection)
+    assert job.get_status() == "finished"
+    assert set(subs(db, google)) == {person.id}
+    assert len(google_fake.live_channels(email)) == 1
+
+    dav = tenants.create_tenant(
+        db, name="DAV", provider="caldav", secret=radicale_server.password,
+        config={"url": radicale_server.base_url, "username": radicale_server.username},
+    )
+    other = make_mentee(db)
+    # CalDAV has no push: the job runs and changes nothing
+    tenants.connect_account(db, person=other, tenant=dav, external_id="calendar")
+    rq()
+    assert subs(db, dav) == {}

@@ -66,6 +66,10 @@ def caldav_tenant(db: Session, server: DavServer, password: str | None = None, u
         ("google", {"domain": "example.com"}, json.dumps({"client_email": "a@b"}), "secret"),
         ("google", {}, json.dumps({"client_email": "a@b", "private_key": "-----BEGIN KEY"}), "domain"),
         ("google", {"domain": "example.com", "auth": "oauth"}, "client-secret", "client_id"),
+        ("google", {"domain": "example.com", "auth": "oauth", "client_id": "c",
+                    "token_uri": "http://oauth.example.com/token"}, "client-secret", "token_uri"),
+        ("google", {"domain": "example.com", "auth": "oauth", "client_id": "c",
+                    "auth_uri": "javascript:alert(1)"}, "client-secret", "auth_uri"),
         ("microsoft", {"client_id": "c"}, "s", "tenant_id"),
         ("microsoft", {"tenant_id": "t", "client_id": "c"}, None, "secret"),
         (

@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from calendars import google as google_connector
 from scheduling import oauth, tenants
+from scheduling.errors import ValidationFailed
 from scheduling.models import CalendarAccount, Person
 from tests.factories import at, count_rows, login, make_mentor, make_program
 from tests.fakes.google_server import GoogleFake, google_server
@@ -291,7 +292,13 @@ def test_failed_connection_test_keeps_the_grant_and_says_why(
 def test_start_refuses_insecure_endpoints_other_domains_and_other_tenants(
     web: Any, db: Any, provider: OAuthFake, google: GoogleFake, mentor: Person
 ) -> None:
-    insecure = make_tenant(db, provider, google, auth_uri="http://accounts.example.net/o/oauth2/auth")
+    with pytest.raises(ValidationFailed) as refused:  # the admin cannot save such a tenant...
+        make_tenant(db, provider, google, auth_uri="http://accounts.example.net/o/oauth2/auth")
+    assert refused.value.field == "auth_uri"
+    insecure = make_tenant(db, provider, google)
+    # ...and one stored before that check (or edited in the database) is still refused here.
+    insecure.config = {**insecure.config, "auth_uri": "http://accounts.example.net/o/oauth2/auth"}
+    db.commit()
     login(web, mentor)
     resp = web.post("/calendar/oauth/start", data={"tenant_id": str(insecure.id)})
     assert resp.status_code == 422 and "auth_uri must be an https URL" in alert(html(resp))

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from scheduling.errors import InvalidTransition, NotFound
 from scheduling.events import (
+    CalendarConnected,
     DomainEvent,
     MeetingCanceled,
     MeetingRescheduled,
@@ -353,6 +354,14 @@ def ensure_push_renewal(*, after: datetime | None = None) -> str | None:
     return _book_round("fm-calendar-push", push_interval(), func, after)
 
 
+def _on_calendar_connected(ev: CalendarConnected) -> None:
+    """Open the new calendar's push channel now rather than at the next round (up to an hour)."""
+    if push_interval() <= 0 or not calendar_jobs.push_reachable(jobs.base_url()):
+        return
+    jobs.queue().enqueue("worker.scheduler.ensure_push", ev.tenant_id, ev.person_id,
+                         job_id=f"fm-tenant-{ev.tenant_id}-push-{ev.person_id}-connected", retry=None)
+
+
 def renew_push_subscriptions() -> dict[int, list[int]]:
     """One round: an ``ensure_push`` job per person with work (tenant id -> person ids), then
     the next round. Cheap when nothing is due: one query per tenant, no provider call."""
@@ -418,6 +427,7 @@ _HANDLERS: dict[type, Any] = {
     RequestCreated: _on_request_created,
     RequestAnswered: _on_request_answered,
     MeetingScheduled: _on_meeting_scheduled,
+    CalendarConnected: _on_calendar_connected,
     MeetingRescheduled: _on_meeting_scheduled,
     MeetingCanceled: _on_meeting_canceled,
 }
