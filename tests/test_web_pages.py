@@ -168,6 +168,29 @@ def test_mentee_picks_a_shared_slot_shown_in_their_zone(client, db):
     assert req.proposed_times[0].start_at == first
 
 
+def test_the_picker_opens_on_the_first_week_with_free_time(client, db):
+    make_program(db, lead_time_hours=0)
+    mentor = make_mentor(db, time_zone="UTC", weekly=[])
+    later = next_monday() + timedelta(weeks=1)  # a Monday two weeks out at most
+    start = datetime.combine(later + timedelta(days=2), datetime.min.time(), tzinfo=UTC) + timedelta(hours=10)
+    db.add(DatedSlot(mentor_id=mentor.id, start_at=start, end_at=start + timedelta(hours=1)))
+    db.commit()
+    mentee = make_mentee(db, time_zone="UTC")
+    login(client, mentee)
+    client.post(f"/mentors/{mentor.id}/request",
+                data={"topic": "Career", "description": "", "mode": "video", "location": ""})
+
+    page = html(client.get(f"/mentors/{mentor.id}/request/time"))
+    assert f"Week of Monday {later.day} " in page
+    assert "No shared free time is left this week; this is the first week with some." in page
+    offered = [datetime.fromisoformat(v) for v in re.findall(r'name="slot" value="([^"]+)"', page)]
+    assert offered == [start, start + timedelta(minutes=30)]
+    assert f"week={(later - timedelta(weeks=1)).isoformat()}" in page  # the way back is there
+
+    asked = html(client.get(f"/mentors/{mentor.id}/request/time?week={next_monday().isoformat()}"))
+    assert "No shared free times this week" in asked and "first week with some" not in asked
+
+
 def test_proposing_a_time_outside_availability_is_refused_with_the_row_marked(client, db):
     make_program(db, lead_time_hours=0)
     mentor = make_mentor(db, weekly=[(0, "09:00", "10:00")])

@@ -7,7 +7,7 @@ which checks every program rule. Times are listed and read in the mentee's zone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import groupby
@@ -137,6 +137,39 @@ def clock(slot: Slot, viewer: Person) -> str:
     return f"{s:%H:%M}\u2013{e:%H:%M} {e.tzname() if s.tzname() != e.tzname() else s.tzname()}"
 
 
+@dataclass(frozen=True)
+class WeekView:
+    """One week of the slot picker and where its arrows lead."""
+
+    monday: date
+    slots: list[Slot]
+    prev_week: date | None
+    next_week: date | None
+    moved: bool  # this week had nothing left, so the page opened on the first week that has
+
+    def context(self, viewer: Person) -> dict[str, Any]:
+        return {"monday": self.monday, "days": week_choices(self.slots, viewer), "prev_week": self.prev_week,
+                "next_week": self.next_week, "moved": self.moved}
+
+
+def week_view(viewer: Person, raw_week: str | None, slots_in: Callable[[datetime, datetime], list[Slot]]
+              ) -> WeekView:
+    """The week asked for; without one, this week, or the first later week with a free slot."""
+    monday, start, end = week_window(viewer, raw_week)
+    this_monday = parse_week(None, viewer, local(utcnow(), viewer).date())  # type: ignore[union-attr]
+    last_monday = this_monday + timedelta(weeks=WEEKS_AHEAD)
+    slots = slots_in(start, end)
+    first = monday
+    if not raw_week:
+        while not slots and monday < last_monday:
+            monday, start, end = week_window(viewer, (monday + timedelta(weeks=1)).isoformat())
+            slots = slots_in(start, end)
+        if not slots:
+            monday = first  # nothing in the weeks ahead either: show this week and say so
+    return WeekView(monday, slots, monday - timedelta(weeks=1) if monday > this_monday else None,
+                    monday + timedelta(weeks=1) if monday < last_monday else None, monday != first)
+
+
 def week_window(viewer: Person, raw_week: str | None) -> tuple[date, datetime, datetime]:
     now = utcnow()
     today = local(now, viewer).date()  # type: ignore[union-attr]
@@ -151,15 +184,11 @@ def week_window(viewer: Person, raw_week: str | None) -> tuple[date, datetime, d
 def _time_page(person: Person, mentor: Person, draft: dict[str, str], errors: FormErrors,
                chosen: list[str]) -> Any:
     prog = program()
-    monday, start, end = week_window(person, request.values.get("week"))
-    slots = bookable_slots(db(), prog, mentor, person, start, end)
-    this_monday = parse_week(None, person, local(utcnow(), person).date())  # type: ignore[union-attr]
-    prev_week = monday - timedelta(weeks=1) if monday > this_monday else None
-    next_week = monday + timedelta(weeks=1) if monday < this_monday + timedelta(weeks=WEEKS_AHEAD) else None
+    week = week_view(person, request.values.get("week"),
+                     lambda start, end: bookable_slots(db(), prog, mentor, person, start, end))
     return render_template(
-        "web/request_time.html", me=person, mentor=mentor, draft=draft, days=week_choices(slots, person),
-        monday=monday, prev_week=prev_week, next_week=next_week, errors=errors, chosen=chosen,
-        zone=zone_name(person), max_times=svc.MAX_PROPOSED_TIMES, program=prog,
+        "web/request_time.html", me=person, mentor=mentor, draft=draft, **week.context(person),
+        errors=errors, chosen=chosen, zone=zone_name(person), max_times=svc.MAX_PROPOSED_TIMES, program=prog,
     ), 422 if errors else 200
 
 

@@ -10,27 +10,23 @@ offer on the request's page, as a mentor answers a request.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 
 from app.db import db
 from app.web import bp
-from app.web.booking import MODES, WEEKS_AHEAD, check_details, week_choices, week_window
+from app.web.booking import MODES, check_details, week_view
 from app.web.common import (
     FormErrors,
     chosen_slots,
     failed,
-    local,
     me,
-    parse_week,
     program,
     signed_in,
     zone_name,
 )
 from scheduling.availability import bookable_slots
-from scheduling.db import utcnow
 from scheduling.errors import DomainError, MentorCreationNotAllowed
 from scheduling.models import Initiator, MeetingMode, Person, Program, SkillRelation
 from scheduling.services import people as people_svc
@@ -147,13 +143,9 @@ def offer_time() -> Any:
             session.pop(DRAFT, None)
             flash(f"Offer sent to {mentee.name}; they accept or decline it.", "info")
             return redirect(url_for("web.request_detail", request_id=req.id))
-    monday, start, end = week_window(person, request.values.get("week"))
-    slots = bookable_slots(db(), prog, person, mentee, start, end)
-    this_monday = parse_week(None, person, local(utcnow(), person).date())  # type: ignore[union-attr]
-    last_monday = this_monday + timedelta(weeks=WEEKS_AHEAD)
+    week = week_view(person, request.values.get("week"),
+                     lambda start, end: bookable_slots(db(), prog, person, mentee, start, end))
     return render_template(
-        "web/offer_time.html", me=person, mentee=mentee, draft=draft, days=week_choices(slots, person),
-        monday=monday, prev_week=monday - timedelta(weeks=1) if monday > this_monday else None,
-        next_week=monday + timedelta(weeks=1) if monday < last_monday else None,
+        "web/offer_time.html", me=person, mentee=mentee, draft=draft, **week.context(person),
         errors=errors, chosen=chosen, zone=zone_name(person), max_times=svc.MAX_PROPOSED_TIMES, program=prog,
     ), status
