@@ -33,11 +33,13 @@ from scheduling.models import (
     PersonSkill,
     Program,
     ProposedTime,
+    QuestionKind,
     RequestState,
     SkillAlias,
     SkillRelation,
     WeeklySlot,
 )
+from scheduling.services import surveys
 from scheduling.services.people import hash_password
 from scheduling.services.program import check_settings
 from scheduling.services.skills import get_or_create_skill, skill_key
@@ -174,6 +176,8 @@ def load_demo(session: Session, *, seed: int = DEMO_SEED, now: datetime | None =
             created_at=now,
         )
         session.add(program)
+        session.flush()
+        surveys.ensure_default_questions(session, program)  # the report and the editor start from these
         _skill_catalogue(session)
         people = _people(session, rng, now)
         summary = _requests(session, rng, program, people, now)
@@ -380,7 +384,7 @@ def _requests(
         session.add(request)
         session.flush()
         if state in ("accepted", "completed"):
-            session.add(Meeting(
+            meeting = Meeting(
                 request_id=request.id,
                 program_id=program.id,
                 mentor_id=mentor.id,
@@ -394,11 +398,40 @@ def _requests(
                 uid=f"demo-meeting-{n}@flashmentor",
                 created_at=answered,
                 updated_at=answered,
-            ))
+            )
+            session.add(meeting)
+            if state == "completed":
+                session.flush()
+                _answer_surveys(session, program, meeting, rng)
         key = request.state.value if state != "completed" else "accepted (meeting held)"
         summary.requests[key] = summary.requests.get(key, 0) + 1
     session.flush()
     return summary
+
+
+SURVEY_COMMENTS = (
+    "Concrete advice I can use this week.",
+    "Good questions; we should have shared an agenda first.",
+)
+
+
+def _answer_surveys(session: Session, program: Program, meeting: Meeting, rng: random.Random) -> None:
+    """Both sides answered the held meeting's survey, so the report has results to show."""
+    sent = meeting.end_at + timedelta(hours=2)
+    for invitation, comment in zip(surveys.invite(session, meeting, now=sent), SURVEY_COMMENTS, strict=True):
+        questions = surveys.questions_for(session, program, invitation.variant)
+        answers: dict[str, object] = {}
+        for q in questions:
+            if q.kind == QuestionKind.TOOK_PLACE:
+                answers[str(q.id)] = True
+            elif q.kind == QuestionKind.RATING:
+                answers[str(q.id)] = rng.randint(4, 5)
+            elif q.kind == QuestionKind.CHOICE:
+                answers[str(q.id)] = q.choices[0]
+            else:
+                answers[str(q.id)] = comment
+        parsed = surveys.check_answers(questions, answers, invitation.variant)
+        surveys.store_answers(session, invitation, questions, parsed, now=sent + timedelta(hours=3))
 
 
 def describe(summary: DemoSummary) -> str:

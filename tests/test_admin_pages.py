@@ -628,7 +628,7 @@ def test_report_shows_the_figures(db: Session, client: Any, admin: Person, progr
     assert "held: 1 of 2 answered" in text_of(res)
     # charts: accessible SVG with a title and the numbers in the description
     assert '<svg class="chart" role="img"' in html
-    assert re.search(r"<desc[^>]*>[^<]*pending: 1 requests; accepted: 2 requests", html)
+    assert re.search(r"<desc[^>]*>[^<]*pending: 1 request; accepted: 2 requests", html)
     assert re.search(r"<desc[^>]*>2030-01: 1 held</desc>", html)
     assert re.search(r"<desc[^>]*>Python: requested 4, offered by mentors 1</desc>", html)
     assert re.search(r"<title[^>]*>How useful was the meeting for you\?</title>", html)

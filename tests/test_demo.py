@@ -165,6 +165,22 @@ def test_demo_requests_cover_the_states_and_follow_the_rules(db: Session, loaded
     assert len(starts) == len(set(starts))  # nobody is double-booked
 
 
+def test_the_held_meeting_has_survey_answers_the_report_shows(
+    db: Session, loaded: demo.DemoSummary
+) -> None:
+    from scheduling.models import MeetingState, SurveyInvitation
+    from scheduling.reports import program_health
+
+    [held] = db.scalars(select(Meeting).where(Meeting.state == MeetingState.COMPLETED)).all()
+    invitations = db.scalars(select(SurveyInvitation).where(SurveyInvitation.meeting_id == held.id)).all()
+    assert {i.person_id for i in invitations} == {held.mentor_id, held.mentee_id}
+    assert all(i.took_place is True and i.answered_at is not None and i.answered_at > held.end_at
+               for i in invitations)
+    report = program_health(db, db.scalars(select(Program)).one(), now=NOW + timedelta(days=30))
+    useful = [q for q in report["surveys"]["questions"] if q["text"] == "How useful was the meeting for you?"]
+    assert useful and useful[0]["answers"] == 2 and 4 <= useful[0]["mean"] <= 5
+
+
 def test_demo_is_deterministic(db: Session, engine: Engine) -> None:
     demo.load_demo(db, now=NOW)
     first = snapshot(db)

@@ -42,10 +42,13 @@ def bar_chart(
     title: str,
     bars: Sequence[Bar],
     *,
-    unit: str = "",
+    unit: str | tuple[str, str] = "",
     series: tuple[str, str] | None = None,
 ) -> Markup:
-    """A horizontal bar chart; with ``series`` each row has two bars (``value`` and ``alt_value``)."""
+    """A horizontal bar chart; with ``series`` each row has two bars (``value`` and ``alt_value``).
+
+    ``unit`` follows each value: one word, or (singular, plural) for "1 request" / "2 requests".
+    """
     chart_id = f"chart-{next(_ids)}"
     paired = series is not None
     per_row = (ROW_HEIGHT * 2 if paired else ROW_HEIGHT) + ROW_GAP
@@ -54,12 +57,16 @@ def bar_chart(
     width = LABEL_WIDTH + BAR_AREA + VALUE_WIDTH
     peak = max([b.value for b in bars] + [b.alt_value or 0 for b in bars] + [0])
     scale = BAR_AREA / peak if peak > 0 else 0.0
-    suffix = f" {unit}" if unit else ""
+    one, many = (unit, unit) if isinstance(unit, str) else unit
+
+    def suffix(value: float) -> str:
+        word = one if value == 1 else many
+        return f" {word}" if word else ""
 
     def describe(b: Bar) -> str:
         if paired and series is not None:
             return f"{b.label}: {series[0]} {_fmt(b.value)}, {series[1]} {_fmt(b.alt_value or 0)}"
-        return f"{b.label}: {_fmt(b.value)}{suffix}"
+        return f"{b.label}: {_fmt(b.value)}{suffix(b.value)}"
 
     desc = "; ".join(describe(b) for b in bars) if bars else "No data yet."
     parts = [
@@ -87,7 +94,7 @@ def bar_chart(
             parts.append(f'<rect class="{css}" x="{LABEL_WIDTH}" y="{by + 2}" width="{w:.1f}" '
                          f'height="{ROW_HEIGHT - 4}"/>')
             parts.append(f'<text x="{LABEL_WIDTH + w + 4:.1f}" y="{by + 15}">{escape(_fmt(value))}'
-                         f'{escape(suffix)}</text>')
+                         f'{escape(suffix(value))}</text>')
         parts.append("</g>")
     parts.append("</svg>")
     return Markup("".join(parts))

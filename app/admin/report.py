@@ -25,7 +25,7 @@ def charts_for(report: dict[str, Any]) -> dict[str, Any]:
     skills = report["skills"]
     out: dict[str, Any] = {
         "states": bar_chart("Requests by state", [Bar(s.replace("_", " "), n) for s, n in states.items()],
-                            unit="requests"),
+                            unit=("request", "requests")),
         "months": bar_chart("Meetings held per month", [Bar(m["month"], m["held"]) for m in months],
                             unit="held"),
         "skills": bar_chart("Top skills: requested vs offered",
@@ -42,7 +42,7 @@ def charts_for(report: dict[str, Any]) -> dict[str, Any]:
             bars = [Bar("Yes", q["yes"]), Bar("No", q["no"])]
         else:
             continue
-        out["questions"][q["question_id"]] = bar_chart(q["text"], bars, unit="answers")
+        out["questions"][q["question_id"]] = bar_chart(q["text"], bars, unit=("answer", "answers"))
     return out
 
 

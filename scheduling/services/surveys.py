@@ -469,18 +469,10 @@ def record_survey(
         if session.get_bind().dialect.name == "postgresql":
             session.refresh(meeting, with_for_update=True)  # decide on the state the other answer left
         questions = questions_for(session, program, invitation.variant)
-        parsed = _check_answers(questions, answers, invitation.variant)
-        took_place = parsed[questions[0].id][0]
+        parsed = check_answers(questions, answers, invitation.variant)
         if meeting.is_active and now < meeting.start_at:
             raise InvalidTransition("The meeting has not started yet; answer the survey afterwards.")
-
-        for question in questions:
-            if question.id in parsed:
-                value, text = parsed[question.id]
-                invitation.answers.append(SurveyAnswer(question_id=question.id, value=value, text=text))
-        invitation.answered_at = now
-        invitation.took_place = took_place
-        session.flush()
+        took_place = store_answers(session, invitation, questions, parsed, now=now)
         if meeting.is_active:
             finish = meeting_service.complete if took_place else meeting_service.mark_not_held
             finish(session, meeting, actor=person, now=now)  # commits the answers with the state
@@ -489,11 +481,33 @@ def record_survey(
     return invitation
 
 
+def store_answers(
+    session: Session,
+    invitation: SurveyInvitation,
+    questions: list[SurveyQuestion],
+    parsed: Mapping[int, tuple[Any, str]],
+    *,
+    now: datetime,
+) -> bool:
+    """Attach checked answers (see :func:`check_answers`) to the invitation; no commit.
+
+    Returns the answer to "Did this meeting take place?".
+    """
+    for question in questions:
+        if question.id in parsed:
+            value, text = parsed[question.id]
+            invitation.answers.append(SurveyAnswer(question_id=question.id, value=value, text=text))
+    invitation.answered_at = now
+    invitation.took_place = bool(parsed[questions[0].id][0])
+    session.flush()
+    return invitation.took_place
+
+
 def _fits_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 2**31 - 1
 
 
-def _check_answers(
+def check_answers(
     questions: list[SurveyQuestion], answers: object, variant: SurveyVariant
 ) -> dict[int, tuple[Any, str]]:
     """``{question id: (stored value, stored text)}`` for the answered questions, or ValidationFailed."""
