@@ -49,6 +49,7 @@ from scheduling.models import (
     SurveyQuestion,
     SurveyVariant,
 )
+from scheduling.services import followups, messages
 from scheduling.services.surveys import RATING_MAX, RATING_MIN
 from scheduling.services.validation import current_time
 
@@ -77,6 +78,8 @@ def program_health(
         "surveys": _survey_results(session, program),
         "skills": _skills(session, program, top_skills),
         "decline_reasons": _decline_reasons(session, program),
+        "conversations": messages.message_counts(session, program),
+        "skill_changes": followups.skill_changes(session, program)["by_skill"],
     }
 
 
@@ -350,6 +353,8 @@ def health_csv(report: dict[str, Any]) -> str:
             *[[f"surveys_{v}_sent", n["sent"]] for v, n in surveys["invitations"].items()],
             *[[f"surveys_{v}_answered", n["answered"]] for v, n in surveys["invitations"].items()],
             ["took_place_disagreements", surveys["disagreements"]],
+            ["messages", report["conversations"]["messages"]],
+            ["requests_with_messages", report["conversations"]["threads"]],
         ],
     )
     section("requests_by_state", ["state", "count"], [[s, n] for s, n in report["requests_by_state"].items()])
@@ -384,4 +389,9 @@ def health_csv(report: dict[str, Any]) -> str:
         [[s["skill"], s["requested"], s["wanted"], s["offered"]] for s in report["skills"]],
     )
     section("decline_reasons", ["reason", "count"], [[r, n] for r, n in report["decline_reasons"].items()])
+    section(
+        "skill_changes_after_meetings",
+        ["skill", "people", "average_level_change"],
+        [[c["skill"], c["people"], c["average_delta"]] for c in report["skill_changes"]],
+    )
     return out.getvalue()

@@ -581,6 +581,8 @@ def report_data(db: Session, program: Program) -> None:
     one still pending; the first meeting held, with its mentee's survey answered."""
     from scheduling.models import SkillRelation
     from scheduling.services import requests as svc
+    from scheduling.services.followups import decide, reassess
+    from scheduling.services.messages import post_message
     from scheduling.services.skills import SkillLevel, replace_skills
     from scheduling.services.surveys import invite, questions_for, record_survey
     from tests.factories import NOW, at, slot
@@ -602,6 +604,11 @@ def report_data(db: Session, program: Program) -> None:
     mentee = db.get(Person, first.mentee_id)
     assert mentee is not None
     record_survey(db, mentee_invitation.id, mentee, {str(took_place.id): True, str(useful.id): 4}, now=after)
+    # two messages in the first request's thread; the mentee then rates themself level 4 in Python
+    post_message(db, requests[0].id, mentee, "Shall I bring my code?", now=after)
+    post_message(db, requests[0].id, mentor, "Yes, please.", now=after)
+    row = reassess(db, mentee, "Python", 4, meeting_id=first.id, now=after)
+    decide(db, row, make_admin(db), confirm=True, now=after)
 
 
 def test_report_shows_the_figures(db: Session, client: Any, admin: Person, program: Program) -> None:
@@ -626,6 +633,8 @@ def test_report_shows_the_figures(db: Session, client: Any, admin: Person, progr
     assert re.search(r"<tr><td>2030-01</td><td>1</td><td>0</td><td>0</td><td>1</td></tr>", html)
     assert re.search(r"<tr><td>Python</td><td>4</td><td>0</td><td>1</td></tr>", html)
     assert "held: 1 of 2 answered" in text_of(res)
+    assert "2 messages written in 1 request." in text_of(res)
+    assert re.search(r"<tr><td>Python</td><td>1</td><td>\+4</td></tr>", html)  # confirmed: none -> 4
     # charts: accessible SVG with a title and the numbers in the description
     assert '<svg class="chart" role="img"' in html
     assert re.search(r"<desc[^>]*>[^<]*pending: 1 request; accepted: 2 requests", html)
@@ -643,6 +652,8 @@ def test_report_csv_export(db: Session, client: Any, admin: Person, program: Pro
     body = res.get_data(as_text=True)
     assert "acceptance_rate,0.6667" in body and "median_hours_pending,4.0" in body
     assert "Python,4,0,1" in body
+    assert "messages,2\nrequests_with_messages,1\n" in body
+    assert "skill_changes_after_meetings\nskill,people,average_level_change\nPython,1,4.0\n" in body
 
 
 def test_report_of_an_empty_program(client: Any, admin: Person) -> None:

@@ -101,6 +101,7 @@ def test_csv_download(client: FlaskClient, w: dict[str, Any]) -> None:
         "survey_choices",
         "skills",
         "decline_reasons",
+        "skill_changes_after_meetings",
     ]
 
 

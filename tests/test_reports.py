@@ -308,6 +308,7 @@ def test_csv_has_one_section_per_table_with_stable_columns(report: dict[str, Any
         "survey_choices",
         "skills",
         "decline_reasons",
+        "skill_changes_after_meetings",
     ]
     summary = {r["measure"]: r["value"] for r in got["summary"]}
     assert summary["requests_total"] == str(len(REQUESTS))
