@@ -437,6 +437,22 @@ def test_microsoft_tenant_shows_the_admin_consent_link(db: Session, client: Any,
     assert tenant is not None and tenant.secret == "s3cr3t-value"  # stored (encrypted), not shown
 
 
+def test_microsoft_tenant_with_a_certificate(db: Session, client: Any, admin: Person) -> None:
+    key = "-----BEGIN PRIVATE KEY-----\nMIIEvQ...\n-----END PRIVATE KEY-----\n"
+    base = {"provider": "microsoft", "name": "Contoso", "tenant_id": "contoso.onmicrosoft.com",
+            "client_id": "app-123", "secret": key}
+    res = client.post("/admin/tenants", data=base)
+    assert res.status_code == 422
+    field_then_error = r'id="microsoft-certificate_thumbprint".*?A certificate key needs certificate_thumbprint'
+    assert re.search(field_then_error, res.get_data(as_text=True), re.S)
+    assert count_rows(db, CalendarTenant) == {"CalendarTenant": 0}
+
+    res = client.post("/admin/tenants", data={**base, "certificate_thumbprint": "AB12CD"})
+    assert res.status_code == 303
+    tenant = db.scalar(select(CalendarTenant))
+    assert tenant is not None and tenant.config["certificate_thumbprint"] == "AB12CD" and tenant.secret == key
+
+
 def test_caldav_tenant_connect_and_test_connection(
     db: Session, client: Any, admin: Person, radicale_server: DavServer
 ) -> None:

@@ -30,6 +30,8 @@ PROVIDER_FIELDS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "microsoft": (
         ("tenant_id", "Directory (tenant) ID", "From the app registration in Entra ID."),
         ("client_id", "Application (client) ID", ""),
+        ("certificate_thumbprint", "Certificate thumbprint",
+         "Only when the app signs in with a certificate instead of a client secret."),
     ),
     "caldav": (
         ("url", "Server URL", "e.g. https://dav.example.com/"),
@@ -40,7 +42,8 @@ SECRET_LABELS = {
     "google": ("Service account key (JSON)", "Paste the whole JSON key file of the service account "
                                              "with domain-wide delegation."),
     "google_oauth": ("OAuth client secret", "The client secret of that OAuth client."),
-    "microsoft": ("Client secret", "The secret value of the app registration."),
+    "microsoft": ("Client secret or certificate key", "The secret value of the app registration, or the "
+                                                      "PEM private key of its certificate."),
     "caldav": ("Shared account password", "Only with a shared account."),
 }
 PROVIDER_NAMES = {
