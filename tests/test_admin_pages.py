@@ -443,7 +443,8 @@ def test_microsoft_tenant_with_a_certificate(db: Session, client: Any, admin: Pe
             "client_id": "app-123", "secret": key}
     res = client.post("/admin/tenants", data=base)
     assert res.status_code == 422
-    field_then_error = r'id="microsoft-certificate_thumbprint".*?A certificate key needs certificate_thumbprint'
+    field_then_error = (r'id="microsoft-certificate_thumbprint".*?'
+                        r'A certificate key needs certificate_thumbprint')
     assert re.search(field_then_error, res.get_data(as_text=True), re.S)
     assert count_rows(db, CalendarTenant) == {"CalendarTenant": 0}
 
