@@ -9,6 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from scheduling.errors import DomainError
+from scheduling.services.safe_text import is_storable
 
 
 def wants_json() -> bool:
@@ -21,7 +22,40 @@ def error_response(code: str, message: str, status: int, field: str | None = Non
     return render_template("error.html", code=code, message=message, status=status), status
 
 
+def _unstorable(value: Any, field: str) -> str | None:
+    """The name of the first input no database can store (a NUL or a lone surrogate), if any."""
+    if isinstance(value, str):
+        return None if is_storable(value) else (field or "The input")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{field}.{key}" if field else str(key)
+            if not is_storable(str(key)):
+                return field or "The input"
+            if found := _unstorable(item, name):
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if found := _unstorable(item, f"{field}[{i}]"):
+                return found
+    return None
+
+
+def check_input_is_storable() -> Any:
+    """Refuse input no database can hold before any route runs; PostgreSQL would otherwise fail the
+    first query that used it (even a lookup by it) with a server error."""
+    found = next((key for source in (request.args, request.form) for key, values in source.lists()
+                  if not all(is_storable(v) for v in [key, *values])), None)
+    if found is None and request.is_json:
+        found = _unstorable(request.get_json(silent=True), "")
+    if found is not None:
+        return error_response("validation_failed", f"{found} contains characters that cannot be stored.",
+                              422, found)
+    return None
+
+
 def init_errors(app: Flask) -> None:
+    app.before_request(check_input_is_storable)
+
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError) -> Any:
         from app.db import db

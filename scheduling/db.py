@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import os
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Enum, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, Engine
@@ -54,6 +54,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+M = TypeVar("M")
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns; a bigger number makes PostgreSQL fail the query
+
+
+def get_row(session: Session, model: type[M], row_id: object) -> M | None:
+    """The row with this id, or None for anything that cannot be one (a bool, text, out of range)."""
+    if isinstance(row_id, bool) or not isinstance(row_id, int) or not 0 < row_id <= MAX_ID:
+        return None
+    return session.get(model, row_id)
 
 
 def utcnow() -> datetime:

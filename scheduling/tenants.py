@@ -36,6 +36,7 @@ from calendars.base import (
 from calendars.registry import SettingsError, build_connector, validate
 from freebusy.cache import BusyCache, CacheStore
 from scheduling import events
+from scheduling.db import get_row
 from scheduling.errors import Conflict, ValidationFailed
 from scheduling.errors import NotFound as DomainNotFound
 from scheduling.models import CalendarAccount, CalendarTenant, Meeting, Person, Provider
@@ -119,7 +120,7 @@ def update_tenant(
 
 
 def get_tenant(session: Session, tenant_id: int) -> CalendarTenant:
-    tenant = session.get(CalendarTenant, tenant_id)
+    tenant = get_row(session, CalendarTenant, tenant_id)
     if tenant is None:
         raise DomainNotFound("No such calendar tenant.")
     return tenant

@@ -20,6 +20,7 @@ from app.admin import bp
 from app.admin.forms import back_to
 from app.auth import require_person
 from app.db import db
+from scheduling.db import get_row
 from scheduling.errors import DomainError
 from scheduling.models import MeetingRequest, Person, RequestState
 from scheduling.models.requests import OPEN_REQUEST_STATES
@@ -119,7 +120,7 @@ def requests_page() -> Any:
 
 
 def _request_or_404(request_id: int) -> MeetingRequest:
-    found = db().get(MeetingRequest, request_id) if 0 < request_id < 2**31 else None
+    found = get_row(db(), MeetingRequest, request_id)
     if found is None:
         abort(404, description="No such request.")
     return found

@@ -17,12 +17,12 @@ from flask import Flask, request
 from sqlalchemy import exists, select
 
 from app.api import bp
-from app.api.params import as_datetime, fits_id, page
+from app.api.params import as_datetime, page
 from app.auth import require_person
 from app.db import db
 from freebusy.slots import Slot
 from scheduling.availability import bookable_slots, person_zone, shared_slot_counts
-from scheduling.db import utcnow
+from scheduling.db import get_row, utcnow
 from scheduling.errors import NotFound, ValidationFailed
 from scheduling.matching import visible_mentor_ids
 from scheduling.models import Person, PersonSkill, SkillRelation
@@ -116,7 +116,7 @@ def slot_view(slot: Slot, zone: tzinfo) -> dict[str, Any]:
 
 
 def _mentor(mentor_id: int) -> Person:
-    mentor = db().get(Person, mentor_id) if fits_id(mentor_id) else None
+    mentor = get_row(db(), Person, mentor_id)
     if mentor is None or not mentor.is_mentor or not mentor.active:
         raise NotFound("No such mentor.")
     return mentor

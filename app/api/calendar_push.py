@@ -33,6 +33,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from app.db import db
+from scheduling.db import get_row
 from scheduling.errors import NotFound
 from scheduling.models import CalendarTenant, Provider
 from scheduling.tenants import check_push_token
@@ -45,7 +46,7 @@ SYNCING_LIFECYCLE_EVENTS = frozenset({"missed", "subscriptionRemoved"})
 
 
 def _tenant(tenant_id: int, provider: Provider) -> CalendarTenant:
-    tenant = db().get(CalendarTenant, tenant_id) if 0 < tenant_id < 2**31 else None
+    tenant = get_row(db(), CalendarTenant, tenant_id)
     if tenant is None or tenant.provider != provider:
         raise NotFound("No such calendar tenant.")
     return tenant

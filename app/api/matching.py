@@ -17,6 +17,7 @@ from app.api.params import as_int, as_str, fits_id, query_enum, query_int, requi
 from app.api.requests import parse_times, request_view
 from app.auth import require_person, roles_required
 from app.db import db
+from scheduling.db import get_row
 from scheduling.errors import Forbidden, ImportFailed, NotFound, ValidationFailed
 from scheduling.matching import match_view, rank_mentors, recommendations_for
 from scheduling.models import Person, RoutingState
@@ -35,7 +36,7 @@ def _subject(viewer: Person) -> Person:
         return viewer
     if not viewer.is_admin:
         raise Forbidden("Only admins see another person's matches.", "mentee_id")
-    person = db().get(Person, mentee_id) if fits_id(mentee_id) else None
+    person = get_row(db(), Person, mentee_id)
     if person is None or not person.active:
         raise NotFound("No such person.", "mentee_id")
     return person
@@ -159,7 +160,7 @@ def competencies_put() -> Any:
 def person_gaps(person_id: int) -> Any:
     """A person's gaps against their role's targets: for them, their manager and admins."""
     viewer = require_person()
-    person = db().get(Person, person_id) if fits_id(person_id) else None
+    person = get_row(db(), Person, person_id)
     if person is None or not competencies.can_view_gaps(viewer, person):
         raise NotFound("No such person.")
     session = db()

@@ -8,9 +8,10 @@ from sqlalchemy.orm import selectinload
 
 from app.api import bp, json_body
 from app.api.listing import participant_rows
-from app.api.params import as_datetime, as_str, fits_id, required
+from app.api.params import as_datetime, as_str, required
 from app.auth import require_person
 from app.db import db
+from scheduling.db import get_row
 from scheduling.errors import NotFound
 from scheduling.models import Meeting, MeetingState, Person
 from scheduling.services import meetings as svc
@@ -18,7 +19,7 @@ from scheduling.services.serialize import serialize_meeting
 
 
 def visible_meeting(meeting_id: int, viewer: Person) -> Meeting:
-    meeting = db().get(Meeting, meeting_id) if fits_id(meeting_id) else None
+    meeting = get_row(db(), Meeting, meeting_id)
     if meeting is None or not (viewer.is_admin or svc.is_participant(meeting, viewer)):
         raise NotFound("No such meeting.")
     return meeting

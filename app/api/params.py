@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from flask import request
 
+from scheduling.db import MAX_ID
 from scheduling.errors import ValidationFailed
 
 E = TypeVar("E", bound=enum.Enum)
@@ -24,7 +25,7 @@ def required(body: dict[str, Any], field: str) -> Any:
     return body[field]
 
 
-MAX_INT = 2**31 - 1  # ids are 32-bit integer columns; bigger numbers would make the database fail
+MAX_INT = MAX_ID
 
 
 def as_int(value: Any, field: str) -> int:

@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.api import bp, json_body
-from app.api.params import fits_id, page
+from app.api.params import page
 from app.auth import require_person, roles_required
 from app.db import db
+from scheduling.db import get_row
 from scheduling.errors import Forbidden, NotFound, ValidationFailed
 from scheduling.matching import visible_mentor_ids
 from scheduling.models import Person, Program
@@ -60,7 +61,7 @@ def can_see(viewer: Person, person: Person) -> bool:
 
 
 def _visible(person_id: int, viewer: Person) -> Person:
-    person = db().get(Person, person_id) if fits_id(person_id) else None
+    person = get_row(db(), Person, person_id)
     if person is None or not can_see(viewer, person):
         raise NotFound("No such person.")
     return person

@@ -20,11 +20,11 @@ from app.api.params import (
     as_enum,
     as_int,
     as_str,
-    fits_id,
     required,
 )
 from app.auth import require_person, roles_required
 from app.db import db
+from scheduling.db import get_row
 from scheduling.errors import Forbidden, NotFound, ValidationFailed
 from scheduling.models import (
     DeclineReason,
@@ -62,7 +62,7 @@ def load_person(person_id: Any, field: str) -> Person:
 
 
 def visible_request(request_id: int, viewer: Person) -> MeetingRequest:
-    req = db().get(MeetingRequest, request_id) if fits_id(request_id) else None
+    req = get_row(db(), MeetingRequest, request_id)
     if req is None or not (viewer.is_admin or svc.is_participant(req, viewer)):
         raise NotFound("No such request.")
     return req
@@ -203,7 +203,7 @@ def close_request(request_id: int) -> Any:
     """An admin closes an open request by hand (it becomes ``expired``)."""
     me = require_person()
     json_body()
-    req = db().get(MeetingRequest, request_id) if fits_id(request_id) else None
+    req = get_row(db(), MeetingRequest, request_id)
     if req is None:
         abort(404, description="No such request.")
     svc.expire(db(), req, by_admin=me)

@@ -12,9 +12,10 @@ from typing import Any
 from flask import request
 
 from app.api import bp, json_body
-from app.api.params import fits_id, required
+from app.api.params import required
 from app.auth import require_person, roles_required
 from app.db import db
+from scheduling.db import get_row
 from scheduling.errors import NotFound
 from scheduling.models import Person, SurveyInvitation, SurveyVariant
 from scheduling.services import surveys as svc
@@ -23,7 +24,7 @@ from scheduling.services.validation import enum_value
 
 
 def visible_invitation(invitation_id: int, viewer: Person) -> SurveyInvitation:
-    invitation = db().get(SurveyInvitation, invitation_id) if fits_id(invitation_id) else None
+    invitation = get_row(db(), SurveyInvitation, invitation_id)
     if invitation is None or not (viewer.is_admin or invitation.person_id == viewer.id):
         raise NotFound("No such survey.")
     return invitation

@@ -33,7 +33,7 @@ from app.web.common import (
 )
 from freebusy.slots import Slot
 from scheduling.availability import bookable_slots
-from scheduling.db import utcnow
+from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError, ValidationFailed
 from scheduling.models import MeetingMode, Person
 from scheduling.services import requests as svc
@@ -60,7 +60,7 @@ class DayChoices:
 
 
 def _mentor(mentor_id: int) -> Person:
-    mentor = db().get(Person, mentor_id) if 0 <= mentor_id < 2**31 else None
+    mentor = get_row(db(), Person, mentor_id)
     if mentor is None or not mentor.is_mentor or not mentor.active:
         abort(404, description="No such mentor.")
     return mentor

@@ -14,7 +14,7 @@ from app.web import bp
 from app.web.common import FormErrors, me, program, signed_in
 from scheduling import matching
 from scheduling.availability import shared_slot_counts
-from scheduling.db import utcnow
+from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError
 from scheduling.models import Person, Program, Skill
 from scheduling.services import people as people_svc
@@ -112,7 +112,7 @@ def directory() -> Any:
 def mentor_card(mentor_id: int) -> Any:
     person = me()
     session = db()
-    mentor = session.get(Person, mentor_id) if 0 <= mentor_id < 2**31 else None
+    mentor = get_row(session, Person, mentor_id)
     if mentor is None or not mentor.is_mentor or not mentor.active:
         abort(404, description="No such mentor.")
     prog = program()

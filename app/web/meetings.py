@@ -18,7 +18,7 @@ from app.db import db
 from app.web import bp
 from app.web.common import FormErrors, failed, iso, me, parse_utc, signed_in, span, zone_name
 from scheduling.availability import bookable_slots
-from scheduling.db import utcnow
+from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError, NotFound, ValidationFailed
 from scheduling.models import Meeting, MeetingState, Person
 from scheduling.services import meetings as svc
@@ -36,7 +36,7 @@ STATE_LABELS = {
 
 def visible_meeting(meeting_id: int, viewer: Person, *, admin_reads: bool = False) -> Meeting:
     """The meeting for one of its two people (and, with ``admin_reads``, an admin); 404 for anyone else."""
-    meeting = db().get(Meeting, meeting_id) if 0 <= meeting_id < 2**31 else None
+    meeting = get_row(db(), Meeting, meeting_id)
     if meeting is None or not (svc.is_participant(meeting, viewer) or (admin_reads and viewer.is_admin)):
         raise NotFound("No such meeting.")
     return meeting

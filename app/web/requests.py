@@ -31,7 +31,7 @@ from app.web.common import (
     zone_name,
 )
 from scheduling.availability import bookable_slots
-from scheduling.db import utcnow
+from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError, NotFound, ValidationFailed
 from scheduling.models import DeclineReason, Initiator, MeetingRequest, Person, RequestState, RoutingState
 from scheduling.services import requests as svc
@@ -64,7 +64,7 @@ COUNTER_OPTIONS = 80
 
 def visible_request(request_id: int, viewer: Person, *, admin_reads: bool = False) -> MeetingRequest:
     """The request for one of its two people (and, with ``admin_reads``, an admin); 404 for anyone else."""
-    req = db().get(MeetingRequest, request_id) if 0 <= request_id < 2**31 else None
+    req = get_row(db(), MeetingRequest, request_id)
     if req is None or not (svc.is_participant(req, viewer) or (admin_reads and viewer.is_admin)):
         raise NotFound("No such request.")
     return req

@@ -13,6 +13,7 @@ from flask import flash, redirect, render_template, request, url_for
 from app.db import db
 from app.web import bp
 from app.web.common import FormErrors, failed, me, signed_in
+from scheduling.db import get_row
 from scheduling.errors import DomainError, NotFound
 from scheduling.models import SurveyInvitation
 from scheduling.services import surveys as svc
@@ -28,7 +29,7 @@ def surveys_list() -> Any:
 
 def _mine(invitation_id: int) -> SurveyInvitation:
     person = me()
-    invitation = db().get(SurveyInvitation, invitation_id) if 0 <= invitation_id < 2**31 else None
+    invitation = get_row(db(), SurveyInvitation, invitation_id)
     if invitation is None or invitation.person_id != person.id:
         raise NotFound("No such survey.")
     return invitation

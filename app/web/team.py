@@ -18,6 +18,7 @@ from app.db import db
 from app.web import bp
 from app.web.common import FormErrors, me, safe_next, signed_in
 from app.web.profile import GapsView, current_program, gaps_view
+from scheduling.db import get_row
 from scheduling.errors import DomainError, NotFound
 from scheduling.models import Person, SkillReassessment
 from scheduling.services import competencies, followups
@@ -91,7 +92,7 @@ def team() -> Any:
 def team_member(person_id: int) -> Any:
     """One person's gaps: for them, their manager and admins; anyone else is refused."""
     viewer = me()
-    person = db().get(Person, person_id) if 0 < person_id < 2**31 else None
+    person = get_row(db(), Person, person_id)
     if person is None or not person.active:
         raise NotFound("No such person.")
     if not competencies.can_view_gaps(viewer, person):

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scheduling.db import get_row
 from scheduling.errors import NotAMentor, NotFound, ValidationFailed
 from scheduling.models import DatedSlot, Person, WeeklySlot
 from scheduling.services.people import check_time_zone
@@ -235,7 +236,7 @@ def add_dated_slot(
 
 def remove_dated_slot(session: Session, mentor: Person, slot_id: int) -> None:
     """Delete one of the mentor's own dated slots (someone else's is simply not found)."""
-    slot = session.get(DatedSlot, slot_id) if 0 <= slot_id < 2**31 else None
+    slot = get_row(session, DatedSlot, slot_id)
     if slot is None or slot.mentor_id != mentor.id:
         raise NotFound("No such dated slot of yours.", "id")
     with unit_of_work(session):

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from scheduling.db import get_row
 from scheduling.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from scheduling.models import Competency, Person, PersonSkill, Program, Skill, SkillAlias, SkillRelation
 from scheduling.services.safe_text import storable
@@ -205,7 +206,7 @@ def catalogue(session: Session) -> list[dict[str, Any]]:
 
 
 def get_skill(session: Session, skill_id: int) -> Skill:
-    skill = session.get(Skill, skill_id) if 0 <= skill_id < 2**31 else None
+    skill = get_row(session, Skill, skill_id)
     if skill is None:
         raise NotFound("No such skill.")
     return skill

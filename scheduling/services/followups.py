@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scheduling.db import get_row
 from scheduling.errors import (
     Conflict,
     Forbidden,
@@ -135,7 +136,7 @@ def answer(
 
 
 def get_follow_up(session: Session, follow_up_id: int, viewer: Person) -> FollowUp:
-    follow = session.get(FollowUp, follow_up_id) if 0 <= follow_up_id < 2**31 else None
+    follow = get_row(session, FollowUp, follow_up_id)
     meeting = session.get(Meeting, follow.meeting_id) if follow is not None else None
     if follow is None or meeting is None or not (
         viewer.is_admin or viewer.id in (meeting.mentor_id, meeting.mentee_id)
@@ -194,7 +195,7 @@ def reassess(
     if skill is None:
         raise ValidationFailed(f"Unknown skill {skill_name!r}.", "skill")
     if meeting_id is not None:
-        meeting = session.get(Meeting, meeting_id) if 0 <= meeting_id < 2**31 else None
+        meeting = get_row(session, Meeting, meeting_id)
         if meeting is None or meeting.mentee_id != person.id:
             raise ValidationFailed("That is not one of your meetings as a mentee.", "meeting_id")
     if session.scalar(select(SkillReassessment.id).where(
@@ -247,7 +248,7 @@ def decide(
 
 
 def get_reassessment(session: Session, reassessment_id: int, viewer: Person) -> SkillReassessment:
-    row = session.get(SkillReassessment, reassessment_id) if 0 <= reassessment_id < 2**31 else None
+    row = get_row(session, SkillReassessment, reassessment_id)
     if row is None or not (viewer.id == row.person_id or can_decide(viewer, row.person)):
         raise NotFound("No such re-assessment.")
     return row

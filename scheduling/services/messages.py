@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from scheduling.db import get_row
 from scheduling.errors import Forbidden, NotFound, ValidationFailed
 from scheduling.models import Meeting, MeetingRequest, Message, Person, Program
 from scheduling.services.limits import zone_of
@@ -24,9 +25,7 @@ BODY_MAX = 2000
 
 
 def _request(session: Session, request_id: int) -> MeetingRequest | None:
-    if isinstance(request_id, bool) or not isinstance(request_id, int) or not 0 <= request_id < 2**31:
-        return None
-    return session.get(MeetingRequest, request_id)
+    return get_row(session, MeetingRequest, request_id)
 
 
 def _participant(req: MeetingRequest, person: Person) -> bool:
@@ -62,7 +61,7 @@ def thread(session: Session, request_id: int, viewer: Person) -> list[Message]:
 
 
 def meeting_request_id(session: Session, meeting_id: int) -> int:
-    meeting = session.get(Meeting, meeting_id) if 0 <= meeting_id < 2**31 else None
+    meeting = get_row(session, Meeting, meeting_id)
     if meeting is None:
         raise NotFound("No such meeting.")
     return meeting.request_id

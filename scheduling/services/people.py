@@ -19,6 +19,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from scheduling.db import get_row
 from scheduling.errors import Conflict, Forbidden, NotFound, UnknownTimeZone, ValidationFailed
 from scheduling.models import Person, PersonSkill, Skill, SkillAlias, SkillRelation
 from scheduling.services.competencies import known_skill
@@ -147,7 +148,7 @@ def _check_manager(session: Session, person: Person | None, manager_id: object) 
         return None
     if isinstance(manager_id, bool) or not isinstance(manager_id, int):
         raise ValidationFailed("manager_id must be a person id or null.", "manager_id")
-    manager = session.get(Person, manager_id) if 0 < manager_id < 2**31 else None
+    manager = get_row(session, Person, manager_id)
     if manager is None:
         raise ValidationFailed("No such person to be the manager.", "manager_id")
     if person is not None:
@@ -383,7 +384,7 @@ def direct_reports(session: Session, manager: Person, *, limit: int | None = Non
 
 
 def get_person(session: Session, person_id: int, *, include_inactive: bool = False) -> Person:
-    person = session.get(Person, person_id) if 0 <= person_id < 2**31 else None
+    person = get_row(session, Person, person_id)
     if person is None or (not person.active and not include_inactive):
         raise NotFound("No such person.")
     return person

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scheduling.availability import bookable_slots
+from scheduling.db import get_row
 from scheduling.errors import (
     AdminRoutingOff,
     Forbidden,
@@ -94,7 +95,7 @@ def _open_count(session: Session, program: Program, mentee: Person) -> int:
 
 def get_routing(session: Session, routing_id: int, viewer: Person) -> RoutingRequest:
     """The routing request, for its mentee or an admin (404 for anyone else)."""
-    routing = session.get(RoutingRequest, routing_id) if 0 <= routing_id < 2**31 else None
+    routing = get_row(session, RoutingRequest, routing_id)
     if routing is None or not (viewer.is_admin or routing.mentee_id == viewer.id):
         raise NotFound("No such routing request.")
     return routing

@@ -36,6 +36,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
+from scheduling.db import get_row
 from scheduling.errors import (
     Forbidden,
     InvalidTransition,
@@ -453,7 +454,7 @@ def record_survey(
     """
     now = current_time(now)
     with unit_of_work(session):
-        invitation = session.get(SurveyInvitation, invitation_id) if _fits_id(invitation_id) else None
+        invitation = get_row(session, SurveyInvitation, invitation_id)
         if invitation is None:
             raise NotFound("No such survey.")
         if invitation.person_id != person.id:
@@ -501,10 +502,6 @@ def store_answers(
     invitation.took_place = bool(parsed[questions[0].id][0])
     session.flush()
     return invitation.took_place
-
-
-def _fits_id(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 2**31 - 1
 
 
 def check_answers(

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from scheduling.db import utcnow
 from scheduling.errors import ValidationFailed
+from scheduling.services.safe_text import storable
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -36,7 +37,7 @@ def text(value: object, field: str, *, max_length: int, required: bool = False) 
         value = ""
     if not isinstance(value, str):
         raise ValidationFailed(f"{field} must be text.", field)
-    value = value.strip()
+    value = storable(value, field).strip()
     if required and not value:
         raise ValidationFailed(f"{field.capitalize()} is required.", field)
     if len(value) > max_length:
