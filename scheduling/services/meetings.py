@@ -30,8 +30,10 @@ def is_participant(meeting: Meeting, person: Person) -> bool:
     return person.id in (meeting.mentor_id, meeting.mentee_id)
 
 
-def allowed_actions(meeting: Meeting, viewer: Person) -> list[str]:
-    if meeting.is_active and (is_participant(meeting, viewer) or viewer.is_admin):
+def allowed_actions(meeting: Meeting, viewer: Person, *, now: datetime | None = None) -> list[str]:
+    """What ``viewer`` may still do: nothing once the meeting is over (its survey says what happened)."""
+    if meeting.is_active and (is_participant(meeting, viewer) or viewer.is_admin) \
+            and current_time(now) < meeting.end_at:
         return ["cancel", "reschedule"]
     return []
 
@@ -45,11 +47,12 @@ def cancel(
     now: datetime | None = None,
 ) -> Meeting:
     """Call the meeting off (``actor=None``: the system, e.g. a calendar decline)."""
-    current_time(now)
+    now = current_time(now)
     with unit_of_work(session):
         _require_participant_or_admin(meeting, actor, "cancel")
         _lock(session, meeting)
         _require_active(meeting, "cancel")
+        _require_not_over(meeting, actor, now, "cancel")
         reason = text(reason, "reason", max_length=REASON_MAX)
         _cancel(session, meeting, actor, reason)
         session.commit()
@@ -73,6 +76,7 @@ def reschedule(
         lock_people(session, meeting.mentor_id, meeting.mentee_id)
         _lock(session, meeting)
         _require_active(meeting, "reschedule")
+        _require_not_over(meeting, actor, now, "move")
         if (start, end) == (meeting.start_at, meeting.end_at):
             session.commit()  # already there: nothing to change, nothing to tell anyone
             return meeting
@@ -170,6 +174,14 @@ def _require_participant_or_admin(meeting: Meeting, actor: Person | None, verb: 
 def _require_active(meeting: Meeting, verb: str) -> None:
     if meeting.state not in ACTIVE_MEETING_STATES:
         raise InvalidTransition(f"Cannot {verb} a meeting that is {meeting.state.value}.")
+
+
+def _require_not_over(meeting: Meeting, actor: Person | None, now: datetime, verb: str) -> None:
+    """People change meetings before they end; afterwards the survey records what happened."""
+    if actor is not None and now >= meeting.end_at:
+        raise InvalidTransition(
+            f"This meeting is over, so you cannot {verb} it; say in its survey whether it took place."
+        )
 
 
 def _lock(session: Session, meeting: Meeting) -> None:
