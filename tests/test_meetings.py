@@ -72,8 +72,8 @@ def test_nobody_cancels_or_moves_a_meeting_that_is_over(db: Session, w: dict[str
     meeting = w["meeting"]
     over = meeting.end_at  # the survey, not a cancel, says whether it took place
     unchanged(db, w, lambda: svc.cancel(db, meeting, actor=w[who], now=over), "invalid_transition")
-    later = (THU_14, THU_14 + timedelta(minutes=30))
-    unchanged(db, w, lambda: svc.reschedule(db, meeting, actor=w[who], start=later[0], end=later[1], now=over),
+    start, end = THU_14, THU_14 + timedelta(minutes=30)
+    unchanged(db, w, lambda: svc.reschedule(db, meeting, actor=w[who], start=start, end=end, now=over),
               "invalid_transition")
     assert svc.allowed_actions(meeting, w[who], now=over) == []
     assert svc.allowed_actions(meeting, w[who], now=over - timedelta(minutes=1)) == ["cancel", "reschedule"]
