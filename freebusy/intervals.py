@@ -114,7 +114,7 @@ class IntervalSet:
 
     @classmethod
     def from_sorted_runs(
-        cls, runs: Iterable[Sequence[tuple[int, int]] | None], lo: int, hi: int
+        cls, runs: Iterable[Iterable[tuple[int, int]] | None], lo: int, hi: int
     ) -> IntervalSet:
         """Join runs of ``(start_us, end_us)`` pairs, clipped to ``[lo, hi)``, in one linear pass.
 
@@ -142,6 +142,12 @@ class IntervalSet:
                 else:
                     starts.append(s)
                     ends.append(e)
+        return cls._raw(starts, ends)
+
+    @classmethod
+    def from_normalised(cls, starts: list[int], ends: list[int]) -> IntervalSet:
+        """Adopt starts and ends (epoch microseconds) that are already sorted, disjoint and
+        non-adjacent, without checking (for callers that built them so, e.g. the busy cache)."""
         return cls._raw(starts, ends)
 
     @classmethod

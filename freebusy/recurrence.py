@@ -66,6 +66,22 @@ class WeeklyRule:
         zone(self.time_zone)
 
 
+def rules_from_text(text: str, default_zone: str) -> list[WeeklyRule]:
+    """Weekly rules written as ``"weekday start end zone"`` items joined by ``";"``.
+
+    Times in ISO form (``09:00``, ``09:00:00.000000``), an empty zone means ``default_zone``:
+    what a database's string aggregation of weekly slots gives in one row per mentor
+    (``scheduling.availability.mentors_rules``), and a hashable memo key as it is.
+    Raises ``ValueError`` (``UnknownZone`` for a zone) on anything else.
+    """
+    out = []
+    for item in text.split(";"):
+        weekday, start, end, tz = item.split(" ", 3)
+        out.append(WeeklyRule(int(weekday), time.fromisoformat(start), time.fromisoformat(end),
+                              tz or default_zone))
+    return out
+
+
 def wall_to_utc(day: date, wall: time, tz: ZoneInfo) -> datetime:
     """The instant a wall clock in ``tz`` shows ``wall`` on ``day`` (fold=0; see module doc)."""
     # Attaching tzinfo with fold=0 then converting to UTC *is* the rule: zoneinfo uses the
@@ -86,16 +102,27 @@ def expand_weekly(rules: Iterable[WeeklyRule], start: datetime, end: datetime) -
     s_us, e_us = to_us(start), to_us(end)
     if s_us >= e_us:
         return IntervalSet()
-    # Local dates that can hold a window touching the range: one day of slack on both
-    # sides covers every UTC offset (they are all within +-14 h).
-    first = (_from_us(s_us) - timedelta(days=1)).date()
-    last = (_from_us(e_us) + timedelta(days=1)).date()
+    first, last = local_dates(s_us, e_us)
     pairs: list[tuple[int, int]] = []
     for rule in rules:
         for ws, we in _windows(rule, first, last):
             if ws < e_us and we > s_us:
                 pairs.append((ws if ws > s_us else s_us, we if we < e_us else e_us))
     return IntervalSet.from_us_pairs(pairs)
+
+
+def local_dates(s_us: int, e_us: int) -> tuple[date, date]:
+    """The local dates that can hold a window touching ``[s_us, e_us)``, in any zone.
+
+    One day of slack on both sides covers every UTC offset (they are all within +-14 h).
+    Dates, not instants: ranges starting "now" map to the same dates all day.
+    """
+    return (_from_us(s_us) - timedelta(days=1)).date(), (_from_us(e_us) + timedelta(days=1)).date()
+
+
+def weekly_windows(rules: Iterable[WeeklyRule], first: date, last: date) -> IntervalSet:
+    """Every window of ``rules`` on the local dates ``first..last``, unclipped, in UTC."""
+    return IntervalSet.from_us_pairs(w for rule in rules for w in _windows(rule, first, last))
 
 
 @lru_cache(maxsize=65_536)

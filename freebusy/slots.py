@@ -19,7 +19,7 @@ the grid of the free time after it.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -117,26 +117,6 @@ def filter_free_us(starts: Sequence[int], minutes: int, busy: Sequence[IntervalS
     return kept
 
 
-def count_clear_us(starts: Sequence[int], length_us: int, busy: IntervalSet) -> int:
-    """How many sorted slot starts give a slot of ``length_us`` overlapping no busy interval.
-
-    A start t is blocked by [bs, be) when bs - length < t < be; the blocked index ranges of
-    consecutive intervals are merged so nothing is subtracted twice. Two bisections per busy
-    interval, which is what makes ranking a thousand mentors cheap.
-    """
-    if not busy or not starts:
-        return len(starts)
-    blocked = 0
-    reach = 0
-    for bs, be in zip(busy.starts_us, busy.ends_us, strict=True):
-        lo = max(bisect_right(starts, bs - length_us), reach)
-        hi = bisect_left(starts, be)
-        if hi > lo:
-            blocked += hi - lo
-            reach = max(reach, hi)
-    return len(starts) - blocked
-
-
 def cut_slots(
     availability: IntervalSet,
     *,
@@ -163,6 +143,21 @@ def count_slots(
     """How many slots :func:`cut_slots` would return, without building them (for rankings)."""
     nb = to_us(not_before) if not_before is not None else None
     return len(filter_free_us(candidate_starts_us(availability, minutes, time_zone, nb), minutes, busy))
+
+
+def offset_is_steady(tz: tzinfo, start_us: int, end_us: int) -> bool:
+    """Whether ``tz`` keeps one UTC offset from ``start_us`` to ``end_us``, both ends included.
+
+    Checked at both ends and on every UTC hour between (offsets never change twice within
+    an hour), so a change at a half hour is seen too.
+    """
+    off = _offset_us(tz, start_us)
+    t = (start_us // HOUR_US + 1) * HOUR_US
+    while t < end_us:
+        if _offset_us(tz, t) != off:
+            return False
+        t += HOUR_US
+    return _offset_us(tz, end_us) == off
 
 
 def _offset_us(tz: tzinfo, moment_us: int) -> int:

@@ -18,26 +18,21 @@ meetings still protect both people, and a program keeps working through an outag
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+import numpy as np
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from calendars.base import CalendarError
+from freebusy.batch import Ints, Spans, count_clear, ints, weekly_starts
 from freebusy.busy import BusySource
 from freebusy.cache import BusyCache, CachedBusySource
 from freebusy.intervals import EMPTY, Interval, IntervalSet, to_us
-from freebusy.recurrence import UnknownZone, WeeklyRule, expand_weekly, zone
-from freebusy.slots import (
-    MINUTE_US,
-    Slot,
-    candidate_starts_us,
-    count_clear_us,
-    cut_slots,
-    filter_free_us,
-)
+from freebusy.recurrence import UnknownZone, WeeklyRule, expand_weekly, rules_from_text, zone
+from freebusy.slots import MINUTE_US, Slot, candidate_starts_us, cut_slots
 from scheduling.db import utcnow
 from scheduling.errors import (
     BadSlotLength,
@@ -66,6 +61,11 @@ BusyMap = Mapping[int, IntervalSet]
 
 _source_factory: BusySourceFactory | None = None
 _cache: BusyCache | None = None
+# Past this many people a batch query reads the whole (time-bounded) table and filters in
+# Python: thousands of bound parameters in an IN list cost more than the rows they save.
+IN_LIST_LIMIT = 500
+
+
 def configure_busy_source(factory: BusySourceFactory | None) -> None:
     """Set how calendar busy time is read by default (None: booked meetings only).
 
@@ -123,50 +123,55 @@ def mentor_availability(session: Session, mentor: Person, start: datetime, end: 
                  for w in mentor.weekly_slots]
     except UnknownZone as exc:
         raise UnknownTimeZone(f"{mentor.name}'s weekly availability: {exc}.", "time_zone") from None
-    weekly = expand_weekly(rules, start, end)
-    dated = session.scalars(
-        select(DatedSlot).where(
+    dated = [(ds, de) for ds, de in session.execute(
+        select(DatedSlot.start_at, DatedSlot.end_at).where(
             DatedSlot.mentor_id == mentor.id, DatedSlot.start_at < end, DatedSlot.end_at > start
         )
-    ).all()
+    )]
+    return availability_of(rules, dated, start, end)
+
+
+def availability_of(
+    rules: Sequence[WeeklyRule], dated: Sequence[tuple[datetime, datetime]], start: datetime, end: datetime
+) -> IntervalSet:
+    """Weekly rules expanded and dated slots, united, over ``[start, end)``, in UTC."""
+    weekly = expand_weekly(rules, start, end)
     if not dated:
         return weekly
-    return weekly.union(IntervalSet((d.start_at, d.end_at) for d in dated).clip(start, end))
+    return weekly.union(IntervalSet(dated).clip(start, end))
 
 
-def mentors_availability(
-    session: Session, mentors: Sequence[Person], start: datetime, end: datetime
-) -> dict[int, IntervalSet]:
-    """:func:`mentor_availability` for many mentors with two queries in all (not two per mentor)."""
-    ids = [m.id for m in mentors]
-    if not ids:
-        return {}
-    weekly: dict[int, list[WeeklyRule]] = {i: [] for i in ids}
-    zones = {m.id: m.time_zone for m in mentors}
-    rows = session.execute(
-        select(WeeklySlot.mentor_id, WeeklySlot.weekday, WeeklySlot.start_time, WeeklySlot.end_time,
-               WeeklySlot.time_zone).where(WeeklySlot.mentor_id.in_(ids))
+def mentors_rules(session: Session, ids: Collection[int]) -> dict[int, str]:
+    """Each mentor's weekly rules as text (``freebusy.recurrence.rules_from_text``), one row per mentor.
+
+    The database joins a mentor's slots into one string: no per-slot row or time
+    parsing here, and the string is the memo key of the mentor's grid
+    (``freebusy.batch.weekly_grid``), parsed only on a miss. A slot without a zone
+    is in the mentor's zone.
+    """
+    item = (cast(WeeklySlot.weekday, String) + " " + cast(WeeklySlot.start_time, String) + " "
+            + cast(WeeklySlot.end_time, String) + " " + WeeklySlot.time_zone)
+    query = select(WeeklySlot.mentor_id, func.aggregate_strings(item, ";")).group_by(WeeklySlot.mentor_id)
+    if len(ids) <= IN_LIST_LIMIT:
+        query = query.where(WeeklySlot.mentor_id.in_(list(ids)))
+    wanted = ids if isinstance(ids, set | dict) else set(ids)
+    return {mentor_id: text for mentor_id, text in session.execute(query) if mentor_id in wanted}
+
+
+def mentors_dated(
+    session: Session, ids: Collection[int], start: datetime, end: datetime
+) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Each mentor's dated slots touching ``[start, end)`` (only mentors that have some); one query."""
+    query = select(DatedSlot.mentor_id, DatedSlot.start_at, DatedSlot.end_at).where(
+        DatedSlot.start_at < end, DatedSlot.end_at > start
     )
-    by_id = {m.id: m for m in mentors}
-    for mentor_id, weekday, s, e, tz in rows:
-        try:
-            weekly[mentor_id].append(WeeklyRule(weekday, s, e, tz or zones[mentor_id]))
-        except UnknownZone as exc:
-            name = by_id[mentor_id].name
-            raise UnknownTimeZone(f"{name}'s weekly availability: {exc}.", "time_zone") from None
-    dated: dict[int, list[tuple[datetime, datetime]]] = {}
-    for mentor_id, ds, de in session.execute(
-        select(DatedSlot.mentor_id, DatedSlot.start_at, DatedSlot.end_at).where(
-            DatedSlot.mentor_id.in_(ids), DatedSlot.start_at < end, DatedSlot.end_at > start
-        )
-    ):
-        dated.setdefault(mentor_id, []).append((ds, de))
-    out = {}
-    for i in ids:
-        found = expand_weekly(weekly[i], start, end)
-        if i in dated:
-            found = found.union(IntervalSet(dated[i]).clip(start, end))
-        out[i] = found
+    if len(ids) <= IN_LIST_LIMIT:
+        query = query.where(DatedSlot.mentor_id.in_(list(ids)))
+    wanted = ids if isinstance(ids, set | dict) else set(ids)
+    out: dict[int, list[tuple[datetime, datetime]]] = {}
+    for mentor_id, ds, de in session.execute(query):
+        if mentor_id in wanted:
+            out.setdefault(mentor_id, []).append((ds, de))
     return out
 
 
@@ -181,21 +186,36 @@ def meetings_busy(
 ) -> dict[int, IntervalSet]:
     """Each person's active meetings (either role) near ``[start, end)``, widened by ``buffer``."""
     ids = {p.id for p in people}
+    found = _meetings(session, ids, start, end, buffer, exclude_meeting_id)
+    return {pid: IntervalSet(found[pid]).padded(buffer) if pid in found else EMPTY for pid in ids}
+
+
+def _meetings(
+    session: Session,
+    ids: Collection[int],
+    start: datetime,
+    end: datetime,
+    buffer: timedelta,
+    exclude_meeting_id: int | None = None,
+) -> dict[int, list[tuple[datetime, datetime]]]:
+    """The spans of active meetings near ``[start, end)`` per person of ``ids`` who has any."""
     if not ids:
         return {}
     query = select(Meeting.mentor_id, Meeting.mentee_id, Meeting.start_at, Meeting.end_at).where(
         Meeting.state.in_(ACTIVE_MEETING_STATES),
-        or_(Meeting.mentor_id.in_(ids), Meeting.mentee_id.in_(ids)),
         Meeting.start_at < end + buffer,
         Meeting.end_at > start - buffer,
     )
+    if len(ids) <= IN_LIST_LIMIT:
+        query = query.where(or_(Meeting.mentor_id.in_(list(ids)), Meeting.mentee_id.in_(list(ids))))
     if exclude_meeting_id is not None:
         query = query.where(Meeting.id != exclude_meeting_id)
-    spans: dict[int, list[tuple[datetime, datetime]]] = {i: [] for i in ids}
+    spans: dict[int, list[tuple[datetime, datetime]]] = {}
     for mentor_id, mentee_id, s, e in session.execute(query):
-        for pid in {mentor_id, mentee_id} & ids:
-            spans[pid].append((s, e))
-    return {pid: IntervalSet(found).padded(buffer) if found else EMPTY for pid, found in spans.items()}
+        for pid in (mentor_id, mentee_id) if mentor_id != mentee_id else (mentor_id,):
+            if pid in ids:
+                spans.setdefault(pid, []).append((s, e))
+    return spans
 
 
 def calendar_busy(
@@ -330,34 +350,127 @@ def shared_slot_counts(
 ) -> dict[int, int]:
     """How many bookable slots the mentee has with each mentor (one batch of queries for all).
 
-    Same rules as :func:`bookable_slots`; used to rank mentors ("who is free this week").
+    Same rules as :func:`bookable_slots` (``tests/test_freebusy_batch.py`` and the
+    benchmark check they agree); used to rank mentors ("who is free this week"). All
+    mentors are counted at once: grid starts from ``freebusy.batch`` (memoised per
+    weekly rules), everyone's busy time as arrays, one binary search per start.
     """
     _aware(start, "from")
     _aware(end, "to")
     now = _now(now)
+    ids = [m.id for m in mentors]
+    counts = dict.fromkeys(ids, 0)
     if start >= end or not mentors:
-        return {m.id: 0 for m in mentors}
-    not_before = now + timedelta(hours=program.lead_time_hours)
-    availability = mentors_availability(session, mentors, start, end)
-    with_time = [m for m in mentors if availability[m.id] and m.id != mentee.id]
-    counts = {m.id: 0 for m in mentors}
-    if not with_time:
         return counts
-    found = busy_for(session, [*with_time, mentee], start, end, busy,
-                     buffer=timedelta(minutes=program.buffer_minutes))
-    # Mentors with the same availability and zone share one candidate list, already cleared of
-    # the mentee's busy time; only each mentor's own busy time is then checked per mentor.
-    mentee_busy = [found[mentee.id]]
+    if len(counts) < len(ids) or mentee.id in counts:  # each mentor once, never the mentee
+        mentors = [m for m in {m.id: m for m in mentors}.values() if m.id != mentee.id]
+        ids = [m.id for m in mentors]
     minutes = program.slot_minutes
-    nb_us = to_us(not_before)
-    candidates: dict[tuple[IntervalSet, str], list[int]] = {}
-    for m in with_time:
-        key = (availability[m.id], m.time_zone)
-        if key not in candidates:
-            starts = candidate_starts_us(availability[m.id], minutes, person_zone(m), nb_us)
-            candidates[key] = filter_free_us(starts, minutes, mentee_busy)
-        counts[m.id] = count_clear_us(candidates[key], minutes * MINUTE_US, found[m.id])
+    not_before = to_us(now + timedelta(hours=program.lead_time_hours))
+    starts, owner = _slot_starts(session, mentors, ids, minutes, start, end, not_before)
+    if not starts.size:
+        return counts
+    # Busy time only of the mentors with a start, and of the mentee (last).
+    asked = np.flatnonzero(np.bincount(owner, minlength=len(ids))).tolist()
+    people = [*(mentors[i] for i in asked), mentee]
+    people_ids = [*(ids[i] for i in asked), mentee.id]
+    buffer = timedelta(minutes=program.buffer_minutes)
+    booked = _meetings(session, set(people_ids), start, end, buffer)
+    calendars = _calendar_spans(session, people, people_ids, start, end, busy)
+    mentee_busy = IntervalSet(booked.pop(mentee.id, ())).padded(buffer).union(calendars.of(len(asked)))
+    own = calendars.renumbered(ints([*asked, -1]))
+    if booked:
+        index = {pid: i for i, pid in enumerate(ids)}
+        own += Spans.of_sets((index[pid], IntervalSet(spans).padded(buffer)) for pid, spans in booked.items())
+    found = count_clear(starts, owner, len(ids), minutes * MINUTE_US, mentee_busy, own)
+    counts.update(zip(ids, found.tolist(), strict=True))
     return counts
+
+
+def _slot_starts(
+    session: Session,
+    mentors: Sequence[Person],
+    ids: Sequence[int],
+    minutes: int,
+    start: datetime,
+    end: datetime,
+    not_before: int,
+) -> tuple[Ints, Ints]:
+    """Every grid start of every mentor: what ``candidate_starts_us`` gives on their availability.
+
+    Returns the starts and their owner (an index into ``mentors``). Weekly-only
+    availability is cut from the memoised grids of ``freebusy.batch``; dated slots, and
+    the rare windows the memo cannot cut exactly, are computed as :func:`bookable_slots` does.
+    """
+    wanted = set(ids)
+    rules = mentors_rules(session, wanted)
+    dated = mentors_dated(session, wanted, start, end)
+    weekly: list[int] = []  # mentors with weekly rules only (and a zone: else their error is raised below)
+    keys: list[tuple[str, str]] = []
+    by_hand: list[int] = []
+    for i, pid in enumerate(ids):
+        if pid in dated:
+            by_hand.append(i)
+        elif pid in rules:
+            tz = mentors[i].time_zone
+            if tz:
+                weekly.append(i)
+                keys.append((rules[pid], tz))
+            else:
+                by_hand.append(i)
+    try:
+        starts, owner, exact = weekly_starts(keys, minutes, to_us(start), to_us(end), not_before)
+    except ValueError:  # an unknown zone (or a malformed rule): named by the exact path below
+        starts, owner, exact = ints(()), ints(()), list(range(len(weekly)))
+    owner = ints(weekly)[owner]
+    by_hand += [weekly[i] for i in exact]
+    if not by_hand:
+        return starts, owner
+    found, owners = [starts], [owner]
+    for i in by_hand:
+        m = mentors[i]
+        grid_zone = person_zone(m)
+        try:
+            rules_of = rules_from_text(rules[m.id], m.time_zone) if m.id in rules else []
+        except UnknownZone as exc:
+            raise UnknownTimeZone(f"{m.name}'s weekly availability: {exc}.", "time_zone") from None
+        availability = availability_of(rules_of, dated.get(m.id, []), start, end)
+        mine = ints(candidate_starts_us(availability, minutes, grid_zone, not_before))
+        found.append(mine)
+        owners.append(np.full(mine.size, i, dtype=np.int64))
+    return np.concatenate(found), np.concatenate(owners)
+
+
+def _calendar_spans(
+    session: Session,
+    people: Sequence[Person],
+    ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+    source: BusySource | BusyMap | None,
+) -> Spans:
+    """What the people's calendars say is busy, owner ``i`` being ``people[i]`` (whose id is ``ids[i]``).
+
+    As :func:`calendar_busy` (an unreadable calendar counts as nothing known), as arrays.
+    """
+    index = {pid: i for i, pid in enumerate(ids)}
+    if isinstance(source, Mapping):
+        return Spans.of_sets((index[pid], found) for pid, found in source.items() if pid in index)
+    if source is None and _source_factory is not None:
+        source = _source_factory(session)
+    spans = getattr(source, "busy_spans", None)  # a cached source answers with arrays directly
+    if spans is None:
+        found = calendar_busy(session, people, start, end, source)
+        return Spans.of_sets((index[pid], busy) for pid, busy in found.items() if pid in index)
+    try:
+        keys, got = spans(people, start, end)
+    except CalendarError as exc:
+        log.warning("calendar busy time unavailable (%s: %s); using booked meetings only",
+                    type(exc).__name__, exc)
+        return Spans.empty()
+    if keys == ids:
+        return got  # the usual answer: one key (the id) per person, in order
+    return got.renumbered(ints(index.get(int(k), -1) for k in keys))
 
 
 def check_bookable(

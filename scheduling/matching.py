@@ -15,23 +15,25 @@ CRM at level 4", "free 6 shared slots in the next 14 days", "other department
 (Finance)"). A mentor who declined the mentee before is ranked like anyone else.
 
 Ranking all mentors is one batch: a handful of queries for everybody (no query per
-mentor) and the ``freebusy`` slot engine with weekly expansions and grid candidates
-shared between mentors whose availability is the same.
+mentor), and free time counted for all of them at once by ``freebusy.batch`` (grid
+starts memoised per weekly rules, busy time as arrays; see ``docs/performance.md``).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
 from freebusy.busy import BusySource
-from scheduling.availability import BusyMap, shared_slot_counts
+from freebusy.recurrence import UnknownZone, zone
+from scheduling.availability import IN_LIST_LIMIT, BusyMap, shared_slot_counts
 from scheduling.models import (
     AvailabilityMode,
     Meeting,
@@ -43,7 +45,7 @@ from scheduling.models import (
     SkillRelation,
 )
 from scheduling.services.competencies import gaps_for
-from scheduling.services.limits import COUNTED_MEETING_STATES, month_bounds, zone_of
+from scheduling.services.limits import COUNTED_MEETING_STATES, month_bounds
 from scheduling.services.validation import current_time
 
 WINDOW_DAYS = 14
@@ -58,7 +60,7 @@ UNCAPPED_MAX = 10.0
 DEFAULT_OFFER_LEVEL = 3
 
 
-@dataclass
+@dataclass(slots=True)
 class MentorMatch:
     """One mentor for one mentee: the score, the facts behind it, and shared free slots."""
 
@@ -126,25 +128,30 @@ def rank_mentors(
     free-time points; the answer is the same as ``rank_mentors(...)[:limit]``.
     """
     now = current_time(now)
-    query = (
-        select(Person.id, Person.name, Person.department, Person.region, Person.time_zone,
-               Person.monthly_meeting_cap)
-        .where(Person.is_mentor, Person.active, Person.id != mentee.id)
-    )
-    if mentor_ids is not None:
-        query = query.where(Person.id.in_(list(mentor_ids)))
-    rows = session.execute(query).all()
-    if not rows or (limit is not None and limit <= 0):
+    if limit is not None and limit <= 0:
         return []
-    needs = mentee_needs(session, program, mentee)
-    offers = _offers(session, needs)
+    people: dict[int, Person] = {}
+    rows: Sequence[Any]
+    if limit is None:  # everybody comes back with their row: load the rows once, score from them
+        people = _people(session, mentor_ids=mentor_ids)
+        people.pop(mentee.id, None)
+        rows = list(people.values())
+    else:
+        query = (
+            select(Person.id, Person.name, Person.department, Person.region, Person.time_zone,
+                   Person.monthly_meeting_cap)
+            .where(Person.is_mentor, Person.active, Person.id != mentee.id)
+        )
+        if mentor_ids is not None:
+            query = query.where(Person.id.in_(list(mentor_ids)))
+        rows = session.execute(query).all()
+    if not rows:
+        return []
+    scorer = _Scorer(program, mentee, mentee_needs(session, program, mentee))
+    offers = _offers(session, scorer.needs)
     loads = _monthly_loads(session, rows, now)
     recommended = set(recommended_ids(session, program, mentee))
-    scored = [
-        _score(program, mentee, r, needs, offers.get(r.id, {}), loads.get(r.id, 0), r.id in recommended)
-        for r in rows
-    ]
-    people: dict[int, Person] = {}
+    scored = [scorer.score(r, offers, loads, recommended) for r in rows]
     if program.availability_mode == AvailabilityMode.WEEKLY_SLOTS:
         scored = _add_free_time(session, program, mentee, scored, now, limit, busy, people)
     scored.sort(key=_rank_key)
@@ -152,16 +159,15 @@ def rank_mentors(
         scored = scored[:limit]
     missing = [s.mentor_id for s in scored if s.mentor_id not in people]
     if missing:
-        people.update(_people(session, missing, everyone=limit is None and mentor_ids is None))
+        people.update(_people(session, missing))
     return [
-        MentorMatch(people[s.mentor_id], round(sum(s.parts.values()), 2), s.reasons(), s.slots or 0,
-                    s.recommended, s.parts)
+        MentorMatch(people[s.mentor_id], s.total, s.reasons(), s.slots or 0, s.recommended, s.parts)
         for s in scored
     ]
 
 
 def _rank_key(s: _Scored) -> tuple[float, int, str, int]:
-    return (-round(sum(s.parts.values()), 2), -(s.slots or 0), s.name.casefold(), s.mentor_id)
+    return (-s.total, -(s.slots or 0), s.name.casefold(), s.mentor_id)
 
 
 def _add_free_time(
@@ -176,10 +182,10 @@ def _add_free_time(
 ) -> list[_Scored]:
     """Count shared slots (all mentors, or best-first until the top ``limit`` is settled).
 
-    Fills ``people`` with the mentor rows it loaded, for the caller to reuse.
+    Uses the mentor rows in ``people`` and adds the ones it has to load, for the caller to reuse.
     """
     end = now + timedelta(days=WINDOW_DAYS)
-    order = sorted(scored, key=lambda s: -s.base)
+    order = scored if limit is None else sorted(scored, key=attrgetter("base"), reverse=True)
     batch = len(order) if limit is None else max(4 * limit, 200)
     done: list[_Scored] = []
     i = 0
@@ -190,8 +196,9 @@ def _add_free_time(
                 break
         chunk = order[i:i + batch]
         i += batch
-        everyone = len(chunk) == len(order) and len(order) > 1000
-        people.update(_people(session, [s.mentor_id for s in chunk], everyone=everyone))
+        missing = [s.mentor_id for s in chunk if s.mentor_id not in people]
+        if missing:
+            people.update(_people(session, missing))
         counts = shared_slot_counts(session, program, [people[s.mentor_id] for s in chunk], mentee,
                                     now, end, now=now, busy=busy)
         for s in chunk:
@@ -200,11 +207,18 @@ def _add_free_time(
     return done
 
 
-def _people(session: Session, ids: Sequence[int], *, everyone: bool) -> dict[int, Person]:
-    """Mentor rows by id in one query (their collections load lazily, only if used)."""
+def _people(
+    session: Session, ids: Sequence[int] | None = None, *, mentor_ids: Collection[int] | None = None
+) -> dict[int, Person]:
+    """Mentor rows by id in one query (their collections load lazily, only if used).
+
+    ``ids``: those rows; else every active mentor (of ``mentor_ids``, if given).
+    """
     query = select(Person).options(lazyload(Person.skills), lazyload(Person.weekly_slots))
-    if everyone:
+    if ids is None:
         query = query.where(Person.is_mentor, Person.active)
+        if mentor_ids is not None:
+            query = query.where(Person.id.in_(list(mentor_ids)))
         return {p.id: p for p in session.scalars(query)}
     out: dict[int, Person] = {}
     for k in range(0, len(ids), 1000):
@@ -241,29 +255,24 @@ def recommendations_for(
 # ---------------------------------------------------------------- the score
 
 
-@dataclass
+@dataclass(slots=True)
 class _Scored:
     """A mentor's score in the making: the parts known from bulk queries, then free time."""
 
     mentor_id: int
     name: str
     parts: dict[str, float]
-    before: list[str]  # reasons before free time (recommended, skills, diversity)
-    after: list[str]  # reasons after it (load)
+    before: tuple[str, ...]  # reasons before free time (recommended, skills, diversity)
+    after: tuple[str, ...]  # reasons after it (load)
     recommended: bool
+    base: float  # everything but free time (skills + diversity + load, summed in that order)
+    total: float  # the score, rounded
     slots: int | None = None
-
-    @property
-    def base(self) -> float:
-        return sum(v for k, v in self.parts.items() if k != "free_time")
-
-    @property
-    def total(self) -> float:
-        return round(sum(self.parts.values()), 2)
 
     def set_slots(self, slots: int) -> None:
         self.slots = slots
-        self.parts["free_time"] = SLOT_POINTS * min(slots, SLOT_SATURATION) / SLOT_SATURATION
+        free = self.parts["free_time"] = SLOT_POINTS * min(slots, SLOT_SATURATION) / SLOT_SATURATION
+        self.total = round(self.base + free, 2)  # == round(sum(parts.values()), 2), same order
 
     def reasons(self) -> list[str]:
         if self.slots is None:
@@ -274,57 +283,78 @@ class _Scored:
         return [*self.before, free, *self.after]
 
 
-def _score(
-    program: Program,
-    mentee: Person,
-    mentor: Any,
-    needs: dict[int, Need],
-    offered: dict[int, int | None],
-    load: int,
-    recommended: bool,
-) -> _Scored:
-    """Everything but free time, for a mentor row (id, name, department, region, cap)."""
-    before: list[str] = []
-    after: list[str] = []
-    parts: dict[str, float] = {}
-    if recommended:
-        before.append("recommended by the program admin")
+class _Scorer:
+    """Scores mentors for one mentee: what depends only on the mentee and program is settled once
+    (including the diversity points and reason for each department or region name seen)."""
 
-    total = sum(n.weight for n in needs.values())
-    met = 0.0
-    for need in needs.values():  # heaviest first (mentee_needs orders them)
-        if need.skill_id not in offered:
-            continue
-        level = offered[need.skill_id]
-        met += need.weight * (level or DEFAULT_OFFER_LEVEL) / 5
-        at = f" at level {level}" if level else ""
-        gap = f" (your gap: {need.gap} level{'s' if need.gap != 1 else ''})" if need.gap else ""
-        before.append(f"offers {need.skill}{at}{gap}")
-    parts["skills"] = SKILL_POINTS * met / total if total else 0.0
+    def __init__(self, program: Program, mentee: Person, needs: dict[int, Need]) -> None:
+        self.needs = needs
+        self.total_weight = sum(n.weight for n in needs.values())
+        self.prefer_other = program.prefer_other_department
+        self.mine = {"department": _norm(mentee.department), "region": _norm(mentee.region)}
+        self._diversities: dict[tuple[str | None, str | None], tuple[float, list[str]]] = {}
 
-    parts["diversity"] = 0.0
-    prefer_other = program.prefer_other_department
-    for attr, points, noun in (("department", DEPARTMENT_POINTS, "department"),
-                               ("region", REGION_POINTS, "region")):
-        mine, theirs = _norm(getattr(mentee, attr)), _norm(getattr(mentor, attr))
-        if not mine or not theirs:
-            continue
-        if (mine != theirs) == prefer_other:
-            parts["diversity"] += points
-            before.append(f"other {noun} ({getattr(mentor, attr)})" if prefer_other else f"same {noun}")
+    def _diversity(self, department: str | None, region: str | None) -> tuple[float, list[str]]:
+        """Diversity points and reasons for a mentor's department and region (memoised per pair)."""
+        found = self._diversities.get((department, region))
+        if found is None:
+            points, reasons = 0.0, []
+            for attr, value, worth in (("department", department, DEPARTMENT_POINTS),
+                                       ("region", region, REGION_POINTS)):
+                mine, theirs = self.mine[attr], _norm(value)
+                if mine and theirs and (mine != theirs) == self.prefer_other:
+                    points += worth
+                    reasons.append(f"other {attr} ({value})" if self.prefer_other else f"same {attr}")
+            found = self._diversities[(department, region)] = (points, reasons)
+        return found
 
-    cap = mentor.monthly_meeting_cap
-    if cap:
-        parts["load"] = -LOAD_POINTS * min(1.0, load / cap)
-        if load >= cap:
-            after.append(f"fully booked this month ({load} of {cap} meetings)")
-        elif load:
-            after.append(f"{load} of {cap} meetings booked this month")
-    else:
-        parts["load"] = -min(UNCAPPED_MAX, UNCAPPED_PER_MEETING * load)
-        if load:
-            after.append(f"{load} meeting{'s' if load != 1 else ''} this month")
-    return _Scored(mentor.id, mentor.name, parts, before, after, recommended)
+    def score(
+        self,
+        mentor: Any,
+        offers: Mapping[int, dict[int, int | None]],
+        loads: Mapping[int, int],
+        recommended_ids: Collection[int],
+    ) -> _Scored:
+        """Everything but free time, for a mentor row (id, name, department, region, cap)."""
+        mentor_id = mentor.id
+        offered = offers.get(mentor_id)
+        load = loads.get(mentor_id, 0)
+        recommended = mentor_id in recommended_ids
+        before: list[str] = []
+        after: list[str] = []
+        if recommended:
+            before.append("recommended by the program admin")
+
+        met = 0.0
+        if offered:
+            for need in self.needs.values():  # heaviest first (mentee_needs orders them)
+                if need.skill_id not in offered:
+                    continue
+                level = offered[need.skill_id]
+                met += need.weight * (level or DEFAULT_OFFER_LEVEL) / 5
+                at = f" at level {level}" if level else ""
+                gap = f" (your gap: {need.gap} level{'s' if need.gap != 1 else ''})" if need.gap else ""
+                before.append(f"offers {need.skill}{at}{gap}")
+        skills = SKILL_POINTS * met / self.total_weight if self.total_weight else 0.0
+
+        diversity, reasons = self._diversity(mentor.department, mentor.region)
+        before += reasons
+
+        cap = mentor.monthly_meeting_cap
+        if cap:
+            load_part = -LOAD_POINTS * min(1.0, load / cap)
+            if load >= cap:
+                after.append(f"fully booked this month ({load} of {cap} meetings)")
+            elif load:
+                after.append(f"{load} of {cap} meetings booked this month")
+        else:
+            load_part = -min(UNCAPPED_MAX, UNCAPPED_PER_MEETING * load)
+            if load:
+                after.append(f"{load} meeting{'s' if load != 1 else ''} this month")
+        base = skills + diversity + load_part
+        # Tuples of strings: the garbage collector stops tracking them at once (5,000 lists it would not).
+        return _Scored(mentor_id, mentor.name, {"skills": skills, "diversity": diversity, "load": load_part},
+                       tuple(before), tuple(after), recommended, base, round(base, 2))
 
 
 def _norm(value: str | None) -> str:
@@ -350,22 +380,38 @@ def _offers(session: Session, needs: dict[int, Need]) -> dict[int, dict[int, int
 
 
 def _monthly_loads(session: Session, mentors: Sequence[Any], now: datetime) -> dict[int, int]:
-    """Counted meetings per mentor in the mentor's own calendar month of ``now`` (one query)."""
-    zones = {m.id: zone_of(m) for m in mentors}
-    bounds = {mid: month_bounds(now, z) for mid, z in zones.items()}
-    lo = min(b[0] for b in bounds.values())
-    hi = max(b[1] for b in bounds.values())
-    rows = session.execute(
-        select(Meeting.mentor_id, Meeting.start_at).where(
-            Meeting.state.in_(COUNTED_MEETING_STATES), Meeting.start_at >= lo, Meeting.start_at < hi
-        )
+    """Counted meetings per mentor in the mentor's own calendar month of ``now`` (one query).
+
+    Each meeting comes with its mentor's zone, so only mentors with meetings cost anything.
+    """
+    # Every zone's month of ``now`` lies within these bounds (offsets are within +-14 h).
+    lo, hi = month_bounds(now - timedelta(days=1), UTC)[0], month_bounds(now + timedelta(days=1), UTC)[1]
+    ids = {m.id for m in mentors} if len(mentors) <= IN_LIST_LIMIT else None
+    query = (
+        select(Meeting.mentor_id, Meeting.start_at, Person.time_zone)
+        .join(Person, Person.id == Meeting.mentor_id)
+        .where(Meeting.state.in_(COUNTED_MEETING_STATES), Meeting.start_at >= lo - timedelta(days=1),
+               Meeting.start_at < hi + timedelta(days=1))
     )
+    if ids is not None:
+        query = query.where(Meeting.mentor_id.in_(list(ids)))
+    bounds: dict[str, tuple[datetime, datetime]] = {}
     loads: dict[int, int] = defaultdict(int)
-    for mentor_id, start in rows:
-        b = bounds.get(mentor_id)
-        if b is not None and b[0] <= start < b[1]:
+    for mentor_id, start, time_zone in session.execute(query):
+        b = bounds.get(time_zone)
+        if b is None:
+            b = bounds[time_zone] = month_bounds(now, _zone(time_zone))
+        if b[0] <= start < b[1]:
             loads[mentor_id] += 1
     return loads
+
+
+def _zone(name: str | None) -> tzinfo:
+    """The zone of a profile (as ``limits.zone_of``: an unknown name, which profiles refuse, is UTC)."""
+    try:
+        return zone(name or "UTC")
+    except UnknownZone:
+        return UTC
 
 
 RECOMMENDED_IN_DIRECTORY = 5  # computed matches shown besides admin pushes when the directory is hidden

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,8 +10,8 @@ import pytest
 
 from calendars.base import BusyInterval, CalendarIdentity
 from freebusy.busy import StaticBusySource
-from freebusy.cache import BusyCache, CachedBusySource, MemoryStore, RedisStore
-from freebusy.intervals import Interval
+from freebusy.cache import FEW_KEYS, BusyCache, CachedBusySource, MemoryStore, RedisStore
+from freebusy.intervals import Interval, IntervalSet, to_us
 
 D0 = datetime(2030, 1, 7, tzinfo=UTC)
 
@@ -139,3 +140,43 @@ def test_forget_drops_every_day_of_a_person_and_only_theirs(shared: bool, reques
     assert src.calls == 4  # the far days were dropped too
     one.get_or_fetch(src, PEOPLE, D0, at(4, 0))
     assert src.calls == 4  # and what was fetched after forgetting is cached again
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_spans_for_many_people_are_the_same_busy_time(shared: bool, request: Any) -> None:
+    store = RedisStore(request.getfixturevalue("redis")) if shared else MemoryStore()
+    src, cache = source(), BusyCache(store)
+    cache.get_or_fetch(src, PEOPLE[:1], D0, at(2, 0))  # ann's first days cached, the rest is not
+    keys, spans = cache.get_or_fetch_spans(src, PEOPLE, at(0, 9.5), at(4, 0))
+    assert src.calls == 2  # one call for what was missing
+    assert keys == ["ann@example.com", "bob@example.com"]
+    sets = cache.get_or_fetch(src, PEOPLE, at(0, 9.5), at(4, 0))
+    assert src.calls == 2
+    assert [spans.of(i) for i in range(len(keys))] == [sets[k] for k in keys]
+    # Clipped to the range, split at midnight in the spans, joined again in the sets.
+    ann = list(zip(spans.start[spans.owner == 0].tolist(), spans.end[spans.owner == 0].tolist(), strict=True))
+    assert ann == [(to_us(at(0, 9.5)), to_us(at(0, 10))), (to_us(at(1, 22)), to_us(at(2, 0))),
+                   (to_us(at(2, 0)), to_us(at(2, 2)))]
+    assert list(sets["ann@example.com"]) == [Interval(at(0, 9.5), at(0, 10)), Interval(at(1, 22), at(2, 2))]
+
+
+def test_busy_sets_are_the_same_for_a_pair_and_for_many_people() -> None:
+    # A booking page asks for two people (assembled in plain Python), a ranking for thousands
+    # (assembled with numpy); both read the same buckets and must give the same sets.
+    rnd = random.Random(5)
+    data = {}
+    for n in range(12):
+        spans = []
+        for _ in range(rnd.randint(0, 30)):
+            s = D0 + timedelta(minutes=15 * rnd.randrange(10 * 96))
+            spans.append(BusyInterval(s, s + timedelta(minutes=rnd.choice((15, 60, 300, 2000)))))
+        data[f"p{n}@example.com"] = spans
+    src, cache = StaticBusySource(data), BusyCache()
+    people = [CalendarIdentity(k, k) for k in data]
+    start, end = at(0, 7.25), at(9, 13)
+    many = cache.get_or_fetch(src, people, start, end)
+    assert len(many) == 12 > FEW_KEYS and src.calls == 1
+    for a, b in zip(people[::2], people[1::2], strict=True):
+        pair = cache.get_or_fetch(src, [a, b], start, end)
+        assert pair == {k: many[k] for k in pair}
+    assert many == {k: IntervalSet(v).clip(start, end) for k, v in data.items()}

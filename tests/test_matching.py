@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from sqlalchemy.orm import Session
 
+from calendars.base import BusyInterval
+from freebusy.busy import StaticBusySource
+from freebusy.cache import BusyCache, CachedBusySource
 from freebusy.intervals import IntervalSet
 from scheduling.availability import bookable_slots, shared_slot_counts
+from scheduling.errors import UnknownTimeZone
 from scheduling.matching import rank_mentors, recommendations_for
-from scheduling.models import Person, Program
+from scheduling.models import Person, Program, WeeklySlot
 from scheduling.services import requests as request_service
 from scheduling.services.competencies import set_role_targets
 from scheduling.services.people import set_skills
@@ -236,6 +240,60 @@ def test_batch_counts_agree_with_slots_listed_one_mentor_at_a_time(db: Session) 
     }
     assert ours == one_by_one
     assert all(ours[m.id] > 0 for m in mentors)
+
+
+@pytest.mark.parametrize("slot_minutes", [30, 45, 60])
+def test_batch_counts_agree_across_clock_changes_with_a_cached_calendar(
+    db: Session, slot_minutes: int
+) -> None:
+    # The 14 days hold London's spring change (Sunday 31 March, 01:00 -> 02:00) and the
+    # autumn changes of Sydney and Lord Howe (Sunday 7 April); "now" is a Wednesday 10:07.
+    now = datetime(2030, 3, 27, 10, 7, tzinfo=UTC)
+    end = now + timedelta(days=14)
+    program = make_program(db, slot_minutes=slot_minutes, buffer_minutes=10, lead_time_hours=5)
+    mentee = make_mentee(db, time_zone="Europe/London")
+    nights = [(6, "00:15", "03:45"), (0, "09:00", "12:30"), (2, "08:00", "10:00"), (2, "10:00", "11:15")]
+    zones = ["Europe/London", "Australia/Sydney", "Australia/Lord_Howe", "Asia/Kathmandu",
+             "America/New_York", "Asia/Kolkata"]
+    mentors = [make_mentor(db, time_zone=z, weekly=nights) for z in zones]
+    running = make_mentor(db, weekly=[(2, "09:30", "13:00")])  # a window already open at "now"
+    dated = make_mentor(db, time_zone="Australia/Sydney", weekly=[(6, "01:00", "04:00")])
+    add_dated_slot(db, dated, at("2030-04-06", "13:00"), at("2030-04-06", "17:30"))
+    mentors += [running, dated]
+    make_meeting(db, program=program, mentee=make_mentee(db), mentor=mentors[0],
+                 start=at("2030-04-01", "09:00", "Europe/London"), now=now)
+    make_meeting(db, program=program, mentee=mentee, mentor=mentors[4],
+                 start=at("2030-04-01", "09:00", "America/New_York"), now=now)
+    calendar = StaticBusySource({
+        mentee.id: [BusyInterval(at("2030-03-31", "00:40"), at("2030-03-31", "01:20"))],
+        mentors[1].id: [BusyInterval(at("2030-04-06", "14:30"), at("2030-04-06", "16:00")),
+                        BusyInterval(at("2030-04-06", "15:00"), at("2030-04-07", "00:30"))],  # over midnight
+        mentors[3].id: [BusyInterval(at("2030-04-01", "03:15"), at("2030-04-01", "04:00"))],
+        running.id: [BusyInterval(at("2030-03-27", "11:00"), at("2030-03-27", "11:45"))],
+    })
+    cached = CachedBusySource(calendar, BusyCache())
+
+    asked = [*mentors, mentors[0], mentee]  # twice, and the mentee: counted once, the mentee as 0
+    ours = shared_slot_counts(db, program, asked, mentee, now, end, now=now, busy=cached)
+    one_by_one = {
+        m.id: len(bookable_slots(db, program, m, mentee, now, end, now=now, busy=cached)) for m in mentors
+    }
+    assert ours == {**one_by_one, mentee.id: 0}
+    assert sum(1 for m in mentors if ours[m.id] > 0) >= 6
+    ranked = {m.mentor.id: m.shared_slots for m in rank_mentors(db, program, mentee, now=now, busy=cached)}
+    assert ranked == one_by_one
+
+
+def test_an_unknown_zone_in_weekly_slots_names_the_mentor(db: Session) -> None:
+    program = make_program(db)
+    mentee = make_mentee(db)
+    fine = make_mentor(db)
+    broken = make_mentor(db, name="Zed Broken", weekly=[])
+    db.add(WeeklySlot(mentor_id=broken.id, weekday=1, start_time=time(9), end_time=time(10),
+                      time_zone="Mars/Olympus"))
+    db.commit()
+    with pytest.raises(UnknownTimeZone, match="Zed Broken's weekly availability"):
+        shared_slot_counts(db, program, [fine, broken], mentee, NOW, NOW + timedelta(days=14), now=NOW)
 
 
 def test_recommendations_put_admin_pushes_first(db: Session) -> None:
