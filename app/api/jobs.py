@@ -8,9 +8,10 @@ from typing import Any
 from flask import abort
 
 from app.api import bp, json_body
-from app.api.params import fits_id, query_int
+from app.api.params import query_int
 from app.auth import roles_required
 from app.db import db
+from scheduling.db import get_row
 from scheduling.errors import ValidationFailed
 from scheduling.models import MeetingRequest
 from worker import scheduler
@@ -35,7 +36,7 @@ def failed_jobs() -> Any:
 def remind_request(request_id: int) -> Any:
     """Send the person asked a reminder now (the request must be pending)."""
     json_body()
-    if not fits_id(request_id) or db().get(MeetingRequest, request_id) is None:
+    if get_row(db(), MeetingRequest, request_id) is None:
         abort(404, description="No such request.")
     job_id = scheduler.remind_request_now(request_id, session=db())
     return {"job_id": job_id, "request_id": request_id}, 202

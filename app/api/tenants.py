@@ -13,6 +13,7 @@ from app.api import bp, json_body
 from app.auth import roles_required
 from app.db import db
 from scheduling import tenants
+from scheduling.db import get_row
 from scheduling.errors import NotFound, ValidationFailed
 from scheduling.models import Person
 
@@ -44,9 +45,9 @@ def _text(data: dict[str, Any], key: str) -> str:
 def _person(data: dict[str, Any]) -> Person | None:
     if data.get("person_id") is None:
         return None
-    if not isinstance(data["person_id"], int):
+    if isinstance(data["person_id"], bool) or not isinstance(data["person_id"], int):
         raise ValidationFailed("person_id must be a number.", "person_id")
-    person = db().get(Person, data["person_id"])
+    person = get_row(db(), Person, data["person_id"])
     if person is None:
         raise NotFound("No such person.", "person_id")
     return person

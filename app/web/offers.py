@@ -27,6 +27,7 @@ from app.web.common import (
     zone_name,
 )
 from scheduling.availability import bookable_slots
+from scheduling.db import get_row
 from scheduling.errors import DomainError, MentorCreationNotAllowed
 from scheduling.models import Initiator, MeetingMode, Person, Program, SkillRelation
 from scheduling.services import people as people_svc
@@ -55,8 +56,7 @@ def open_program() -> Program:
 
 
 def _mentee(raw: object, mentor: Person) -> Person:
-    mentee_id = int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 10 else None
-    mentee = db().get(Person, mentee_id) if mentee_id is not None else None
+    mentee = get_row(db(), Person, int(raw)) if isinstance(raw, str) and raw.isdigit() else None
     if mentee is None or not mentee.is_mentee or not mentee.active or mentee.id == mentor.id:
         abort(404, description="No such mentee.")
     return mentee
