@@ -17,24 +17,18 @@ from typing import Any
 from flask import flash, render_template, request
 
 from app.admin import bp
-from app.admin.forms import FieldErrors, as_int_or_text, back_to, form_text
+from app.admin.forms import FieldErrors, back_to, form_text
 from app.db import db
+from app.skill_rows import Row, RowWords, check_skill_rows
 from scheduling.errors import DomainError
 from scheduling.models import Program
 from scheduling.services import competencies as svc
 from scheduling.services.program import get_program
-from scheduling.services.skills import check_level
 
 EXTRA_ROWS = 3
 LEVELS = ("1", "2", "3", "4", "5")
 _ROW_KEY = re.compile(r"^(skill|level)-(\d{1,3})$")
 _DOMAIN_ROW = re.compile(r"^roles\.(?P<role>.*)\[(?P<i>\d+)\](?P<rest>\.level|\.name)?$")
-
-
-@dataclass
-class Row:
-    skill: str = ""
-    level: str = ""
 
 
 @dataclass
@@ -148,33 +142,17 @@ def _posted_role(program: Program) -> RoleForm:
     return RoleForm(key, original, " ".join(form_text("role").split()), rows)
 
 
+ROLE_ROWS = RowWords(
+    clear_level="Enter the skill, or clear its target level.",
+    duplicate="{skill} is already listed for this role.",
+    level_required="A target level from 1 to 5 is required.",
+)
+
+
 def _check_rows(form: RoleForm, errors: FieldErrors) -> list[tuple[dict[str, Any], int]]:
     """``({"name", "level"}, row)`` for the filled rows; each problem next to its input."""
-    entries: list[tuple[dict[str, Any], int]] = []
-    seen: set[int] = set()
-    for k, row in enumerate(form.rows):
-        skill_id, level_id = f"{form.key}-{k}-skill", f"{form.key}-{k}-level"
-        if not row.skill:
-            if row.level:
-                errors[skill_id] = "Enter the skill, or clear its target level."
-            continue
-        level = None
-        try:
-            level = check_level(as_int_or_text(row.level), level_id) if row.level else None
-            if level is None:
-                errors[level_id] = "A target level from 1 to 5 is required."
-        except DomainError as exc:
-            errors[level_id] = exc.message
-        try:
-            skill = svc.known_skill(db(), row.skill, skill_id)
-        except DomainError as exc:
-            errors[skill_id] = exc.message
-            continue
-        if skill.id in seen:
-            errors[skill_id] = f"{skill.name} is already listed for this role."
-            continue
-        seen.add(skill.id)
-        entries.append(({"name": skill.name, "level": level}, k))
+    entries = [({"name": c.skill.name, "level": c.level}, c.row)
+               for c in check_skill_rows(form.key, form.rows, errors, ROLE_ROWS)]
     if not entries and not errors:
         errors[f"{form.key}-0-skill"] = "Give the role at least one skill with a target level."
     return entries

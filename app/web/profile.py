@@ -18,30 +18,22 @@ from zoneinfo import available_timezones
 
 from flask import flash, redirect, render_template, request, url_for
 
-from app.admin.forms import as_int_or_text
 from app.db import db
+from app.skill_rows import Chosen, Row, RowWords, check_skill_rows
 from app.web import bp
 from app.web.common import FormErrors, me, signed_in
 from scheduling.errors import DomainError, NotFound
-from scheduling.models import Person, Program, ReassessmentState, Skill, SkillReassessment, SkillRelation
+from scheduling.models import Person, Program, ReassessmentState, SkillReassessment, SkillRelation
 from scheduling.services import competencies, followups
 from scheduling.services.people import check_text, check_time_zone, update_profile
 from scheduling.services.program import get_program
-from scheduling.services.skills import MAX_SKILLS_PER_RELATION, check_level
+from scheduling.services.skills import MAX_SKILLS_PER_RELATION
 
 DETAILS = ("department", "title", "time_zone")
 EXTRA_ROWS = 3  # empty rows under the filled ones, to add skills without JavaScript
 LEVELS = [("1", "1: just starting"), ("2", "2"), ("3", "3: can do it on my own"), ("4", "4"),
           ("5", "5: could teach it")]
 _ROW_KEY = re.compile(r"^(wants|offers)-(\d{1,3})-(skill|level)$")
-
-
-@dataclass
-class Row:
-    """One skill row of the form, as text (what was shown or posted)."""
-
-    skill: str = ""
-    level: str = ""
 
 
 @dataclass
@@ -109,42 +101,13 @@ def posted_rows() -> dict[str, list[Row]]:
             for rel, ks in indices.items()}
 
 
-def _level(raw: str, name: str) -> int | None:
-    return None if not raw else check_level(as_int_or_text(raw), name)
-
-
-@dataclass
-class Chosen:
-    skill: Skill
-    level: int | None
-    row: int
+PROFILE_ROWS = RowWords(clear_level="Enter the skill, or clear its level.",
+                        duplicate="{skill} is already in this list.")
 
 
 def check_rows(relation: str, rows: list[Row], errors: FormErrors) -> list[Chosen]:
     """Catalogue skills and levels of the filled rows; each problem goes next to its input."""
-    chosen: list[Chosen] = []
-    seen: set[int] = set()
-    for k, row in enumerate(rows):
-        skill_field, level_field = f"{relation}-{k}-skill", f"{relation}-{k}-level"
-        if not row.skill:
-            if row.level:
-                errors[skill_field] = "Enter the skill, or clear its level."
-            continue
-        level = None
-        try:
-            level = _level(row.level, level_field)
-        except DomainError as exc:
-            errors[level_field] = exc.message
-        try:
-            skill = competencies.known_skill(db(), row.skill, skill_field)
-        except DomainError as exc:
-            errors[skill_field] = exc.message
-            continue
-        if skill.id in seen:
-            errors[skill_field] = f"{skill.name} is already in this list."
-            continue
-        seen.add(skill.id)
-        chosen.append(Chosen(skill, level, k))
+    chosen = check_skill_rows(relation, rows, errors, PROFILE_ROWS)
     if len(chosen) > MAX_SKILLS_PER_RELATION:
         errors[relation] = f"At most {MAX_SKILLS_PER_RELATION} skills per list."
     return chosen
