@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 
-from app.admin.forms import as_int_or_text
 from app.db import db
+from app.form_values import as_int_or_text
 from scheduling.errors import DomainError
 from scheduling.models import Skill
 from scheduling.services.competencies import known_skill

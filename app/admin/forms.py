@@ -22,14 +22,6 @@ def form_text(name: str, default: str = "") -> str:
     return (request.form.get(name) or default).strip()
 
 
-def as_int_or_text(raw: str) -> int | str:
-    """A whole number when the text is one (so the service judges the range), else the text itself
-    (so the service refuses it with its own message)."""
-    text = raw.strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    return text
-
 
 def collect(checks: Mapping[str, Callable[[], Any]]) -> tuple[dict[str, Any], FieldErrors]:
     """Run every check, keeping the values that pass and one message per failing field."""

@@ -18,8 +18,9 @@ from flask import flash, render_template, request
 from sqlalchemy import Boolean, Enum, Integer
 
 from app.admin import bp
-from app.admin.forms import FieldErrors, as_int_or_text, back_to
+from app.admin.forms import FieldErrors, back_to
 from app.db import db
+from app.form_values import as_int_or_text
 from scheduling.errors import DomainError
 from scheduling.models import Program
 from scheduling.services.program import SETTINGS, get_program, settings_values, update_settings
