@@ -94,9 +94,16 @@ def _routed(mentor: Person) -> Any:
     return None
 
 
-def _draft(mentor: Person) -> dict[str, str] | None:
-    draft = session.get(DRAFT)
-    if not isinstance(draft, dict) or draft.get("mentor_id") != mentor.id:
+def blank_details() -> dict[str, str]:
+    """Step one's form before anything is typed: a video meeting."""
+    return {"topic": "", "description": "", "mode": MeetingMode.VIDEO.value, "location": ""}
+
+
+def stored_draft(key: str, **other: int) -> dict[str, str] | None:
+    """Step one's details, kept in the session for step two, if they are for this other person
+    (``mentor_id=...`` for a request, ``mentee_id=...`` for an offer)."""
+    draft = session.get(key)
+    if not isinstance(draft, dict) or any(draft.get(name) != value for name, value in other.items()):
         return None
     return draft
 
@@ -109,8 +116,7 @@ def request_start(mentor_id: int) -> Any:
     if (routed := _routed(mentor)) is not None:
         return routed
     errors = FormErrors()
-    details = _draft(mentor) or {"topic": "", "description": "", "mode": MeetingMode.VIDEO.value,
-                                 "location": ""}
+    details = stored_draft(DRAFT, mentor_id=mentor.id) or blank_details()
     if request.method == "POST":
         details, errors = check_details(request.form)
         if not errors:
@@ -211,7 +217,7 @@ def request_time(mentor_id: int) -> Any:
     mentor = _mentor(mentor_id)
     if (routed := _routed(mentor)) is not None:
         return routed
-    draft = _draft(mentor)
+    draft = stored_draft(DRAFT, mentor_id=mentor.id)
     if draft is None:
         return redirect(url_for("web.request_start", mentor_id=mentor.id))
     errors = FormErrors()
@@ -233,7 +239,7 @@ def request_propose(mentor_id: int) -> Any:
     mentor = _mentor(mentor_id)
     if (routed := _routed(mentor)) is not None:
         return routed
-    draft = _draft(mentor)
+    draft = stored_draft(DRAFT, mentor_id=mentor.id)
     if draft is None:
         return redirect(url_for("web.request_start", mentor_id=mentor.id))
     prog = program()

@@ -16,7 +16,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 
 from app.db import db
 from app.web import bp
-from app.web.booking import MODES, check_details, week_view
+from app.web.booking import MODES, blank_details, check_details, stored_draft, week_view
 from app.web.common import (
     FormErrors,
     chosen_slots,
@@ -29,7 +29,7 @@ from app.web.common import (
 from scheduling.availability import bookable_slots
 from scheduling.db import get_row
 from scheduling.errors import DomainError, MentorCreationNotAllowed
-from scheduling.models import Initiator, MeetingMode, Person, Program, SkillRelation
+from scheduling.models import Initiator, Person, Program, SkillRelation
 from scheduling.services import people as people_svc
 from scheduling.services import requests as svc
 
@@ -84,13 +84,6 @@ def mentees() -> Any:
                            ), 422 if errors else 200
 
 
-def _draft(mentee: Person) -> dict[str, str] | None:
-    draft = session.get(DRAFT)
-    if not isinstance(draft, dict) or draft.get("mentee_id") != mentee.id:
-        return None
-    return draft
-
-
 @bp.route("/offers/new", methods=["GET", "POST"])
 @signed_in("mentor")
 def offer_start() -> Any:
@@ -102,8 +95,7 @@ def offer_start() -> Any:
         return redirect(url_for("web.mentees"))
     mentee = _mentee(raw, person)
     errors = FormErrors()
-    details = _draft(mentee) or {"topic": "", "description": "", "mode": MeetingMode.VIDEO.value,
-                                 "location": ""}
+    details = stored_draft(DRAFT, mentee_id=mentee.id) or blank_details()
     if request.method == "POST":
         details, errors = check_details(request.form)
         if not errors:
@@ -120,7 +112,7 @@ def offer_time() -> Any:
     person = me()
     prog = open_program()
     mentee = _mentee(request.values.get("mentee_id"), person)
-    draft = _draft(mentee)
+    draft = stored_draft(DRAFT, mentee_id=mentee.id)
     if draft is None:
         return redirect(url_for("web.offer_start", mentee_id=mentee.id))
     errors = FormErrors()
