@@ -354,12 +354,17 @@ def ensure_push_renewal(*, after: datetime | None = None) -> str | None:
     return _book_round("fm-calendar-push", push_interval(), func, after)
 
 
+def _enqueue_ensure_push(tenant_id: int, person_id: int, why: str) -> None:
+    """One person's ``ensure_push`` job; ``why`` (a round number, "connected") keeps the id unique."""
+    jobs.queue().enqueue("worker.scheduler.ensure_push", tenant_id, person_id,
+                         job_id=f"fm-tenant-{tenant_id}-push-{person_id}-{why}", retry=None)
+
+
 def _on_calendar_connected(ev: CalendarConnected) -> None:
     """Open the new calendar's push channel now rather than at the next round (up to an hour)."""
     if push_interval() <= 0 or not calendar_jobs.push_reachable(jobs.base_url()):
         return
-    jobs.queue().enqueue("worker.scheduler.ensure_push", ev.tenant_id, ev.person_id,
-                         job_id=f"fm-tenant-{ev.tenant_id}-push-{ev.person_id}-connected", retry=None)
+    _enqueue_ensure_push(ev.tenant_id, ev.person_id, "connected")
 
 
 def renew_push_subscriptions() -> dict[int, list[int]]:
@@ -374,13 +379,11 @@ def renew_push_subscriptions() -> dict[int, list[int]]:
     with jobs.session_scope() as db:
         tenant_ids = list(db.scalars(select(CalendarTenant.id).order_by(CalendarTenant.id)))
         due = {tid: calendar_jobs.push_due(db, tid, base_url=base_url) for tid in tenant_ids}
-    q = jobs.queue()
     current = get_current_job()
     round_ = current.id.rsplit("-", 1)[-1] if current is not None else "manual"
     for tid, person_ids in due.items():
         for pid in person_ids:
-            q.enqueue("worker.scheduler.ensure_push", tid, pid,
-                      job_id=f"fm-tenant-{tid}-push-{pid}-{round_}", retry=None)
+            _enqueue_ensure_push(tid, pid, round_)
     return {tid: pids for tid, pids in due.items() if pids}
 
 
