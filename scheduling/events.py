@@ -1,9 +1,11 @@
 """Domain events, published only after the transaction that caused them commits.
 
-Services call :func:`record` with the session they changed; subscribers (the
-worker's job scheduler, notifications) are called after commit, and events of a
-rolled-back transaction are dropped. This keeps ``scheduling`` free of RQ while
-guaranteeing no job is scheduled for a change that never happened.
+Services call :func:`record` with the session they changed. Just before the commit,
+the follow-up work the events call for is written as rows in the same transaction
+(:func:`scheduling.timed_work.plan_for_events`); subscribers (the busy cache, the web's
+nudge of the relay) are called after commit, and events of a rolled-back transaction
+are dropped. So ``scheduling`` stays free of RQ, no follow-up exists for a change that
+never happened, and none is lost for one that did.
 """
 
 from __future__ import annotations
@@ -84,6 +86,27 @@ def record(session: Session, ev: DomainEvent) -> None:
     session.info.setdefault(_KEY, []).append(ev)
 
 
+@dataclass(frozen=True)
+class WorkPlanned(DomainEvent):
+    """Timed work rows were committed (ids); the web app relays those due now at once."""
+
+    work_ids: tuple[int, ...]
+
+
+@event.listens_for(Session, "before_commit")
+def _plan(session: Session) -> None:
+    from scheduling import timed_work  # it imports this module's event types
+
+    pending = [ev for ev in session.info.get(_KEY, ()) if not isinstance(ev, WorkPlanned)]
+    if pending:
+        timed_work.plan_for_events(session, pending)
+    if timed_work.has_planned(session):
+        session.flush()
+        ids = timed_work.planned_ids(session)
+        timed_work.forget_planned(session)
+        record(session, WorkPlanned(tuple(ids)))
+
+
 @event.listens_for(Session, "after_commit")
 def _publish(session: Session) -> None:
     pending = session.info.pop(_KEY, [])
@@ -95,3 +118,4 @@ def _publish(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop(session: Session) -> None:
     session.info.pop(_KEY, None)
+    session.info.pop("flashmentor_planned_work", None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from io import BytesIO
 from typing import Any
@@ -15,10 +15,20 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scheduling import timed_work
 from scheduling.db import utcnow
-from scheduling.models import CalendarTenant, MeetingRequest, Person, Program, RequestState
+from scheduling.models import (
+    CalendarTenant,
+    MeetingRequest,
+    Person,
+    Program,
+    RequestState,
+    WorkKind,
+    WorkState,
+)
 from scheduling.services.program import settings_values
 from tests import calendar_backends as harness
+from tests import worker_harness
 from tests.factories import (
     count_rows,
     login,
@@ -30,7 +40,7 @@ from tests.factories import (
 )
 from tests.fakes.dav_servers import DavServer
 from tests.fakes.smtp_server import SmtpServer, smtp_server
-from worker import jobs, scheduler
+from worker import startup
 
 radicale_server = harness.radicale_server
 
@@ -317,17 +327,15 @@ def smtp() -> Iterator[SmtpServer]:
 @pytest.fixture
 def worker_installed(app: Any, redis: Any, smtp: SmtpServer) -> Iterator[Any]:
     """Domain events schedule real jobs on the test Redis; mail goes to a real SMTP server."""
-    scheduler.install({**app.config, **smtp.config()}, connection=redis)
+    startup.install({**app.config, **smtp.config(), "QUEUE_NAME": worker_harness.QUEUE}, connection=redis)
     try:
         yield redis
     finally:
-        scheduler.uninstall()
+        startup.uninstall()
 
 
 def run_jobs(redis: Any) -> None:
-    from rq import SimpleWorker
-
-    SimpleWorker([jobs.queue()], connection=redis).work(burst=True)
+    worker_harness.drain(redis)
 
 
 def test_send_reminder_mails_the_mentor_now(
@@ -381,11 +389,23 @@ def test_failed_jobs_are_listed_with_their_error(
     db: Session, client: Any, admin: Person, worker_installed: Any
 ) -> None:
     assert "No failed jobs." in text_of(client.get("/admin/jobs/failed"))
-    jobs.queue().enqueue("worker.jobs.remind_request", 1, "one", "too many", job_id="fm-broken-job")
+    timed_work.plan(db, WorkKind.REQUEST_REMINDER, "broken-job", due_at=datetime.now(UTC),
+                    args=[1, "one", "too many"])
+    db.commit()
     run_jobs(worker_installed)
     page = text_of(client.get("/admin/jobs/failed"))
-    assert "fm-broken-job" in page and "worker.jobs.remind_request" in page and "1, one, too many" in page
+    assert "broken-job" in page and "request.reminder" in page and "1, one, too many" in page
     assert "TypeError" in page and "Traceback" in page
+
+    row = timed_work.find(db, "broken-job")
+    assert row is not None and (row.state, row.attempts) == (WorkState.DUE, 1)  # a retry is booked
+    assert client.post("/admin/jobs/999999/retry").status_code == 404
+    client.post(f"/admin/jobs/{row.id}/drop")
+    db.refresh(row)
+    assert row.state == WorkState.CANCELED
+    assert "No failed jobs." in text_of(client.get("/admin/jobs/failed"))
+    response = client.post(f"/admin/jobs/{row.id}/retry", follow_redirects=True)
+    assert "Only failed work can be retried" in text_of(response)
 
 
 def test_closing_an_already_closed_request_changes_nothing(

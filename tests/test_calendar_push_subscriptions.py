@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import Job
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.registry import FailedJobRegistry
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
@@ -27,10 +27,18 @@ from werkzeug.serving import make_server
 from calendars.base import NotFound, PushChannel, push_support
 from calendars.google import event_id_for
 from calendars.microsoft import PUSH_MAX_LIFETIME
-from scheduling import tenants
+from scheduling import tenants, timed_work
 from scheduling.db import make_session_factory
 from scheduling.errors import ValidationFailed
-from scheduling.models import CalendarAccount, CalendarEventLink, CalendarTenant, MeetingState, Person
+from scheduling.models import (
+    CalendarAccount,
+    CalendarEventLink,
+    CalendarTenant,
+    MeetingState,
+    Person,
+    WorkKind,
+    WorkState,
+)
 from scheduling.models.calendars import PushSubscription
 from tests import calendar_backends as harness
 from tests import worker_harness
@@ -39,7 +47,8 @@ from tests.fakes.dav_servers import DavServer
 from tests.fakes.google_server import GoogleFake, make_service_account
 from tests.fakes.graph_server import GraphFake
 from tests.test_calendar_push import FAST, SOON, booked, pair
-from worker import calendar_jobs, jobs, scheduler
+from worker import calendar_jobs, failures, runtime, startup
+from worker.jobs import calendars as calendar_rounds
 
 google_fake, graph_fake, smtp = harness.google_fake, harness.graph_fake, worker_harness.smtp
 radicale_server = harness.radicale_server
@@ -91,16 +100,16 @@ def rq(database_url: str, redis: Any, smtp: Any, live_url: str) -> Iterator[Call
     connection = worker_harness.plain_connection(redis)
     settings = worker_harness.config(database_url, smtp, BASE_URL=live_url, CALENDAR_SYNC_SECONDS=0,
                                      CALENDAR_PUSH_SECONDS=3600)
-    scheduler.install(settings, connection=connection)
+    startup.install(settings, connection=connection)
 
     def run() -> Redis:
-        SimpleWorker([Queue(QUEUE, connection=connection)], connection=connection).work(burst=True)
+        worker_harness.drain(connection)
         return connection
 
     try:
         yield run
     finally:
-        scheduler.uninstall()
+        startup.uninstall()
 
 
 def make_google(db: Session, fake: GoogleFake) -> CalendarTenant:
@@ -158,7 +167,7 @@ def test_google_channels_are_opened_and_a_change_reaches_the_app_and_moves_the_m
 ) -> None:
     meeting, mentor = booked(db, google_fake, google)
 
-    assert scheduler.renew_push_subscriptions() == {google.id: sorted([mentor.id, meeting.mentee_id])}
+    assert calendar_rounds.push_round() == {google.id: sorted([mentor.id, meeting.mentee_id])}
     connection = rq()  # the two ensure_push jobs: events.watch per person
 
     rows = subs(db, google)
@@ -174,7 +183,7 @@ def test_google_channels_are_opened_and_a_change_reaches_the_app_and_moves_the_m
     hellos = google_fake.notifier.wait()
     assert sorted(d.headers["X-Goog-Resource-State"] for d in hellos) == ["sync", "sync"]
     assert all(d.status == 200 for d in hellos)
-    assert scheduler.renew_push_subscriptions() == {}  # nothing due: no provider call, no job
+    assert calendar_rounds.push_round() == {}  # nothing due: no provider call, no job
     google_fake.notifier.clear()
 
     # The mentor drags the event in their calendar; Google calls the app.
@@ -201,7 +210,7 @@ def test_graph_subscriptions_pass_the_handshake_and_a_change_reaches_the_app_and
     meeting, mentor = booked(db, graph_fake, microsoft)
     graph_fake.notifier.clear()
 
-    assert scheduler.renew_push_subscriptions() == {microsoft.id: sorted([mentor.id, meeting.mentee_id])}
+    assert calendar_rounds.push_round() == {microsoft.id: sorted([mentor.id, meeting.mentee_id])}
     connection = rq()
 
     row = subs(db, microsoft)[mentor.id]
@@ -241,7 +250,7 @@ def test_one_refusal_fails_alone_and_lands_in_the_failed_registry(
     lost = make_mentee(db, email=f"gone-{uuid.uuid4().hex[:8]}@example.com")
     tenants.connect_account(db, person=lost, tenant=microsoft)  # no mailbox behind it: Graph says 404
 
-    due = scheduler.renew_push_subscriptions()[microsoft.id]
+    due = calendar_rounds.push_round()[microsoft.id]
     assert lost.id in due and ok.id in due
     connection = rq()
 
@@ -250,22 +259,24 @@ def test_one_refusal_fails_alone_and_lands_in_the_failed_registry(
     # refused twice: right after connecting, and in the round; nobody else's job failed
     expected = [f"fm-tenant-{microsoft.id}-push-{lost.id}-{when}" for when in ("connected", "manual")]
     assert sorted(failed) == expected
-    [shown] = [j for j in scheduler.failed_jobs() if j["id"] == failed[0]]
-    assert shown["function"] == "worker.scheduler.ensure_push" and "NotFound" in shown["error"]
-    assert scheduler.renew_push_subscriptions() == {microsoft.id: [lost.id]}  # the next round retries
+    [shown] = [j for j in failures.failed_jobs(db, connection) if j["id"] == failed[0]]
+    assert shown["function"] == "calendar.ensure_push" and "NotFound" in shown["error"]
+    assert calendar_rounds.push_round() == {microsoft.id: [lost.id]}  # the next round retries
 
 
-def test_the_renewal_round_is_booked_once_per_interval(rq: Callable[[], Redis], redis: Any) -> None:
-    first = scheduler.ensure_push_renewal()
-    assert first is not None and scheduler.ensure_push_renewal() == first
+def test_the_renewal_round_is_booked_once_per_interval(
+    db: Session, rq: Callable[[], Redis], redis: Any
+) -> None:
+    first = calendar_rounds.ensure_push_renewal()
+    assert first is not None and calendar_rounds.ensure_push_renewal() == first
     connection = rq()  # not due yet: nothing runs
-    registry = ScheduledJobRegistry(queue=Queue(QUEUE, connection=connection))
-    due = datetime.fromtimestamp(registry.get_scheduled_time(first).timestamp(), UTC)
+    row = timed_work.find(db, first.removeprefix("fm-"))
+    assert row is not None and row.state == WorkState.DUE
     n = int(first.rsplit("-", 1)[-1])
-    assert due == datetime.fromtimestamp(n * 3600, UTC) and due > datetime.now(UTC)
-    assert Job.fetch(first, connection=connection).func_name == "worker.scheduler.renew_push_subscriptions"
-    scheduler.install({**jobs.settings(), "CALENDAR_PUSH_SECONDS": 0}, connection=connection)
-    assert scheduler.ensure_push_renewal() is None  # 0 turns it off
+    assert row.due_at == datetime.fromtimestamp(n * 3600, UTC) and row.due_at > datetime.now(UTC)
+    assert row.kind == WorkKind.PUSH_ROUND
+    startup.install({**runtime.settings(), "CALENDAR_PUSH_SECONDS": 0}, connection=connection)
+    assert calendar_rounds.ensure_push_renewal() is None  # 0 turns it off
 
 
 def test_no_round_work_while_providers_cannot_reach_the_address(
@@ -274,10 +285,11 @@ def test_no_round_work_while_providers_cannot_reach_the_address(
     pair(db, google_fake, google)
     connection = rq()
     for base in ("http://mentoring.example.com", "ftp://127.0.0.1"):
-        scheduler.install({**jobs.settings(), "BASE_URL": base}, connection=connection)
-        assert scheduler.renew_push_subscriptions() == {}
-    scheduler.install({**jobs.settings(), "BASE_URL": "https://mentoring.example.com"}, connection=connection)
-    assert list(scheduler.renew_push_subscriptions()) == [google.id]
+        startup.install({**runtime.settings(), "BASE_URL": base}, connection=connection)
+        assert calendar_rounds.push_round() == {}
+    startup.install({**runtime.settings(), "BASE_URL": "https://mentoring.example.com"},
+                    connection=connection)
+    assert list(calendar_rounds.push_round()) == [google.id]
 
 
 # --- renewing, moving, removing ------------------------------------------------------------------------

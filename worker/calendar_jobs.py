@@ -22,20 +22,17 @@ never loses it.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from rq import Retry
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defer, sessionmaker
+from sqlalchemy.orm import Session, defer
 
 from calendars.base import (
     Attendee,
@@ -51,7 +48,7 @@ from calendars.base import (
     PushChannel,
     push_support,
 )
-from scheduling.db import make_engine, make_session_factory, utcnow
+from scheduling.db import utcnow
 from scheduling.errors import DomainError
 from scheduling.models import (
     ACTIVE_MEETING_STATES,
@@ -64,29 +61,18 @@ from scheduling.models import (
 )
 from scheduling.models.calendars import PushSubscription
 from scheduling.tenants import account_of, connector_for, identity_for
+from worker import runtime
 
 log = logging.getLogger(__name__)
 
-# Backoff for the write jobs when a provider is down: about a day in total.
-RETRY = Retry(max=10, interval=[30, 60, 120, 300, 600, 1200, 1800, 3600, 3600, 7200])
-
-
-@lru_cache(maxsize=4)
-def _factory(url: str | None) -> sessionmaker[Session]:
-    return make_session_factory(make_engine(url))
-
-
 @contextmanager
 def _session(session: Session | None) -> Iterator[Session]:
-    """The caller's session (tests, other jobs) or a fresh one on DATABASE_URL."""
+    """The caller's session (tests, other jobs) or a fresh one from the worker's runtime."""
     if session is not None:
         yield session
         return
-    own = _factory(os.environ.get("DATABASE_URL"))()
-    try:
+    with runtime.session_scope() as own:
         yield own
-    finally:
-        own.close()
 
 
 # --- writing events -------------------------------------------------------------------------------
@@ -399,7 +385,7 @@ def forget_busy(person_ids: list[int]) -> None:
     job = get_current_job()
     if job is None:
         return
-    store = RedisStore(job.connection, prefix=busy_cache_prefix(os.environ.get("DATABASE_URL")))
+    store = RedisStore(job.connection, prefix=busy_cache_prefix(runtime.settings().get("DATABASE_URL")))
     cache = BusyCache(store, ttl=busy_cache_ttl(), namespace=BUSY_NAMESPACE)
     availability.forget_busy(person_ids, cache=cache)
 

@@ -20,13 +20,15 @@ from app.admin import bp
 from app.admin.forms import back_to
 from app.auth import require_person
 from app.db import db
+from scheduling import timed_work
 from scheduling.db import get_row
 from scheduling.errors import DomainError
-from scheduling.models import MeetingRequest, Person, RequestState
+from scheduling.models import MeetingRequest, Person, RequestState, TimedWork
 from scheduling.models.requests import OPEN_REQUEST_STATES
+from scheduling.services import request_admin
 from scheduling.services.requests import auto_close_due_at
 from scheduling.services.validation import current_time
-from worker import scheduler
+from worker import failures, runtime
 
 PAGE_SIZE = 50
 STATE_CHOICES = ("open", *(s.value for s in RequestState), "any")
@@ -139,7 +141,7 @@ def request_remind(request_id: int) -> Any:
         flash(f"Request #{req.id} is {req.state.value}; only pending requests get reminders.", "error")
         return back_to("admin.requests_page", **_return_args())
     try:
-        scheduler.remind_request_now(request_id, session=db())
+        request_admin.remind_now(db(), request_id)
     except DomainError as exc:
         flash(exc.message, "error")
         return back_to("admin.requests_page", **_return_args())
@@ -155,7 +157,7 @@ def request_close(request_id: int) -> Any:
         flash(f"Request #{req.id} is already {req.state.value}.", "error")
         return back_to("admin.requests_page", **_return_args())
     try:
-        scheduler.close_request_now(request_id, admin, session=db())
+        request_admin.close_now(db(), request_id, admin)
     except DomainError as exc:
         db().rollback()
         flash(exc.message, "error")
@@ -166,4 +168,32 @@ def request_close(request_id: int) -> Any:
 
 @bp.get("/jobs/failed")
 def failed_jobs_page() -> Any:
-    return render_template("admin/failed_jobs.html", jobs=scheduler.failed_jobs(limit=50))
+    return render_template(
+        "admin/failed_jobs.html",
+        jobs=failures.failed_jobs(db(), runtime.redis_or_none(), limit=50),
+        backlog=failures.backlog(db()),
+    )
+
+
+@bp.post("/jobs/<int:work_id>/retry")
+def job_retry(work_id: int) -> Any:
+    return _handle_work(work_id, timed_work.retry_now, "will run again now")
+
+
+@bp.post("/jobs/<int:work_id>/drop")
+def job_drop(work_id: int) -> Any:
+    return _handle_work(work_id, timed_work.drop, "dropped; it will not run again")
+
+
+def _handle_work(work_id: int, action: Any, done: str) -> Any:
+    if get_row(db(), TimedWork, work_id) is None:
+        abort(404, description="No such timed work.")
+    try:
+        row = action(db(), work_id)
+        db().commit()
+    except DomainError as exc:
+        db().rollback()
+        flash(exc.message, "error")
+        return back_to("admin.failed_jobs_page")
+    flash(f"{row.key}: {done}.", "success")
+    return back_to("admin.failed_jobs_page")

@@ -14,7 +14,8 @@ from app.db import db
 from scheduling.db import get_row
 from scheduling.errors import ValidationFailed
 from scheduling.models import MeetingRequest
-from worker import scheduler
+from scheduling.services import request_admin
+from worker import failures, runtime
 
 
 @bp.get("/admin/jobs/failed")
@@ -24,10 +25,11 @@ def failed_jobs() -> Any:
     limit = query_int("limit") or 50
     if not 1 <= limit <= 500:
         raise ValidationFailed("limit is between 1 and 500.", "limit")
-    jobs = scheduler.failed_jobs(limit=limit)
+    jobs = failures.failed_jobs(db(), runtime.redis_or_none(), limit=limit)
     for job in jobs:
-        if isinstance(job.get("failed_at"), datetime):
-            job["failed_at"] = job["failed_at"].isoformat()
+        for field in ("failed_at", "retry_at"):
+            if isinstance(job.get(field), datetime):
+                job[field] = job[field].isoformat()
     return {"jobs": jobs}
 
 
@@ -38,5 +40,6 @@ def remind_request(request_id: int) -> Any:
     json_body()
     if get_row(db(), MeetingRequest, request_id) is None:
         abort(404, description="No such request.")
-    job_id = scheduler.remind_request_now(request_id, session=db())
+    job_id = request_admin.remind_now(db(), request_id)
     return {"job_id": job_id, "request_id": request_id}, 202
+

@@ -40,10 +40,12 @@ from scheduling.models.surveys import (
     SurveyQuestion,
     SurveyVariant,
 )
+from scheduling.models.work import OPEN_WORK_STATES, TimedWork, WorkKind, WorkState
 
 __all__ = [
     "ACTIVE_MEETING_STATES",
     "OPEN_REQUEST_STATES",
+    "OPEN_WORK_STATES",
     "AvailabilityMode",
     "Base",
     "CalendarAccount",
@@ -83,5 +85,8 @@ __all__ = [
     "SurveyInvitation",
     "SurveyQuestion",
     "SurveyVariant",
+    "TimedWork",
     "WeeklySlot",
+    "WorkKind",
+    "WorkState",
 ]

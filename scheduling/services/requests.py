@@ -21,11 +21,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from scheduling import due_times
 from scheduling.availability import check_bookable
 from scheduling.errors import (
     AdminRoutingRequired,
@@ -107,16 +108,8 @@ def initiator_times(request: MeetingRequest) -> list[ProposedTime]:
     return [p for p in request.proposed_times if p.proposed_by == request.initiated_by]
 
 
-def auto_close_due_at(request: MeetingRequest) -> datetime | None:
-    """When the auto-close job should expire this request (None: never, or already closed).
-
-    A countered request waits on the initiator, so its clock restarts at the counter.
-    """
-    days = request.program.auto_close_after_days
-    if days is None or not request.is_open:
-        return None
-    since = request.answered_at if request.state == RequestState.COUNTERED else request.created_at
-    return (since or request.created_at) + timedelta(days=days)
+# When an open request expires is decided with the other timed rules, in one place.
+auto_close_due_at = due_times.auto_close_at
 
 
 # --- creating -----------------------------------------------------------------------------------

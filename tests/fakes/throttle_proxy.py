@@ -40,10 +40,22 @@ class Proxy:
     requests: int = 0
     seen: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    holding: int = 0  # the next this many requests wait until release() (a provider that hangs)
+    held: threading.Event = field(default_factory=threading.Event)  # set when one is waiting
+    gate: threading.Event = field(default_factory=threading.Event)
 
     def fail_next(self, count: int, status: int = 429, headers: dict[str, str] | None = None) -> None:
         with self.lock:
             self.failures.extend((status, dict(headers or {})) for _ in range(count))
+
+    def hold_next(self, count: int = 1) -> None:
+        with self.lock:
+            self.holding += count
+            self.gate.clear()
+            self.held.clear()
+
+    def release(self) -> None:
+        self.gate.set()
 
 
 def _handler(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
@@ -62,6 +74,11 @@ def _handler(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
                 proxy.requests += 1
                 proxy.seen.append(f"{self.command} {self.path}")
                 failure = proxy.failures.pop(0) if proxy.failures else None
+                hold = proxy.holding > 0
+                proxy.holding -= int(hold)
+            if hold:
+                proxy.held.set()
+                proxy.gate.wait(60)
             if failure is not None:
                 status, headers = failure
                 self.send_response(status)

@@ -1,0 +1,90 @@
+"""What the admin sees of work that failed: rows waiting for a retry or dead, with the
+traceback RQ kept for their last run, and the backlog of work not yet done."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq.job import Job
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from scheduling.db import utcnow
+from scheduling.models import TimedWork, WorkState
+
+
+def failed_jobs(session: Session, connection: Redis | None, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest failed work (retrying or dead) with its error, newest failure first."""
+    rows = list(
+        session.scalars(
+            select(TimedWork)
+            .where(TimedWork.attempts > 0, TimedWork.state.in_([WorkState.DUE, WorkState.DEAD]))
+            .order_by(TimedWork.id.desc())
+            .limit(max(limit, 1))
+        )
+    )
+    traces = _tracebacks(connection, rows)
+    return [
+        {
+            "id": row.job_id,
+            "work_id": row.id,
+            "key": row.key,
+            "function": row.kind.value,
+            "args": [_plain(a) for a in row.args],
+            "kwargs": {},
+            "state": row.state.value,
+            "attempts": row.attempts,
+            "error": row.last_error.strip().splitlines()[-1] if row.last_error.strip() else "",
+            "traceback": traces.get(row.id, ""),
+            "failed_at": row.relayed_at or row.finished_at or row.created_at,
+            "retry_at": row.due_at if row.state == WorkState.DUE else None,
+        }
+        for row in rows
+    ]
+
+
+def _tracebacks(connection: Redis | None, rows: list[TimedWork]) -> dict[int, str]:
+    """The traceback of each row's last failed job, where Redis still has it."""
+    if connection is None or not rows:
+        return {}
+    ids = [_last_job_id(row) for row in rows]
+    try:
+        jobs = Job.fetch_many(ids, connection=connection)
+    except RedisError:
+        return {}
+    out = {}
+    for row, job in zip(rows, jobs, strict=True):
+        result = job.latest_result() if job is not None else None
+        if result is not None and result.exc_string:
+            out[row.id] = result.exc_string
+    return out
+
+
+def _last_job_id(row: TimedWork) -> str:
+    """A dead row keeps the hand-over that failed; a retrying one moved on to the next."""
+    relays = row.relays if row.state == WorkState.DEAD else row.relays - 1
+    return f"fm-{row.key}" if relays <= 0 else f"fm-{row.key}-r{relays}"
+
+
+def backlog(session: Session, *, now: datetime | None = None) -> dict[str, int]:
+    """Counts of open work: due later, overdue (due but not handed over), queued, dead."""
+    now = now or utcnow()
+    overdue = session.scalar(
+        select(func.count()).select_from(TimedWork)
+        .where(TimedWork.state == WorkState.DUE, TimedWork.due_at <= now)
+    ) or 0
+    by_state = session.execute(select(TimedWork.state, func.count()).group_by(TimedWork.state))
+    counts = {state: n for state, n in by_state}
+    return {
+        "due": int(counts.get(WorkState.DUE, 0)),
+        "overdue": int(overdue),
+        "queued": int(counts.get(WorkState.QUEUED, 0)),
+        "dead": int(counts.get(WorkState.DEAD, 0)),
+    }
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | type(None)) else repr(value)

@@ -1,0 +1,49 @@
+"""Jobs of accepted meetings: calendar events on both sides, the iTIP invitation, and the
+reminder before the meeting."""
+
+from __future__ import annotations
+
+from scheduling import notices
+from scheduling.db import utcnow
+from scheduling.models import ACTIVE_MEETING_STATES, Meeting, MeetingState
+from worker import calendar_jobs, runtime
+from worker.jobs.notices import send_all
+
+
+def send_meeting_invite(meeting_id: int, sequence: int) -> int:
+    """The iTIP email for version ``sequence`` of the meeting (REQUEST, or CANCEL when canceled).
+
+    A newer version supersedes this one: when the meeting's sequence moved on, its
+    own row sends the newer invitation and this one does nothing.
+    """
+    with runtime.session_scope() as db:
+        meeting = db.get(Meeting, meeting_id)
+        if meeting is None or meeting.sequence != sequence:
+            return 0
+        if meeting.state not in (*ACTIVE_MEETING_STATES, MeetingState.CANCELED):
+            return 0
+        items = notices.meeting_invite(meeting, runtime.base_url(), stamp=utcnow())
+        return send_all(items, lambda n: f"meeting-{meeting_id}-invite-{sequence}-{n.to[0]}")
+
+
+def write_calendar(meeting_id: int) -> dict[str, list[int]]:
+    """Bring the meeting's calendar events up to date (create, update or cancel)."""
+    with runtime.session_scope() as db:
+        result = calendar_jobs.write_meeting_events(meeting_id, session=db)
+    return {"created": result.created, "updated": result.updated, "canceled": result.canceled}
+
+
+def cancel_calendar(meeting_id: int) -> dict[str, list[int]]:
+    with runtime.session_scope() as db:
+        result = calendar_jobs.cancel_meeting_events(meeting_id, session=db)
+    return {"canceled": result.canceled}
+
+
+def remind_meeting(meeting_id: int, start: str) -> int:
+    """The reminder before the meeting, if it is still on at ``start`` (ISO, UTC)."""
+    with runtime.session_scope() as db:
+        meeting = db.get(Meeting, meeting_id)
+        if meeting is None or not meeting.is_active or meeting.start_at.isoformat() != start:
+            return 0
+        items = notices.meeting_reminder(meeting, runtime.base_url())
+        return send_all(items, lambda n: f"meeting-{meeting_id}-reminder-{start}-{n.to[0]}")

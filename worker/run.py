@@ -1,0 +1,52 @@
+"""The one RQ job function: run a timed work row, then record how it went on the row.
+
+The relay enqueues ``run_work(work_id, relays)``; ``relays`` names the hand-over, so a job
+from an older hand-over (the row was re-planned, retried, or recovered from a dead
+worker since) does nothing. Success marks the row done; a failure records the error and
+books the retry on the row (or marks it dead after the last) and is re-raised, so RQ's
+failed registry keeps the traceback.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from scheduling import timed_work
+from scheduling.db import utcnow
+from scheduling.models import TimedWork, WorkState
+from worker import runtime
+from worker.jobs import JOBS
+
+
+def run_work(work_id: int, relays: int) -> Any:
+    with runtime.session_scope() as db:
+        row = db.get(TimedWork, work_id)
+        if row is None or row.relays != relays or row.state != WorkState.QUEUED:
+            return None  # superseded, canceled or finished by another hand-over
+        kind, args = row.kind, list(row.args)
+    try:
+        result = JOBS[kind](*args)
+    except Exception as exc:
+        _finish(work_id, relays, error=_describe(exc))
+        raise
+    _finish(work_id, relays, error=None)
+    return result
+
+
+def _describe(exc: BaseException) -> str:
+    lines = traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).strip()
+
+
+def _finish(work_id: int, relays: int, *, error: str | None) -> None:
+    with runtime.session_scope() as db:
+        row = db.get(TimedWork, work_id, with_for_update=True)
+        if row is None or row.relays != relays or row.state != WorkState.QUEUED:
+            return
+        now = utcnow()
+        if error is None:
+            timed_work.record_done(row, now=now)
+        else:
+            timed_work.record_failure(row, error, now=now)
+        db.commit()

@@ -1,0 +1,121 @@
+"""What a job runs with: settings, the database, Redis and the queue, wired once.
+
+The web app and the worker each call :func:`configure` at start-up with their one
+settings mapping (the Flask config; see ``app.config``); jobs, the relay and the
+calendar glue read everything from here and nothing reads the environment. Inside
+an RQ job, Redis and the queue are the job's own (whatever server the worker was
+started on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from redis import Redis
+from rq import Queue, get_current_job
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduling.db import make_engine, make_session_factory
+from worker.connection import get_queue, get_redis
+from worker.mail import Mailer
+
+
+class NotConfigured(RuntimeError):
+    """A job ran in a process that never called :func:`configure` (use ``flask worker``)."""
+
+
+@dataclass
+class Runtime:
+    settings: dict[str, Any] = field(default_factory=dict)
+    connection: Redis | None = None  # an explicit connection (tests, benches, the worker CLI)
+
+
+_runtime = Runtime()
+
+
+def configure(settings: Mapping[str, Any], *, connection: Redis | None = None) -> None:
+    """Use these settings and, if given, this Redis connection, from now on."""
+    _runtime.settings = dict(settings)
+    _runtime.connection = connection
+
+
+def reset() -> None:
+    configure({})
+
+
+def settings() -> Mapping[str, Any]:
+    if not _runtime.settings:
+        raise NotConfigured("worker runtime not configured: start workers with `flask --app wsgi worker`")
+    return _runtime.settings
+
+
+def redis_connection() -> Redis:
+    """The current job's connection in a worker, else the configured one."""
+    job = get_current_job()
+    if job is not None:
+        return job.connection
+    if _runtime.connection is not None:
+        return _runtime.connection
+    config = settings()
+    return plain_connection(get_redis(config.get("REDIS_URL"), config.get("REDISLITE_PATH")))
+
+
+def redis_or_none() -> Redis | None:
+    """The configured Redis, or None in a process where the worker side is not wired."""
+    if not _runtime.settings and _runtime.connection is None:
+        return None
+    return redis_connection()
+
+
+def plain_connection(server: Redis) -> Redis:
+    """A plain client for RQ on the same server.
+
+    RQ rebuilds connections from the client's class; rebuilding a redislite client
+    starts a second, empty embedded server, so RQ gets a plain ``redis.Redis`` on the
+    embedded server's socket instead.
+    """
+    socket_file = getattr(server, "socket_file", None)
+    if socket_file is None:
+        return server
+    return Redis(unix_socket_path=socket_file, socket_connect_timeout=5, socket_timeout=10)
+
+
+def queue() -> Queue:
+    job = get_current_job()
+    if job is not None:
+        return Queue(job.origin, connection=job.connection)
+    return get_queue(redis_connection(), settings().get("QUEUE_NAME"))
+
+
+@lru_cache(maxsize=4)
+def _factory(url: str | None) -> sessionmaker[Session]:
+    return make_session_factory(make_engine(url))
+
+
+def session_factory() -> sessionmaker[Session]:
+    return _factory(settings().get("DATABASE_URL"))
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    session = session_factory()()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def mailer() -> Mailer:
+    return Mailer.from_config(settings())
+
+
+def base_url() -> str:
+    return str(settings().get("BASE_URL") or "http://127.0.0.1:5000")
+
+
+def seconds(name: str, default: int) -> int:
+    return int(settings().get(name, default) or 0)
