@@ -46,6 +46,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(web_bp)
     app.register_blueprint(admin_bp)
 
+    from app.sso import admin_bp as sso_admin_bp
+    from app.sso import bp as sso_bp
+
+    app.register_blueprint(sso_bp)
+    app.register_blueprint(sso_admin_bp)
+
     from app.api.availability import init_busy_cache
 
     init_busy_cache(app)  # availability reads calendars through a cache (memory in TESTING)

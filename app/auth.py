@@ -11,6 +11,8 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.db import db
+from scheduling.errors import Forbidden
+from scheduling.identity_providers import password_signin_allowed
 from scheduling.models import Person
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -21,6 +23,9 @@ def hash_password(password: str) -> str:
 
 
 def authenticate(email: str, password: str) -> Person | None:
+    """The active person with these credentials; refused outright when the program is SSO only."""
+    if not password_signin_allowed(db()):
+        raise Forbidden("This program signs people in through their organization only.", "password")
     person = db().scalar(select(Person).where(Person.email == email.strip().lower()))
     if person is None or not person.active or not person.password_hash:
         return None

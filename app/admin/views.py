@@ -48,6 +48,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("admin.failed_jobs_page", "Failed jobs", ("admin.failed_jobs",)),
     ("admin.routing_page", "Routing", ("admin.routing",)),
     ("admin.tenants_page", "Calendars", ("admin.tenants",)),
+    ("sso_admin.identity_page", "Sign-in", ("sso_admin.",)),
     ("admin.skills_page", "Skills", ("admin.skills", "admin.roles")),
     ("admin.surveys_page", "Surveys", ("admin.surveys",)),
     ("admin.recommendations_page", "Recommendations", ("admin.recommendations",)),

@@ -8,8 +8,10 @@ from flask import flash, redirect, render_template, request, url_for
 
 from app import limiter
 from app.auth import authenticate, current_person, login, logout
+from app.db import db
 from app.web import bp
 from app.web.common import FormErrors, safe_next
+from scheduling.identity_providers import password_signin_allowed
 
 SIGNIN_LIMIT = "10/minute"
 
@@ -51,6 +53,12 @@ def signin() -> Any:
         password = request.form.get("password") or ""
         if not email:
             errors["email"] = "Enter your email address."
+        sso = _sso_route(email, next_url)
+        if sso is not None:
+            return sso
+        if not password_signin_allowed(db()):
+            errors["form"] = "This program signs people in through their organization only."
+            return render_template("web/signin.html", errors=errors, email=email, next_url=next_url), 403
         if not password:
             errors["password"] = "Enter your password."
         if not errors:
@@ -65,8 +73,18 @@ def signin() -> Any:
     return render_template("web/signin.html", errors=errors, email=email, next_url=next_url), status
 
 
+def _sso_route(email: str, next_url: str | None) -> Any:
+    """An address whose domain signs in through an identity provider goes there, password or not."""
+    from app.sso.signin import sso_redirect
+
+    return sso_redirect(email, next_url) if "@" in email else None
+
+
 @bp.post("/signout")
 def signout() -> Any:
+    from app.sso.signin import provider_logout_url
+
+    at_provider = provider_logout_url()  # RP-initiated logout, when the person came through SSO
     logout()
     flash("Signed out.", "info")
-    return redirect(url_for("web.signin"))
+    return redirect(at_provider or url_for("web.signin"))

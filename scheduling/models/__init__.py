@@ -3,6 +3,13 @@
 from scheduling.db import Base
 from scheduling.models.availability import DatedSlot, WeeklySlot
 from scheduling.models.calendars import CalendarAccount, CalendarTenant, Provider, PushSubscription
+from scheduling.models.identity import (
+    IdentityProvider,
+    PersonIdentity,
+    ScimGroup,
+    ScimGroupMember,
+    ScimToken,
+)
 from scheduling.models.matching import (
     Competency,
     FollowUp,
@@ -57,6 +64,7 @@ __all__ = [
     "FollowUp",
     "FollowUpKind",
     "FollowUpState",
+    "IdentityProvider",
     "Initiator",
     "Meeting",
     "MeetingMode",
@@ -65,6 +73,7 @@ __all__ = [
     "MentoringMode",
     "Message",
     "Person",
+    "PersonIdentity",
     "PersonSkill",
     "Program",
     "ProposedTime",
@@ -77,6 +86,9 @@ __all__ = [
     "RoutingChoice",
     "RoutingRequest",
     "RoutingState",
+    "ScimGroup",
+    "ScimGroupMember",
+    "ScimToken",
     "Skill",
     "SkillAlias",
     "SkillReassessment",

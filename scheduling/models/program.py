@@ -50,4 +50,6 @@ class Program(Base):
     prefer_other_department: Mapped[bool] = mapped_column(default=True)
     directory_hidden: Mapped[bool] = mapped_column(default=False)
     admin_routed: Mapped[bool] = mapped_column(default=False)
+    # False: people sign in only through the organization's identity provider (SSO only).
+    password_signin: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
