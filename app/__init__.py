@@ -52,6 +52,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(sso_bp)
     app.register_blueprint(sso_admin_bp)
 
+    from calendars.registry import PROVIDERS
+    from scheduling.tenants import use_providers
+
+    use_providers(PROVIDERS)  # scheduling reaches the providers only through calendars.base
+
     from app.api.availability import init_busy_cache
 
     init_busy_cache(app)  # availability reads calendars through a cache (memory in TESTING)

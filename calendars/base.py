@@ -12,7 +12,7 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 class CalendarError(Exception):
@@ -216,3 +216,81 @@ class PushCapable(Protocol):
 def push_support(connector: CalendarConnector) -> PushCapable | None:
     """The connector's push capability, or None when its provider cannot push (CalDAV)."""
     return connector if isinstance(connector, PushCapable) else None
+
+
+# --- what the domain asks of the providers, without importing one ---------------------------------
+
+
+class SettingsError(ValueError):
+    """Settings that cannot work; ``field`` names the offending one."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class GrantRefused(CalendarError):
+    """The token endpoint refused an authorization code (``error`` is the RFC 6749 §5.2 code),
+    or its answer cannot keep a connection: ``missing_scope``, ``no_refresh_token``."""
+
+    def __init__(self, error: str, description: str = "") -> None:
+        super().__init__(error)
+        self.error = error
+        self.description = description
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """The answer to "do these credentials work?", in words an admin can act on."""
+
+    ok: bool
+    problem: str  # "", bad_credentials, no_consent, unreachable, wrong_calendar, rate_limited, error
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "problem": self.problem or None, "message": self.message}
+
+
+class AuthorizationCodeGrant(Protocol):
+    """One person granting us their calendar (authorization code + PKCE S256)."""
+
+    def authorization_url(self, *, state: str, verifier: str, login_hint: str) -> str:
+        """Where to send the person; raises nothing (no network)."""
+        ...
+
+    def exchange(self, *, code: str, verifier: str) -> str:
+        """The refresh token for ``code``. Raises :class:`GrantRefused` or
+        :class:`ProviderUnavailable` (the endpoint could not be reached or answered nonsense)."""
+        ...
+
+
+class CalendarProviders(Protocol):
+    """Everything the domain needs from the providers, given a tenant's plain settings
+    ``(provider, config, secret)``. ``calendars.registry.PROVIDERS`` implements it; the
+    app factory hands it to ``scheduling`` at start-up, so ``scheduling`` imports no provider."""
+
+    def validate(self, provider: str, config: Mapping[str, Any], secret: str | None) -> dict[str, Any]:
+        """The cleaned config; raises :class:`SettingsError`."""
+        ...
+
+    def connector(self, key: object, provider: str, config: Mapping[str, Any],
+                  secret: str | None) -> CalendarConnector:
+        """A connector reused while ``key`` and the settings are unchanged (keeps tokens and
+        sessions); raises :class:`SettingsError`."""
+        ...
+
+    def test_connection(self, provider: str, config: Mapping[str, Any], secret: str | None,
+                        probe: Sequence[CalendarIdentity]) -> ConnectionCheck:
+        """Try the settings (and the probe's calendars) with a fresh connector."""
+        ...
+
+    def admin_consent_url(self, provider: str, config: Mapping[str, Any], redirect_uri: str,
+                          state: str) -> str | None:
+        """Where a tenant's admin grants the app its permissions; None when the provider has none."""
+        ...
+
+    def authorization_code_grant(self, provider: str, config: Mapping[str, Any], secret: str | None,
+                                 redirect_uri: str) -> AuthorizationCodeGrant:
+        """The per-user grant of a tenant whose people connect themselves; raises
+        :class:`SettingsError` when its endpoints are not safe to send codes to."""
+        ...

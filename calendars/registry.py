@@ -5,6 +5,10 @@ admin entered, ``secret`` the decrypted credential. Provider modules are importe
 only when a connector of that kind is built, so importing this module pulls in
 no provider SDK.
 
+:data:`PROVIDERS` is what the domain is handed at start-up (the
+:class:`calendars.base.CalendarProviders` interface): validation, cached connectors, the
+connection test, admin consent addresses and the per-user OAuth grant.
+
 Config keys per provider (all optional unless marked):
 - google: ``domain`` (required), ``auth`` = "service_account" (default; secret = the
   service-account JSON) or "oauth" (secret = the OAuth client secret; ``client_id``
@@ -23,23 +27,29 @@ Config keys per provider (all optional unless marked):
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from calendars.base import CalendarConnector
+from calendars.base import (
+    AuthError,
+    AuthorizationCodeGrant,
+    CalendarConnector,
+    CalendarError,
+    CalendarIdentity,
+    ConnectionCheck,
+    ConsentMissing,
+    NotFound,
+    ProviderUnavailable,
+    RateLimited,
+    SettingsError,
+)
 from calendars.http import RetryPolicy, policy_from_config
 
-PROVIDERS = ("google", "microsoft", "caldav")
-
-
-class SettingsError(ValueError):
-    """Settings that cannot work; ``field`` names the offending one."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+KINDS = ("google", "microsoft", "caldav")
 
 
 def _url(value: Any, field: str, *, https_only: bool = False) -> str:
@@ -83,8 +93,8 @@ def service_account_info(secret: str | None) -> dict[str, Any]:
 
 def validate(provider: str, config: Mapping[str, Any], secret: str | None) -> dict[str, Any]:
     """Check settings; returns the cleaned config. Raises :class:`SettingsError`."""
-    if provider not in PROVIDERS:
-        raise SettingsError(f"Provider must be one of {', '.join(PROVIDERS)}.", "provider")
+    if provider not in KINDS:
+        raise SettingsError(f"Provider must be one of {', '.join(KINDS)}.", "provider")
     if not isinstance(config, Mapping):
         raise SettingsError("config must be an object.", "config")
     clean = dict(config)
@@ -205,3 +215,85 @@ def build_connector(
             freebusy_report=bool(config.get("freebusy_report", False)),
         )
     raise SettingsError(f"Unknown provider {provider!r}.", "provider")
+
+
+def check_connection(connector: CalendarConnector, probe: Sequence[CalendarIdentity]) -> ConnectionCheck:
+    """Try ``connector`` (and the probe's calendars): say plainly what failed."""
+    try:
+        connector.test_connection(probe)
+    except ConsentMissing as exc:
+        return ConnectionCheck(False, "no_consent", f"Access not granted: {exc}")
+    except AuthError as exc:
+        return ConnectionCheck(False, "bad_credentials", f"The credentials were refused: {exc}")
+    except NotFound as exc:
+        return ConnectionCheck(False, "wrong_calendar", f"The calendar was not found: {exc}")
+    except RateLimited as exc:
+        return ConnectionCheck(False, "rate_limited", f"The provider is throttling us: {exc}")
+    except ProviderUnavailable as exc:
+        return ConnectionCheck(False, "unreachable", f"The provider could not be reached: {exc}")
+    except CalendarError as exc:
+        return ConnectionCheck(False, "error", f"The provider refused: {exc}")
+    checked = f" and the calendar of {probe[0].email}" if probe else ""
+    return ConnectionCheck(True, "", f"Connected: credentials accepted{checked}.")
+
+
+class Registry:
+    """:class:`calendars.base.CalendarProviders` over this module's providers."""
+
+    CACHE_SIZE = 64
+
+    def __init__(self) -> None:
+        self._connectors: OrderedDict[str, CalendarConnector] = OrderedDict()
+
+    def validate(self, provider: str, config: Mapping[str, Any], secret: str | None) -> dict[str, Any]:
+        return validate(provider, config, secret)
+
+    def connector(self, key: object, provider: str, config: Mapping[str, Any],
+                  secret: str | None) -> CalendarConnector:
+        fingerprint = hashlib.sha256(
+            json.dumps([key, provider, config, secret], sort_keys=True, default=str).encode()
+        ).hexdigest()
+        connector = self._connectors.get(fingerprint)
+        if connector is None:
+            connector = build_connector(provider, config, secret)
+            self._connectors[fingerprint] = connector
+            while len(self._connectors) > self.CACHE_SIZE:
+                self._connectors.popitem(last=False)
+        else:
+            self._connectors.move_to_end(fingerprint)
+        return connector
+
+    def test_connection(self, provider: str, config: Mapping[str, Any], secret: str | None,
+                        probe: Sequence[CalendarIdentity]) -> ConnectionCheck:
+        try:
+            # A fresh connector: cached tokens must not hide revoked consent or a changed password.
+            fresh = build_connector(provider, config, secret)
+        except SettingsError as exc:
+            return ConnectionCheck(False, "error", f"The settings cannot work: {exc}")
+        return check_connection(fresh, probe)
+
+    def admin_consent_url(self, provider: str, config: Mapping[str, Any], redirect_uri: str,
+                          state: str) -> str | None:
+        if provider != "microsoft":
+            return None
+        from calendars.microsoft import DEFAULT_AUTHORITY_HOST
+        from calendars.microsoft import admin_consent_url as build
+
+        return build(
+            str(config["tenant_id"]),
+            str(config["client_id"]),
+            redirect_uri,
+            authority_host=str(config.get("authority_host") or DEFAULT_AUTHORITY_HOST),
+            state=state,
+        )
+
+    def authorization_code_grant(self, provider: str, config: Mapping[str, Any], secret: str | None,
+                                 redirect_uri: str) -> AuthorizationCodeGrant:
+        if provider != "google":
+            raise SettingsError(f"{provider} has no per-user authorization code grant.", "provider")
+        from calendars.google_oauth import GoogleCodeGrant
+
+        return GoogleCodeGrant(config, secret, redirect_uri)
+
+
+PROVIDERS = Registry()

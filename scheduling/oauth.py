@@ -1,10 +1,12 @@
 """Per-user OAuth for Google tenants: how a person grants us their calendar and we get the refresh token.
 
-The authorization-code grant (RFC 6749 §4.1) with PKCE S256 (RFC 7636), done by Authlib's
-client rather than by hand. :func:`begin` builds the address to send the person to and the
-:class:`Pending` grant their session keeps; :func:`finish` checks what came back (state,
-error), exchanges the code at the tenant's ``token_uri`` and stores the refresh token through
-:func:`scheduling.tenants.connect_account` (encrypted at rest), then tests the connection.
+The authorization-code grant (RFC 6749 §4.1) with PKCE S256 (RFC 7636); the protocol itself
+is the tenant's :class:`calendars.base.AuthorizationCodeGrant` (``calendars.google_oauth``),
+reached through the installed providers. :func:`begin` builds the address to send the person
+to and the :class:`Pending` grant their session keeps; :func:`finish` checks what came back
+(state, error), has the code exchanged at the tenant's ``token_uri`` and stores the refresh
+token through :func:`scheduling.tenants.connect_account` (encrypted at rest), then tests the
+connection.
 
 The refresh token never leaves this module but into the encrypted column: it is not logged,
 not returned, and no error message quotes a token response.
@@ -17,20 +19,19 @@ import secrets
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import requests
-from authlib.common.security import generate_token, is_secure_transport
-from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from sqlalchemy.orm import Session
 
+from calendars.base import (
+    AuthorizationCodeGrant,
+    ConnectionCheck,
+    GrantRefused,
+    ProviderUnavailable,
+    SettingsError,
+)
 from scheduling import tenants
 from scheduling.errors import DomainError, ValidationFailed
 from scheduling.models import CalendarTenant, Person, Provider
 
-GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/v2/auth"
-GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
-# The scope calendars.google refreshes its tokens with: asking for less would make every refresh
-# fail with invalid_scope (freeBusy, events.insert/patch/delete, events.list with syncToken).
-CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
 AGAIN = 'Nothing was stored; try "Connect with Google" again.'
 
 
@@ -87,53 +88,29 @@ def per_user_oauth(tenant: CalendarTenant) -> bool:
     return tenant.provider == Provider.GOOGLE and tenant.config.get("auth") == "oauth"
 
 
-def endpoints(tenant: CalendarTenant) -> tuple[str, str]:
-    """(authorization endpoint, token endpoint): Google's unless the tenant overrides them.
-
-    Only https is accepted, or plain http to a loopback address (RFC 8252 §7.3), so a
-    misconfigured tenant cannot send codes and client secrets over the network in clear.
-    """
-    auth_uri = str(tenant.config.get("auth_uri") or GOOGLE_AUTH_URI)
-    token_uri = str(tenant.config.get("token_uri") or GOOGLE_TOKEN_URI)
-    for name, uri in (("auth_uri", auth_uri), ("token_uri", token_uri)):
-        if not is_secure_transport(uri):
-            raise ValidationFailed(
-                f"The calendar service is misconfigured ({name} must be an https URL); "
-                "ask a program admin.", "tenant_id")
-    return auth_uri, token_uri
-
-
-def _client(tenant: CalendarTenant, redirect_uri: str) -> OAuth2Session:
-    return OAuth2Session(
-        client_id=str(tenant.config.get("client_id", "")),
-        client_secret=tenant.secret or "",
-        token_endpoint_auth_method="client_secret_post",  # as google-auth sends it when refreshing
-        scope=CALENDAR_SCOPE,
-        redirect_uri=redirect_uri,
-        code_challenge_method="S256",
-        default_timeout=float(tenant.config.get("timeout", 30)),
-    )
+def _grant(tenant: CalendarTenant, redirect_uri: str) -> AuthorizationCodeGrant:
+    """The tenant's OAuth client; refuses endpoints that would send codes and the client secret
+    over the network in clear (only https, or plain http to a loopback address)."""
+    try:
+        return tenants.providers().authorization_code_grant(
+            tenant.provider.value, tenant.config, tenant.secret, redirect_uri)
+    except SettingsError as exc:
+        raise ValidationFailed(
+            f"The calendar service is misconfigured ({exc}); ask a program admin.", "tenant_id") from None
 
 
 def begin(tenant: CalendarTenant, person: Person, redirect_uri: str) -> tuple[str, Pending]:
-    """Where to send ``person`` to grant calendar access, and the grant their session must keep.
-
-    ``access_type=offline`` + ``prompt=consent`` make Google issue a refresh token every
-    time, also to someone who granted access before; ``login_hint`` preselects their account.
-    """
+    """Where to send ``person`` to grant calendar access, and the grant their session must keep."""
     if not per_user_oauth(tenant):
         raise ValidationFailed(f"{tenant.name} does not use Connect with Google.", "tenant_id")
     domain = str(tenant.config.get("domain", ""))
     if domain and not person.email.lower().endswith("@" + domain):
         raise ValidationFailed(f"{person.email} is not in {tenant.name}'s domain {domain}.", "tenant_id")
-    auth_uri, _ = endpoints(tenant)
-    pending = Pending(tenant.id, person.id, secrets.token_urlsafe(32), generate_token(64))
-    with _client(tenant, redirect_uri) as client:
-        url, _state = client.create_authorization_url(
-            auth_uri, state=pending.state, code_verifier=pending.verifier,
-            access_type="offline", prompt="consent", login_hint=person.email,
-        )
-    return str(url), pending
+    grant = _grant(tenant, redirect_uri)
+    # PKCE verifier: 64 characters of the unreserved set (RFC 7636 §4.1 allows 43-128).
+    pending = Pending(tenant.id, person.id, secrets.token_urlsafe(32), secrets.token_urlsafe(48))
+    url = grant.authorization_url(state=pending.state, verifier=pending.verifier, login_hint=person.email)
+    return url, pending
 
 
 def check_state(pending: Pending | None, person: Person, state: str | None) -> Pending:
@@ -158,7 +135,7 @@ def finish(
     code: str | None,
     error: str | None = None,
     error_description: str | None = None,
-) -> tenants.ConnectionCheck:
+) -> ConnectionCheck:
     """Complete a grant whose state was checked: exchange the code, store the refresh token,
     test the connection. Raises :class:`OAuthFailed` (nothing stored) on any refusal."""
     tenant = tenants.get_tenant(session, pending.tenant_id)
@@ -170,33 +147,27 @@ def finish(
         raise OAuthFailed(f"Google did not grant access ({error[:60]}{detail}). {AGAIN}")
     if not code:
         raise OAuthFailed(f"Google's answer has no authorization code. {AGAIN}")
-    _, token_uri = endpoints(tenant)
+    grant = _grant(tenant, redirect_uri)
     try:
-        with _client(tenant, redirect_uri) as client:
-            token = client.fetch_token(token_uri, grant_type="authorization_code", code=code,
-                                       code_verifier=pending.verifier)
-    except OAuthError as exc:
-        raise OAuthFailed(_refusal(str(exc.error or ""), str(exc.description or ""))) from None
-    except (requests.RequestException, ValueError) as exc:
+        refresh = grant.exchange(code=code, verifier=pending.verifier)
+    except GrantRefused as exc:
+        raise OAuthFailed(_refusal(exc.error, exc.description)) from None
+    except ProviderUnavailable as exc:
         raise ProviderUnreachable(
-            f"Google's token endpoint could not be reached or answered nonsense "
-            f"({type(exc).__name__}). {AGAIN}") from None
-    granted = str(token.get("scope") or CALENDAR_SCOPE).split()
-    if CALENDAR_SCOPE not in granted:
-        raise OAuthFailed("You signed in but did not allow access to your calendars; "
-                          f"tick the calendar permission on Google's page. {AGAIN}")
-    refresh = token.get("refresh_token")
-    if not refresh:
-        raise OAuthFailed(
-            "Google granted access but sent no refresh token, so we could not keep the connection. "
-            "Remove this app under your Google Account's third-party access, then connect again.")
+            f"Google's token endpoint could not be reached or answered nonsense ({exc}). {AGAIN}") from None
     tenants.connect_account(session, person=person, tenant=tenant, external_id=person.email,
-                            secret=str(refresh))
+                            secret=refresh)
     return tenants.test_connection(session, tenant, person=person)
 
 
 def _refusal(error: str, description: str) -> str:
-    """A token-endpoint error (RFC 6749 §5.2) in words a person can act on."""
+    """A token-endpoint error (RFC 6749 §5.2), or an answer we cannot use, in words a person can act on."""
+    if error == "missing_scope":
+        return ("You signed in but did not allow access to your calendars; "
+                f"tick the calendar permission on Google's page. {AGAIN}")
+    if error == "no_refresh_token":
+        return ("Google granted access but sent no refresh token, so we could not keep the connection. "
+                "Remove this app under your Google Account's third-party access, then connect again.")
     words = {
         "invalid_grant": "the authorization code was refused (it expired, was already used, or does "
                          "not match this request)",

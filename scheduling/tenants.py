@@ -2,20 +2,20 @@
 
 Secrets go into the encrypted ``secret`` columns and never come back out of this
 module except to build a connector; :func:`describe_tenant` shows only whether one
-is set. Connectors are built by :mod:`calendars.registry`, which imports a provider
-SDK only when a connector of that kind is first needed.
+is set. Everything that needs a provider (checking settings, building connectors,
+testing a connection, admin consent addresses, the per-user OAuth grant) is asked of
+the :class:`calendars.base.CalendarProviders` handed over at start-up
+(:func:`use_providers`: the app factory passes ``calendars.registry.PROVIDERS``), so
+this package imports no provider module.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import os
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,17 +23,13 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from calendars.base import (
-    AuthError,
     BusyInterval,
     CalendarConnector,
-    CalendarError,
     CalendarIdentity,
-    ConsentMissing,
-    NotFound,
-    ProviderUnavailable,
-    RateLimited,
+    CalendarProviders,
+    ConnectionCheck,
+    SettingsError,
 )
-from calendars.registry import SettingsError, build_connector, validate
 from freebusy.cache import BusyCache, CacheStore
 from scheduling import events
 from scheduling.db import get_row
@@ -43,8 +39,19 @@ from scheduling.models import CalendarAccount, CalendarTenant, Meeting, Person, 
 
 log = logging.getLogger(__name__)
 NAME_MAX = 200
-_CACHE_SIZE = 64
-_connectors: OrderedDict[str, CalendarConnector] = OrderedDict()
+_providers: list[CalendarProviders] = []
+
+
+def use_providers(providers: CalendarProviders) -> None:
+    """Start-up: the providers every tenant is checked and connected through (stateless, set once)."""
+    _providers[:] = [providers]
+
+
+def providers() -> CalendarProviders:
+    if not _providers:
+        raise RuntimeError("No calendar providers installed: call scheduling.tenants.use_providers("
+                           "calendars.registry.PROVIDERS) at start-up (the app factory does).")
+    return _providers[0]
 
 
 # --- tenants --------------------------------------------------------------------------------------
@@ -61,7 +68,7 @@ def _checked(provider: Provider, config: Any, secret: str | None) -> dict[str, A
     if not isinstance(config, Mapping):
         raise ValidationFailed("config must be an object.", "config")
     try:
-        return validate(provider.value, config, secret)
+        return providers().validate(provider.value, config, secret)
     except SettingsError as exc:
         raise ValidationFailed(str(exc), exc.field) from None
 
@@ -139,16 +146,8 @@ def admin_consent_url(tenant: CalendarTenant, redirect_uri: str) -> str | None:
     """For Microsoft tenants: where their admin grants the app its permissions."""
     if tenant.provider != Provider.MICROSOFT:
         return None
-    from calendars.microsoft import DEFAULT_AUTHORITY_HOST
-    from calendars.microsoft import admin_consent_url as build
-
-    return build(
-        str(tenant.config["tenant_id"]),
-        str(tenant.config["client_id"]),
-        redirect_uri,
-        authority_host=str(tenant.config.get("authority_host") or DEFAULT_AUTHORITY_HOST),
-        state=f"tenant-{tenant.id}",
-    )
+    return providers().admin_consent_url(tenant.provider.value, tenant.config, redirect_uri,
+                                         f"tenant-{tenant.id}")
 
 
 def describe_tenant(tenant: CalendarTenant, *, redirect_uri: str | None = None) -> dict[str, Any]:
@@ -190,23 +189,10 @@ def rotate_secrets(session: Session) -> int:
 
 def connector_for(tenant: CalendarTenant) -> CalendarConnector:
     """The tenant's connector, reused while its settings are unchanged (keeps tokens and sessions)."""
-    fingerprint = hashlib.sha256(
-        json.dumps(
-            [tenant.id, tenant.provider.value, tenant.config, tenant.secret], sort_keys=True, default=str
-        ).encode()
-    ).hexdigest()
-    connector = _connectors.get(fingerprint)
-    if connector is None:
-        try:
-            connector = build_connector(tenant.provider.value, tenant.config, tenant.secret)
-        except SettingsError as exc:
-            raise ValidationFailed(str(exc), exc.field) from None
-        _connectors[fingerprint] = connector
-        while len(_connectors) > _CACHE_SIZE:
-            _connectors.popitem(last=False)
-    else:
-        _connectors.move_to_end(fingerprint)
-    return connector
+    try:
+        return providers().connector(tenant.id, tenant.provider.value, tenant.config, tenant.secret)
+    except SettingsError as exc:
+        raise ValidationFailed(str(exc), exc.field) from None
 
 
 def identity_for(account: CalendarAccount, person: Person) -> CalendarIdentity:
@@ -277,16 +263,6 @@ def account_of(session: Session, person: Person) -> CalendarAccount | None:
 # --- connection test ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ConnectionCheck:
-    ok: bool
-    problem: str  # "", bad_credentials, no_consent, unreachable, wrong_calendar, rate_limited, error
-    message: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "problem": self.problem or None, "message": self.message}
-
-
 def test_connection(
     session: Session, tenant: CalendarTenant, *, person: Person | None = None
 ) -> ConnectionCheck:
@@ -308,26 +284,7 @@ def test_connection(
         owner = session.get(Person, account.person_id)
         assert owner is not None
         probe.append(identity_for(account, owner))
-    try:
-        # A fresh connector: cached tokens must not hide revoked consent or a changed password.
-        fresh = build_connector(tenant.provider.value, tenant.config, tenant.secret)
-        fresh.test_connection(probe)
-    except SettingsError as exc:
-        return ConnectionCheck(False, "error", f"The settings cannot work: {exc}")
-    except ConsentMissing as exc:
-        return ConnectionCheck(False, "no_consent", f"Access not granted: {exc}")
-    except AuthError as exc:
-        return ConnectionCheck(False, "bad_credentials", f"The credentials were refused: {exc}")
-    except NotFound as exc:
-        return ConnectionCheck(False, "wrong_calendar", f"The calendar was not found: {exc}")
-    except RateLimited as exc:
-        return ConnectionCheck(False, "rate_limited", f"The provider is throttling us: {exc}")
-    except ProviderUnavailable as exc:
-        return ConnectionCheck(False, "unreachable", f"The provider could not be reached: {exc}")
-    except CalendarError as exc:
-        return ConnectionCheck(False, "error", f"The provider refused: {exc}")
-    checked = f" and the calendar of {probe[0].email}" if probe else ""
-    return ConnectionCheck(True, "", f"Connected: credentials accepted{checked}.")
+    return providers().test_connection(tenant.provider.value, tenant.config, tenant.secret, probe)
 
 
 # --- busy time --------------------------------------------------------------------------------------

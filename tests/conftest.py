@@ -16,7 +16,11 @@ from sqlalchemy.orm import Session
 os.environ.setdefault("FLASHMENTOR_SECRET_KEYS", Fernet.generate_key().decode())
 
 import scheduling.models  # noqa: F401
+from calendars.registry import PROVIDERS
 from scheduling.db import Base, make_engine, make_session_factory
+from scheduling.tenants import use_providers
+
+use_providers(PROVIDERS)  # as the app factory does: tests also call scheduling without an app
 
 
 @pytest.fixture(scope="session")

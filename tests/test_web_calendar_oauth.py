@@ -20,7 +20,8 @@ import requests
 from sqlalchemy import text
 
 from calendars import google as google_connector
-from scheduling import oauth, tenants
+from calendars.google_oauth import CALENDAR_SCOPE
+from scheduling import tenants
 from scheduling.errors import ValidationFailed
 from scheduling.models import CalendarAccount, Person
 from tests.factories import at, count_rows, login, make_mentor, make_program
@@ -116,7 +117,7 @@ def test_connect_with_google_stores_the_refresh_token_encrypted_and_busy_time_wo
     assert f"{sent.scheme}://{sent.netloc}{sent.path}" == provider.auth_uri
     query = {k: v[0] for k, v in parse_qs(sent.query).items()}
     assert query["client_id"] == CLIENT_ID and query["redirect_uri"] == CALLBACK
-    assert query["response_type"] == "code" and query["scope"] == oauth.CALENDAR_SCOPE
+    assert query["response_type"] == "code" and query["scope"] == CALENDAR_SCOPE
     assert query["access_type"] == "offline" and query["prompt"] == "consent"
     assert query["code_challenge_method"] == "S256" and len(query["state"]) >= 32
     assert query["login_hint"] == mentor.email
@@ -152,7 +153,7 @@ def test_connect_with_google_stores_the_refresh_token_encrypted_and_busy_time_wo
     busy = tenants.TenantBusySource(db).busy([mentor], *window)
     assert [(b.start, b.end) for b in busy[mentor.id]] == [(start_at, start_at + timedelta(hours=1))]
     refreshes = [r for r in provider.token_requests if r["grant_type"] == "refresh_token"]
-    assert refreshes and refreshes[-1]["scope"] == oauth.CALENDAR_SCOPE
+    assert refreshes and refreshes[-1]["scope"] == CALENDAR_SCOPE
 
     # the answer cannot be replayed: the pending grant was used
     again = callback(web, answer)
@@ -330,4 +331,4 @@ def test_visitors_are_sent_to_sign_in(web: Any, db: Any) -> None:
 
 
 def test_the_scope_asked_for_is_the_one_the_connector_refreshes_with() -> None:
-    assert [oauth.CALENDAR_SCOPE] == google_connector.SCOPES
+    assert [CALENDAR_SCOPE] == google_connector.SCOPES
