@@ -39,8 +39,8 @@ from scheduling.models import (
     SkillRelation,
     WeeklySlot,
 )
+from scheduling.passwords import hash_password
 from scheduling.services import surveys
-from scheduling.services.people import hash_password
 from scheduling.services.program import check_settings
 from scheduling.services.skills import get_or_create_skill, skill_key
 from scheduling.services.transaction import unit_of_work

@@ -17,11 +17,11 @@ from zoneinfo import available_timezones
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
-from werkzeug.security import generate_password_hash
 
 from scheduling.db import get_row
 from scheduling.errors import Conflict, Forbidden, NotFound, UnknownTimeZone, ValidationFailed
 from scheduling.models import Person, PersonSkill, Skill, SkillAlias, SkillRelation
+from scheduling.passwords import hash_password
 from scheduling.services.competencies import known_skill
 from scheduling.services.safe_text import is_storable, storable
 from scheduling.services.skills import (
@@ -127,10 +127,6 @@ def check_optional_count(value: object, field: str, *, maximum: int) -> int | No
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
         raise ValidationFailed(f"{field} must be empty or a whole number from 1 to {maximum}.", field)
     return value
-
-
-def hash_password(password: str) -> str:
-    return generate_password_hash(password)
 
 
 # ---------------------------------------------------------------- create / update
