@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from calendars.base import Attendee, EventSpec
 from calendars.ical import build_event, zone
+from scheduling.calendar_event import meeting_event
 from scheduling.models import (
     Meeting,
     MeetingRequest,
@@ -224,29 +224,12 @@ def request_answered(request: MeetingRequest, base_url: str) -> list[Notice]:
 def meeting_ics(meeting: Meeting, *, stamp: datetime | None = None) -> tuple[bytes, str]:
     """The iTIP message for the meeting as it is now: REQUEST, or CANCEL once it is canceled.
 
-    The mentor organizes and the mentee is invited, as in the mentor's calendar; the
-    UID is the meeting's and SEQUENCE its ``sequence``, so calendars update in place.
+    The mentor organizes and the mentee is invited, as in the mentor's calendar: the same
+    event the calendar write sends (:func:`scheduling.calendar_event.meeting_event`).
     """
     canceled = meeting.state == MeetingState.CANCELED
     method = CANCEL if canceled else REQUEST
-    spec = EventSpec(
-        uid=meeting.uid,
-        summary=f"Flash mentoring: {meeting.topic}",
-        description="\n".join(
-            [
-                f"Flash mentoring: {meeting.topic}",
-                f"Mentor: {meeting.mentor.name}",
-                f"Mentee: {meeting.mentee.name}",
-                f"Mode: {meeting.mode.value}",
-            ]
-        ),
-        start=meeting.start_at,
-        end=meeting.end_at,
-        organizer=Attendee(meeting.mentor.email, meeting.mentor.name),
-        attendees=(Attendee(meeting.mentee.email, meeting.mentee.name),),
-        location=meeting.location,
-        sequence=meeting.sequence,
-    )
+    spec = meeting_event(meeting, owner=meeting.mentor, attendees=(meeting.mentee,))
     cal = build_event(spec, status="CANCELLED" if canceled else "CONFIRMED", stamp=stamp)
     cal.add("METHOD", method)
     return cal.to_ical(), method

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from calendars.base import RateLimited
 from calendars.google import event_id_for
 from scheduling import tenants
+from scheduling.calendar_event import meeting_event
 from scheduling.models import (
     CalendarEventLink,
     Meeting,
@@ -184,7 +185,7 @@ def test_a_lost_response_or_outage_never_makes_a_second_event(
         mentee, calendar_url = dav_person(db, radicale_server, flaky)
         meeting = make_meeting(db, mentor, mentee)
         # The provider made the mentor's event but the answer never reached us.
-        spec = calendar_jobs.event_spec(meeting, owner=mentor, attendees=(mentee,))
+        spec = meeting_event(meeting, owner=mentor, attendees=(mentee,))
         owner = calendar_jobs.identity(db, mentor)
         assert owner is not None
         tenants.connector_for(google_tenant).create_event(owner, spec)

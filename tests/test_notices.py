@@ -9,6 +9,7 @@ import icalendar
 from sqlalchemy.orm import Session
 
 from scheduling import notices
+from scheduling.calendar_event import meeting_event
 from scheduling.models import DeclineReason, MeetingState, SurveyInvitation, SurveyVariant
 from scheduling.services import meetings as meeting_svc
 from scheduling.services import requests as svc
@@ -147,3 +148,19 @@ def test_meeting_reminders_go_to_both_in_their_zones(db: Session) -> None:
     to_mentor, to_mentee = notices.meeting_reminder(meeting, BASE)
     assert "you meet Ada <Lovelace>" in to_mentor.text and "10:00-10:30 EST" in to_mentor.text
     assert "you meet Grace Hopper" in to_mentee.text and "20:30-21:00 IST" in to_mentee.text
+
+
+def test_the_invite_carries_the_event_the_calendar_write_sends(db: Session) -> None:
+    """One event for both ways into a calendar: the iTIP email and the connector write."""
+    program, mentor, mentee = people(db)
+    start = at("2030-01-09", "10:00", "America/New_York")
+    request = make_request(db, program=program, mentee=mentee, mentor=mentor, times=[slot(start)])
+    meeting = svc.accept(db, request, actor=mentor, now=NOW)
+    meeting.location = "Room 4.12"
+    written = meeting_event(meeting, owner=mentor, attendees=(mentee,))  # what worker.calendar_jobs writes
+
+    event = icalendar.Calendar.from_ical(notices.meeting_invite(meeting, BASE)[0].ics).walk("VEVENT")[0]
+    assert str(event["SUMMARY"]) == written.summary == "Flash mentoring: " + meeting.topic
+    assert str(event["DESCRIPTION"]) == written.description
+    assert written.description.endswith("\nWhere: Room 4.12")
+    assert str(event["LOCATION"]) == written.location == "Room 4.12"

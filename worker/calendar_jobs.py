@@ -35,19 +35,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
 from calendars.base import (
-    Attendee,
     CalendarConnector,
     CalendarError,
     CalendarIdentity,
     ChangeKind,
     EventChange,
     EventRef,
-    EventSpec,
     NotFound,
     PushCapable,
     PushChannel,
     push_support,
 )
+from scheduling.calendar_event import meeting_event
 from scheduling.db import utcnow
 from scheduling.errors import DomainError
 from scheduling.models import (
@@ -76,30 +75,6 @@ def _session(session: Session | None) -> Iterator[Session]:
 
 
 # --- writing events -------------------------------------------------------------------------------
-
-
-def event_spec(meeting: Meeting, *, owner: Person, attendees: tuple[Person, ...]) -> EventSpec:
-    """The provider-neutral event for ``meeting`` as it goes into ``owner``'s calendar."""
-    mentor, mentee = meeting.mentor, meeting.mentee
-    lines = [
-        f"Flash mentoring: {meeting.topic}",
-        f"Mentor: {mentor.name}",
-        f"Mentee: {mentee.name}",
-        f"Mode: {meeting.mode.value}",
-    ]
-    if meeting.location:
-        lines.append(f"Where: {meeting.location}")
-    return EventSpec(
-        uid=meeting.uid,
-        summary=f"Flash mentoring: {meeting.topic}",
-        description="\n".join(lines),
-        start=meeting.start_at,
-        end=meeting.end_at,
-        organizer=Attendee(owner.email, owner.name),
-        attendees=tuple(Attendee(p.email, p.name) for p in attendees),
-        location=meeting.location,
-        sequence=meeting.sequence,
-    )
 
 
 @dataclass
@@ -164,7 +139,7 @@ def _write_side(db: Session, meeting: Meeting, side: Side, result: WriteResult) 
     tenant = side.account.tenant
     connector = connector_for(tenant)
     owner = identity_for(side.account, side.person)
-    spec = event_spec(meeting, owner=side.person, attendees=side.attendees)
+    spec = meeting_event(meeting, owner=side.person, attendees=side.attendees)
     link = _link(db, meeting, side.person)
     if link is not None and link.tenant_id != tenant.id:
         link = None  # the person moved to another calendar: write it there (the old event stays)
@@ -228,7 +203,7 @@ def _cancel(db: Session, meeting: Meeting) -> WriteResult:
             continue  # the calendar connection is gone; nothing we can reach
         connector = connector_for(tenant)
         attendees = (meeting.mentee,) if person.id == meeting.mentor_id else ()
-        spec = event_spec(meeting, owner=person, attendees=attendees)
+        spec = meeting_event(meeting, owner=person, attendees=attendees)
         connector.cancel_event(
             identity_for(account, person), EventRef(link.calendar_id, link.event_id, link.etag), spec
         )

@@ -1,0 +1,35 @@
+"""A meeting as a calendar event: the one :class:`EventSpec` both the calendar write
+(``worker.calendar_jobs``) and the iTIP email (``scheduling.notices``) send, so a calendar
+reached either way shows the same summary, description and times."""
+
+from __future__ import annotations
+
+from calendars.base import Attendee, EventSpec
+from scheduling.models import Meeting, Person
+
+
+def meeting_event(meeting: Meeting, *, owner: Person, attendees: tuple[Person, ...]) -> EventSpec:
+    """The provider-neutral event for ``meeting`` as ``owner`` organizes it, inviting ``attendees``.
+
+    The UID is the meeting's and SEQUENCE its ``sequence``, so calendars update in place.
+    """
+    mentor, mentee = meeting.mentor, meeting.mentee
+    lines = [
+        f"Flash mentoring: {meeting.topic}",
+        f"Mentor: {mentor.name}",
+        f"Mentee: {mentee.name}",
+        f"Mode: {meeting.mode.value}",
+    ]
+    if meeting.location:
+        lines.append(f"Where: {meeting.location}")
+    return EventSpec(
+        uid=meeting.uid,
+        summary=f"Flash mentoring: {meeting.topic}",
+        description="\n".join(lines),
+        start=meeting.start_at,
+        end=meeting.end_at,
+        organizer=Attendee(owner.email, owner.name),
+        attendees=tuple(Attendee(p.email, p.name) for p in attendees),
+        location=meeting.location,
+        sequence=meeting.sequence,
+    )
