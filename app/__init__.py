@@ -18,12 +18,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app import config
     from app.db import init_db
     from app.errors import init_errors
+    from app.resilience import init_resilience
 
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(config.from_env())
     if overrides:
         app.config.update(overrides)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    init_resilience(app)  # deadlines, rate-limit store options, calendar budget, 503 when the DB is down
 
     init_db(app)
     init_errors(app)

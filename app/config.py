@@ -6,10 +6,14 @@ import os
 import secrets
 from typing import Any
 
+from calendars.deadlines import Deadlines
+
 
 def from_env() -> dict[str, Any]:
     env = os.environ.get
+    # Every outbound timeout (calendars, Redis, SMTP, a page's calendar reads): calendars/deadlines.py.
     return {
+        "DEADLINES": Deadlines.from_env(),
         "SECRET_KEY": env("FLASK_SECRET_KEY") or secrets.token_hex(32),
         "DATABASE_URL": env("DATABASE_URL"),
         "REDIS_URL": env("REDIS_URL"),
@@ -33,5 +37,9 @@ def from_env() -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE", "0") == "1",
         "WTF_CSRF_ENABLED": env("FLASHMENTOR_CSRF", "1") == "1",
         "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI", "memory://"),
+        # A rate-limit store that cannot be reached: limits are counted in each process meanwhile
+        # (app/resilience.py gives a Redis store its timeouts).
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_ENABLED": env("FLASHMENTOR_RATELIMIT", "1") == "1",
     }

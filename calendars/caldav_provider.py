@@ -114,6 +114,7 @@ class CalDAVConnector:
         password: str | None = None,
         policy: RetryPolicy = DEFAULT_POLICY,
         timeout: float = 30,
+        connect_timeout: float | None = None,
         verify: bool | str = True,
         use_sync_token: bool = True,
         freebusy_report: bool = False,
@@ -124,6 +125,7 @@ class CalDAVConnector:
         self._password = password
         self.policy = policy
         self.timeout = timeout
+        self.connect_timeout = connect_timeout or timeout
         self.verify = verify
         self.use_sync_token = use_sync_token
         self.freebusy_report = freebusy_report
@@ -145,7 +147,7 @@ class CalDAVConnector:
             url=self.url,
             username=username or None,
             password=password or None,
-            timeout=int(self.timeout),
+            timeout=(self.connect_timeout, self.timeout),  # type: ignore[arg-type]  # given to requests
             ssl_verify_cert=self.verify,
             enable_rfc6764=False,
             require_tls=False,

@@ -136,6 +136,7 @@ class GoogleConnector:
         freebusy_subject: str = "",
         policy: RetryPolicy = DEFAULT_POLICY,
         timeout: float = 30,
+        connect_timeout: float | None = None,
     ) -> None:
         if service_account_info is None and oauth_client is None:
             raise ValueError("Google needs a service account or an OAuth client")
@@ -144,7 +145,10 @@ class GoogleConnector:
         self.api_endpoint = api_endpoint
         self.freebusy_subject = freebusy_subject
         self.policy = policy
+        # httplib2 has one socket timeout for the connect and every read: the read timeout serves
+        # for both (a connect is rarely slower than a read; the whole call is bounded by the policy).
         self.timeout = timeout
+        self.connect_timeout = connect_timeout or timeout
         self._services: dict[str, Any] = {}
 
     # --- plumbing -------------------------------------------------------------------------------

@@ -108,14 +108,18 @@ class RetryPolicy:
     ``max_retry_after`` caps how long we are willing to wait inline: a server asking
     for more gets the :class:`RateLimited` straight back to the worker, which
     re-enqueues the job with that delay instead of holding a worker process.
+    ``max_elapsed`` bounds one call, every attempt and wait included: no retry starts
+    that would wait past it (``calendars.deadlines``: ``calendar_call_seconds``).
     """
 
     max_attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 30.0
     max_retry_after: float = 120.0
+    max_elapsed: float | None = None
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
     random: Callable[[], float] = field(default=random.random, compare=False, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
 
     def delay(self, attempt: int, error: CalendarError) -> float:
         """Seconds to wait before attempt ``attempt + 1`` (attempts count from 1)."""
@@ -128,6 +132,7 @@ class RetryPolicy:
     def run(self, call: Callable[[], T], *, what: str = "provider call") -> T:
         """Run ``call``, retrying retryable :class:`CalendarError` s; re-raise the last one."""
         attempt = 1
+        started = self.clock()
         while True:
             try:
                 return call()
@@ -136,6 +141,8 @@ class RetryPolicy:
                     raise
                 wait = self.delay(attempt, exc)
                 if wait > self.max_retry_after:
+                    raise
+                if self.max_elapsed is not None and self.clock() - started + wait > self.max_elapsed:
                     raise
                 log.info(
                     "%s failed (%s: %s); retry %d in %.2fs", what, type(exc).__name__, exc, attempt, wait
@@ -150,6 +157,6 @@ DEFAULT_POLICY = RetryPolicy()
 def policy_from_config(config: Mapping[str, Any] | None) -> RetryPolicy:
     """A policy from a tenant's optional ``retry`` settings (max_attempts, base_delay, ...)."""
     raw = dict((config or {}).get("retry") or {})
-    allowed = {"max_attempts", "base_delay", "max_delay", "max_retry_after"}
+    allowed = {"max_attempts", "base_delay", "max_delay", "max_retry_after", "max_elapsed"}
     values = {k: raw[k] for k in allowed if k in raw}
     return RetryPolicy(**values) if values else DEFAULT_POLICY

@@ -126,6 +126,7 @@ class MicrosoftConnector:
         delta_future_days: int = 365,
         policy: RetryPolicy = DEFAULT_POLICY,
         timeout: float = 30,
+        connect_timeout: float | None = None,
         verify: bool | str = True,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
@@ -145,7 +146,8 @@ class MicrosoftConnector:
         self.schedule_batch = max(1, schedule_batch)
         self.delta_window = (timedelta(days=delta_past_days), timedelta(days=delta_future_days))
         self.policy = policy
-        self.timeout = timeout
+        # requests' (connect, read) pair, for Graph and for sign-in through MSAL alike.
+        self.timeout: tuple[float, float] = (connect_timeout or timeout, timeout)
         self.verify = verify
         self._http = _Session()
         self._http.verify = verify

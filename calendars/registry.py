@@ -19,8 +19,8 @@ Config keys per provider (all optional unless marked):
 - caldav: ``url`` (required), ``username`` (shared account; secret = its password;
   else per-person credentials on each account), ``use_sync_token``, ``freebusy_report``,
   ``ca_bundle``.
-- every provider: ``timeout`` (seconds), ``retry`` ({max_attempts, base_delay, max_delay,
-  max_retry_after}).
+- every provider: ``timeout`` (seconds per socket read; default in ``calendars.deadlines``),
+  ``retry`` ({max_attempts, base_delay, max_delay, max_retry_after, max_elapsed}).
 - google, microsoft: ``push`` (default true): keep push channels/subscriptions open so changes
   arrive within seconds (the worker opens and renews them; polling goes on regardless).
 """
@@ -31,9 +31,11 @@ import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from calendars import deadlines
 from calendars.base import (
     AuthError,
     AuthorizationCodeGrant,
@@ -154,9 +156,18 @@ def _verify(config: Mapping[str, Any]) -> bool | str:
 def build_connector(
     provider: str, config: Mapping[str, Any], secret: str | None, *, policy: RetryPolicy | None = None
 ) -> CalendarConnector:
-    """A ready connector for the tenant (no network until it is used)."""
+    """A ready connector for the tenant (no network until it is used).
+
+    Timeouts: connect ``calendar_connect``, each read the tenant's ``timeout`` or
+    ``calendar_read``, one call with its retries ``calendar_call_seconds`` (unless the
+    tenant's ``retry`` sets ``max_elapsed``); see ``calendars.deadlines``.
+    """
+    limits = deadlines.current()
     policy = policy or policy_from_config(config)
-    timeout = float(config.get("timeout", 30))
+    if policy.max_elapsed is None:
+        policy = replace(policy, max_elapsed=limits.calendar_call_seconds)
+    timeout = float(config.get("timeout", limits.calendar_read))
+    connect_timeout = min(limits.calendar_connect, timeout)
     if provider == "google":
         from calendars.google import GoogleConnector
 
@@ -169,6 +180,7 @@ def build_connector(
                 api_endpoint=config.get("api_endpoint") or None,
                 policy=policy,
                 timeout=timeout,
+                connect_timeout=connect_timeout,
             )
         return GoogleConnector(
             service_account_info=service_account_info(secret),
@@ -176,6 +188,7 @@ def build_connector(
             freebusy_subject=str(config.get("freebusy_subject", "")),
             policy=policy,
             timeout=timeout,
+            connect_timeout=connect_timeout,
         )
     if provider == "microsoft":
         from calendars.microsoft import (
@@ -198,6 +211,7 @@ def build_connector(
             schedule_batch=int(config.get("schedule_batch", SCHEDULE_BATCH)),
             policy=policy,
             timeout=timeout,
+            connect_timeout=connect_timeout,
             verify=_verify(config),
         )
     if provider == "caldav":
@@ -209,6 +223,7 @@ def build_connector(
             password=secret,
             policy=policy,
             timeout=timeout,
+            connect_timeout=connect_timeout,
             verify=_verify(config),
             use_sync_token=bool(config.get("use_sync_token", True)),
             max_workers=int(config.get("max_workers", 8)),

@@ -8,7 +8,8 @@ after ``ttl``; a change seen by change detection can drop buckets early with
 :meth:`BusyCache.invalidate`.
 
 Stores: :class:`MemoryStore` (in-process, the default) and :class:`RedisStore`
-(shared by all web and worker processes). Provider errors are not cached.
+(shared by all web and worker processes), best wrapped in :class:`FailSoftStore` so a
+store that is down is skipped. Provider errors are not cached.
 
 A bucket is packed: the day's sorted, disjoint ``(start_us, end_us)`` pairs as native
 int64s in one ``bytes``, so a lookup for thousands of people joins the buckets with one
@@ -19,6 +20,7 @@ int64s in one ``bytes``, so a lookup for thousands of people joins the buckets w
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from array import array
@@ -33,6 +35,7 @@ from freebusy.batch import Ints, Spans
 from freebusy.busy import BusySource, key_of
 from freebusy.intervals import IntervalSet, from_us, to_us
 
+log = logging.getLogger(__name__)
 DAY_US = 86_400 * 1_000_000
 FEW_KEYS = 3  # up to this many people (a booking page asks for two) plain Python beats numpy's set-up
 Bucket = bytes
@@ -135,6 +138,65 @@ class RedisStore:
     def delete(self, names: Sequence[str]) -> None:
         if names:
             self.redis.delete(*[self.prefix + n for n in names])
+
+
+class FailSoftStore:
+    """A store that may fail (a shared Redis that is down or hangs): the cache is skipped, not the page.
+
+    A failing read is a miss (busy time is then read from the calendars), a failing write
+    or delete is dropped, and after a failure the store is left alone for ``pause``
+    seconds so that requests do not each wait out a dead server's timeouts. ``errors``:
+    what counts as the store failing (``redis.RedisError`` and ``OSError`` for Redis).
+    A dropped delete means a change seen meanwhile may show only when the entry expires.
+    """
+
+    def __init__(
+        self,
+        store: CacheStore,
+        errors: tuple[type[BaseException], ...],
+        *,
+        pause: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.errors = errors
+        self.pause = pause
+        self._clock = clock
+        self._resume_at = 0.0
+        self.failures = 0  # calls that failed (each logged)
+
+    @property
+    def available(self) -> bool:
+        """False while pausing after a failure."""
+        return self._clock() >= self._resume_at
+
+    def _failed(self, what: str, exc: BaseException) -> None:
+        self.failures += 1
+        self._resume_at = self._clock() + self.pause
+        log.warning("busy cache store unavailable (%s: %s: %s); skipping it for %.0f s",
+                    what, type(exc).__name__, exc, self.pause)
+
+    def get_many(self, names: Sequence[str]) -> list[Bucket | None]:
+        if self.available:
+            try:
+                return self.store.get_many(names)
+            except self.errors as exc:
+                self._failed("read", exc)
+        return [None] * len(names)
+
+    def set_many(self, items: Mapping[str, Bucket], ttl_seconds: float) -> None:
+        if self.available:
+            try:
+                self.store.set_many(items, ttl_seconds)
+            except self.errors as exc:
+                self._failed("write", exc)
+
+    def delete(self, names: Sequence[str]) -> None:
+        if self.available:
+            try:
+                self.store.delete(names)
+            except self.errors as exc:
+                self._failed("delete", exc)
 
 
 class BusyCache:

@@ -11,8 +11,9 @@ calendar busy source is configured, what their calendar says. Until a person has
 connected calendar the source knows nothing of them, so their booked meetings are
 all their busy time. The source is pluggable (:func:`configure_busy_source`; or pass
 one per call) so that this module needs no provider code. A calendar that cannot be
-read (provider down, auth lost) is logged and treated as "nothing known": the booked
-meetings still protect both people, and a program keeps working through an outage.
+read (provider down, auth lost, too slow for the request's budget) is logged, noted
+(``scheduling.calendar_reads``: pages then say so) and treated as "nothing known": the
+booked meetings still protect both people, and a program keeps working through an outage.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from freebusy.cache import BusyCache, CachedBusySource
 from freebusy.intervals import EMPTY, Interval, IntervalSet, to_us
 from freebusy.recurrence import UnknownZone, WeeklyRule, expand_weekly, rules_from_text, zone
 from freebusy.slots import MINUTE_US, Slot, candidate_starts_us, cut_slots
+from scheduling import calendar_reads
 from scheduling.db import utcnow
 from scheduling.errors import (
     BadSlotLength,
@@ -236,10 +238,16 @@ def calendar_busy(
             return {int(pid): found for pid, found in sets(list(people), start, end).items() if found}
         answer = source.busy(list(people), start, end)
     except CalendarError as exc:
-        log.warning("calendar busy time unavailable (%s: %s); using booked meetings only",
-                    type(exc).__name__, exc)
+        _unreadable(exc)
         return {}
     return {int(pid): IntervalSet(intervals).clip(start, end) for pid, intervals in answer.items()}
+
+
+def _unreadable(exc: CalendarError) -> None:
+    """A calendar read failed: go on with booked meetings only, and let the page say so."""
+    log.warning("calendar busy time unavailable (%s: %s); using booked meetings only",
+                type(exc).__name__, exc)
+    calendar_reads.note_unread(f"{type(exc).__name__}: {exc}")
 
 
 def busy_for(
@@ -465,8 +473,7 @@ def _calendar_spans(
     try:
         keys, got = spans(people, start, end)
     except CalendarError as exc:
-        log.warning("calendar busy time unavailable (%s: %s); using booked meetings only",
-                    type(exc).__name__, exc)
+        _unreadable(exc)
         return Spans.empty()
     if keys == ids:
         return got  # the usual answer: one key (the id) per person, in order

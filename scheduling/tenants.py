@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select, text
@@ -31,7 +32,7 @@ from calendars.base import (
     SettingsError,
 )
 from freebusy.cache import BusyCache, CacheStore
-from scheduling import events
+from scheduling import calendar_reads, events
 from scheduling.db import get_row
 from scheduling.errors import Conflict, ValidationFailed
 from scheduling.errors import NotFound as DomainNotFound
@@ -295,7 +296,9 @@ class TenantBusySource:
 
     People without a connected calendar are left out (nothing known); so are people
     whose calendar could not be read. Provider errors propagate: callers decide
-    whether to fail or to go on without calendar data.
+    whether to fail or to go on without calendar data. In a web request the provider
+    calls share the request's budget (``scheduling.calendar_reads``): one that has not
+    answered when it is spent raises ``ProviderUnavailable``.
     """
 
     def __init__(self, session: Session) -> None:
@@ -315,7 +318,11 @@ class TenantBusySource:
             tenants[account.tenant_id] = account.tenant
         out: dict[int, list[BusyInterval]] = {}
         for tenant_id, identities in groups.items():
-            found = connector_for(tenants[tenant_id]).busy(identities, start, end)
+            connector = connector_for(tenants[tenant_id])
+            # In a web request, within its calendar budget (a provider that never answers costs no more).
+            found = calendar_reads.within_budget(
+                partial(connector.busy, identities, start, end), f"calendar tenant {tenant_id}"
+            )
             for key, intervals in found.items():
                 out[int(key)] = list(intervals)
         return out

