@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from app.db import db
-from app.web import bp
+from app.web import bp, conversation_views
 from app.web.common import FormErrors, failed, iso, me, parse_utc, signed_in, span, zone_name
 from scheduling.availability import bookable_slots
 from scheduling.db import get_row, utcnow
@@ -77,16 +77,14 @@ def reschedule_options(meeting: Meeting, viewer: Person) -> list[tuple[str, str]
 
 def render_meeting(meeting: Meeting, person: Person, errors: FormErrors | None = None,
                    form: dict[str, Any] | None = None, status: int = 200) -> Any:
-    from app.web import conversations  # it imports this module for its routes
-
     participant = svc.is_participant(meeting, person)
-    after = conversations.after_meeting(meeting, person)
+    after = conversation_views.after_meeting(meeting, person)
     return render_template(
         "web/meeting.html", me=person, meeting=meeting, states=STATE_LABELS, join_link=join_link(meeting),
         actions=svc.allowed_actions(meeting, person) if participant else [],
         options=reschedule_options(meeting, person) if participant else [],
         errors=after.place(errors or FormErrors()), form=form or {}, zone=zone_name(person),
-        thread=conversations.thread_for(meeting.request, person,
+        thread=conversation_views.thread_for(meeting.request, person,
                                         url_for("web.meeting_message_post", meeting_id=meeting.id)),
         after=after,
     ), status

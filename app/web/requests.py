@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from app.db import db
-from app.web import bp
+from app.web import bp, conversation_views
 from app.web.common import (
     FormErrors,
     failed,
@@ -30,6 +30,7 @@ from app.web.common import (
     span,
     zone_name,
 )
+from app.web.request_labels import STATE_LABELS
 from scheduling.availability import bookable_slots
 from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError, NotFound, ValidationFailed
@@ -45,14 +46,6 @@ DECLINE_REASONS = [
     (DeclineReason.OTHER.value, "Other (say why in the message)"),
 ]
 REASON_LABELS = dict(DECLINE_REASONS)
-STATE_LABELS = {
-    RequestState.PENDING: "Waiting for an answer",
-    RequestState.ACCEPTED: "Accepted",
-    RequestState.COUNTERED: "Another time proposed",
-    RequestState.DECLINED: "Declined",
-    RequestState.EXPIRED: "Closed (no answer in time)",
-    RequestState.WITHDRAWN: "Withdrawn",
-}
 ROUTING_STATE_LABELS = {
     RoutingState.OPEN: "Waiting for an admin",
     RoutingState.ASSIGNED: "Mentor assigned",
@@ -105,8 +98,6 @@ def counter_options(req: MeetingRequest, viewer: Person) -> list[tuple[str, str]
 
 def render_request(req: MeetingRequest, person: Person, errors: FormErrors | None = None,
                    form: dict[str, Any] | None = None, status: int = 200) -> Any:
-    from app.web import conversations  # it imports this module for its routes
-
     participant = svc.is_participant(req, person)
     actions = [a for a in svc.allowed_actions(req, person) if a != "close"] if participant else []
     return render_template(
@@ -117,7 +108,8 @@ def render_request(req: MeetingRequest, person: Person, errors: FormErrors | Non
         zone=zone_name(person), is_mentor=person.id == req.mentor_id,
         offer=req.initiated_by == Initiator.MENTOR,
         initiator_role="mentor" if req.initiated_by == Initiator.MENTOR else "mentee",
-        thread=conversations.thread_for(req, person, url_for("web.request_message_post", request_id=req.id)),
+        thread=conversation_views.thread_for(req, person,
+                                             url_for("web.request_message_post", request_id=req.id)),
     ), status
 
 
