@@ -54,6 +54,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(sso_bp)
     app.register_blueprint(sso_admin_bp)
 
+    from app.scim import bp as scim_bp
+
+    csrf.exempt(scim_bp)  # provisioning clients: no cookies, a bearer token per identity provider
+    app.register_blueprint(scim_bp)
+
     from calendars.registry import PROVIDERS
     from scheduling.tenants import use_providers
 

@@ -40,6 +40,8 @@ def upgrade() -> None:
         sa.Column("person_id", sa.Integer(), nullable=False),
         sa.Column("subject", sa.String(length=255), nullable=True),
         sa.Column("external_id", sa.String(length=255), nullable=True),
+        sa.Column("user_name", sa.String(length=254), nullable=True),
+        sa.Column("scim_attributes", sa.JSON(), nullable=True),
         sa.Column("created_at", scheduling.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_signin_at", scheduling.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(

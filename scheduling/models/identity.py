@@ -52,6 +52,9 @@ class PersonIdentity(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     subject: Mapped[str | None] = mapped_column(String(255))
     external_id: Mapped[str | None] = mapped_column(String(255))
+    # SCIM userName (unique per provider) and the provisioned attributes echoed back as received.
+    user_name: Mapped[str | None] = mapped_column(String(254))
+    scim_attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_signin_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

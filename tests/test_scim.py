@@ -1,0 +1,139 @@
+"""SCIM 2.0 provisioning, checked by the published conformance checker ``scim2-tester`` against the
+app served over HTTP on loopback, plus Entra ID- and Okta-shaped request sequences and deprovisioning."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from httpx2 import Client
+from scim2_client.engines.httpx2 import SyncSCIMClient
+from scim2_tester import Status, check_server
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+from scheduling import identity_providers
+from scheduling.db import utcnow
+from scheduling.models import IdentityProvider, Meeting, MeetingRequest, MeetingState, Person, RequestState
+from scheduling.services import scim_tokens
+from scheduling.services.program import get_program
+from tests.factories import make_meeting, make_mentee, make_mentor, make_program, make_request
+
+SCIM = "application/scim+json"
+
+
+@pytest.fixture
+def provider(db: Session) -> IdentityProvider:
+    make_program(db)
+    return identity_providers.create_provider(db, identity_providers.check_fields({
+        "name": "Corp", "issuer": "https://login.example.com", "client_id": "x", "client_secret": "y",
+        "domains": "example.com"}))
+
+
+@pytest.fixture
+def token(db: Session, provider: IdentityProvider) -> str:
+    return scim_tokens.issue(db, provider)
+
+
+@pytest.fixture
+def live(app: Any) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+def test_scim2_tester_finds_no_error_in_discovery(live: str, token: str) -> None:
+    """Discovery endpoints, their refused methods and unknown URLs (the CRUD checks are not yet clean:
+    the checker creates users without an email address, which a person here needs)."""
+    http = Client(base_url=f"{live}/scim/v2", headers={"Authorization": f"Bearer {token}"})
+    results = check_server(SyncSCIMClient(http), include_tags={"discovery", "misc"})
+    errors = [f"{r.title}: {r.reason}"[:300] for r in results if r.status == Status.ERROR]
+    print("\n".join(errors))
+    assert errors == []
+    passed = [r for r in results if r.status == Status.SUCCESS]
+    assert len(passed) >= 10
+
+
+def _scim(client: Any, method: str, path: str, token: str, body: Any = None) -> Any:
+    path, _, query = path.partition("?")
+    return client.open(f"/scim/v2{path}", method=method, json=body, query_string=query,
+                       headers={"Authorization": f"Bearer {token}", "Content-Type": SCIM})
+
+
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def test_okta_and_entra_shaped_sequence(client: Any, db: Session, token: str) -> None:
+    # Look up before creating (Okta and Entra both do), then create, then deactivate by PATCH.
+    found = _scim(client, "GET", '/Users?filter=userName eq "ada@example.com"', token)
+    assert found.status_code == 200 and found.get_json()["totalResults"] == 0
+    created = _scim(client, "POST", "/Users", token, {
+        "schemas": [USER], "userName": "ada@example.com", "externalId": "00u1", "displayName": "Ada L",
+        "emails": [{"value": "ada@example.com", "primary": True, "type": "work"}], "active": True})
+    assert created.status_code == 201, created.get_json()
+    user_id = created.get_json()["id"]
+    assert created.headers["Location"].endswith(f"/scim/v2/Users/{user_id}")
+    by_external = _scim(client, "GET", '/Users?filter=externalId eq "00u1"', token).get_json()
+    assert [r["id"] for r in by_external["Resources"]] == [user_id]
+    again = _scim(client, "POST", "/Users", token, {"schemas": [USER], "userName": "ada@example.com",
+                                                     "emails": [{"value": "ada@example.com"}]})
+    assert again.status_code == 409 and again.get_json()["scimType"] == "uniqueness"
+    # Entra: replace without a path, the value as an object.
+    off = _scim(client, "PATCH", f"/Users/{user_id}", token, {
+        "schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]})
+    assert off.status_code == 200, off.get_json()
+    assert off.get_json()["active"] is False
+    db.expire_all()
+    assert db.get(Person, int(user_id)).active is False  # type: ignore[union-attr]
+    # Okta: replace with a path.
+    on = _scim(client, "PATCH", f"/Users/{user_id}", token, {
+        "schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": True}]})
+    assert on.status_code == 200 and on.get_json()["active"] is True
+
+
+def test_bad_requests_answer_in_the_scim_error_format(client: Any, db: Session, token: str) -> None:
+    no_token = client.get("/scim/v2/Users")
+    assert no_token.status_code == 401 and no_token.get_json()["schemas"] == [
+        "urn:ietf:params:scim:api:messages:2.0:Error"]
+    bad_filter = _scim(client, "GET", '/Users?filter=title co "x"', token)
+    assert bad_filter.status_code == 400 and bad_filter.get_json()["scimType"] == "invalidFilter"
+    no_email = _scim(client, "POST", "/Users", token, {"schemas": [USER], "userName": "nobody"})
+    assert no_email.status_code == 400 and no_email.get_json()["scimType"] == "invalidValue"
+    assert _scim(client, "GET", "/Users/99999999999999999999", token).status_code == 404
+    assert db.scalar(select(func.count(Person.id))) == 0
+
+
+def test_pagination(client: Any, db: Session, token: str) -> None:
+    for n in range(5):
+        make_mentee(db, email=f"p{n}@example.com")
+    page = _scim(client, "GET", "/Users?startIndex=2&count=2", token).get_json()
+    assert page["totalResults"] == 5 and page["startIndex"] == 2 and page["itemsPerPage"] == 2
+    assert [r["userName"] for r in page["Resources"]] == ["p1@example.com", "p2@example.com"]
+
+
+def test_deprovisioning_closes_what_is_open_and_keeps_the_history(client: Any, db: Session,
+                                                                   token: str) -> None:
+    program = get_program(db)
+    mentor = make_mentor(db, email="mentor@example.com")
+    mentee = make_mentee(db, email="mentee@example.com")
+    other_mentor = make_mentor(db, email="m2@example.com")
+    meeting = make_meeting(db, program=program, mentee=mentee, mentor=mentor, now=utcnow())
+    pending = make_request(db, program=program, mentee=mentee, mentor=other_mentor, now=utcnow(),
+                           times=[(meeting.start_at + timedelta(days=1),
+                                   meeting.start_at + timedelta(days=1, minutes=30))])
+    gone = _scim(client, "DELETE", f"/Users/{mentee.id}", token)
+    assert gone.status_code == 204
+    db.expire_all()
+    assert db.get(Meeting, meeting.id).state == MeetingState.CANCELED  # type: ignore[union-attr]
+    assert db.get(MeetingRequest, pending.id).state == RequestState.WITHDRAWN  # type: ignore[union-attr]
+    person = db.get(Person, mentee.id)
+    assert person is not None and person.active is False  # kept for the reports
+    assert _scim(client, "GET", f"/Users/{mentee.id}", token).status_code == 404
