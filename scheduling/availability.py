@@ -32,7 +32,7 @@ from freebusy.batch import Ints, Spans, count_clear, ints, weekly_starts
 from freebusy.busy import BusySource
 from freebusy.cache import BusyCache, CachedBusySource
 from freebusy.intervals import EMPTY, Interval, IntervalSet, to_us
-from freebusy.recurrence import UnknownZone, WeeklyRule, expand_weekly, rules_from_text, zone
+from freebusy.recurrence import UnknownZone, WeeklyRule, expand_weekly, rules_from_text
 from freebusy.slots import MINUTE_US, Slot, candidate_starts_us, cut_slots
 from scheduling import calendar_reads
 from scheduling.db import utcnow
@@ -54,6 +54,7 @@ from scheduling.models import (
     Program,
     WeeklySlot,
 )
+from scheduling.zones import zone_of
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +109,8 @@ def forget_busy(person_ids: Iterable[int], *, cache: BusyCache | None = None) ->
 
 
 def person_zone(person: Person) -> ZoneInfo:
-    try:
-        return zone(person.time_zone or "UTC")
-    except UnknownZone:
-        message = f"{person.name} has an unknown time zone {person.time_zone!r}."
-        raise UnknownTimeZone(message, "time_zone") from None
+    """The zone a person's weekly availability is in: an unknown one is refused (UnknownTimeZone)."""
+    return zone_of(person, strict=True)
 
 
 # --- the pieces ---------------------------------------------------------------------------------

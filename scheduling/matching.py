@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
@@ -32,7 +32,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
 from freebusy.busy import BusySource
-from freebusy.recurrence import UnknownZone, zone
 from scheduling.availability import IN_LIST_LIMIT, BusyMap, shared_slot_counts
 from scheduling.models import (
     AvailabilityMode,
@@ -47,6 +46,7 @@ from scheduling.models import (
 from scheduling.services.competencies import gaps_for
 from scheduling.services.limits import COUNTED_MEETING_STATES, month_bounds
 from scheduling.services.validation import current_time
+from scheduling.zones import zone_named
 
 WINDOW_DAYS = 14
 SKILL_POINTS = 60.0
@@ -400,18 +400,12 @@ def _monthly_loads(session: Session, mentors: Sequence[Any], now: datetime) -> d
     for mentor_id, start, time_zone in session.execute(query):
         b = bounds.get(time_zone)
         if b is None:
-            b = bounds[time_zone] = month_bounds(now, _zone(time_zone))
+            b = bounds[time_zone] = month_bounds(now, zone_named(time_zone))
         if b[0] <= start < b[1]:
             loads[mentor_id] += 1
     return loads
 
 
-def _zone(name: str | None) -> tzinfo:
-    """The zone of a profile (as ``limits.zone_of``: an unknown name, which profiles refuse, is UTC)."""
-    try:
-        return zone(name or "UTC")
-    except UnknownZone:
-        return UTC
 
 
 RECOMMENDED_IN_DIRECTORY = 5  # computed matches shown besides admin pushes when the directory is hidden

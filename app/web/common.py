@@ -19,8 +19,8 @@ from app.auth import current_person
 from app.db import db
 from scheduling.errors import DomainError, NotFound
 from scheduling.models import Person, Program
-from scheduling.services.limits import zone_of
 from scheduling.services.program import get_program
+from scheduling.zones import zone_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 

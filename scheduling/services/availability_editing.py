@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,6 +26,7 @@ from scheduling.services.people import check_time_zone
 from scheduling.services.safe_text import storable
 from scheduling.services.transaction import unit_of_work
 from scheduling.services.validation import current_time
+from scheduling.zones import zone_of
 
 MAX_WEEKLY_SLOTS = 70
 MAX_DATED_SLOTS = 200
@@ -299,7 +299,7 @@ def weekly_view(mentor: Person) -> list[dict[str, Any]]:
 
 def dated_view(slot: DatedSlot, viewer: Person) -> dict[str, Any]:
     """A dated slot in UTC and in the viewer's own zone."""
-    zone = ZoneInfo(viewer.time_zone or "UTC")
+    zone = zone_of(viewer)
     return {
         "id": slot.id,
         "start": slot.start_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),

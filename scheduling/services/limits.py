@@ -9,7 +9,6 @@ canceled or not-held meeting frees its place again.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -29,16 +28,9 @@ from scheduling.models import (
     Person,
     Program,
 )
+from scheduling.zones import zone_of
 
 COUNTED_MEETING_STATES = (*ACTIVE_MEETING_STATES, MeetingState.COMPLETED)
-
-
-def zone_of(person: Person) -> tzinfo:
-    """The person's zone; an unknown name (should not happen, profiles validate it) falls back to UTC."""
-    try:
-        return ZoneInfo(person.time_zone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def month_bounds(moment: datetime, zone: tzinfo) -> tuple[datetime, datetime]:

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from scheduling.db import get_row
 from scheduling.errors import Forbidden, NotFound, ValidationFailed
 from scheduling.models import Meeting, MeetingRequest, Message, Person, Program
-from scheduling.services.limits import zone_of
 from scheduling.services.serialize import timestamp
 from scheduling.services.transaction import unit_of_work
 from scheduling.services.validation import current_time, text
+from scheduling.zones import zone_of
 
 BODY_MAX = 2000
 

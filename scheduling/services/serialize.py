@@ -13,7 +13,7 @@ from typing import Any
 from scheduling.models import Meeting, MeetingRequest, Message, Person
 from scheduling.services import meetings as meeting_service
 from scheduling.services import requests as request_service
-from scheduling.services.limits import zone_of
+from scheduling.zones import zone_of
 
 
 def utc_iso(moment: datetime | None) -> str | None:

@@ -56,11 +56,11 @@ from scheduling.models import (
     SurveyVariant,
 )
 from scheduling.services import meetings as meeting_service
-from scheduling.services.limits import zone_of
 from scheduling.services.safe_text import storable
 from scheduling.services.serialize import person_summary, time_range, timestamp
 from scheduling.services.transaction import unit_of_work
 from scheduling.services.validation import current_time, enum_value
+from scheduling.zones import zone_of
 
 TOOK_PLACE_TEXT = "Did this meeting take place?"
 QUESTION_TEXT_MAX = 500
