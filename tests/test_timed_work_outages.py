@@ -14,17 +14,19 @@ from typing import Any
 
 import pytest
 import time_machine
+from rq.job import Job, JobStatus
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scheduling import timed_work
 from scheduling.events import subscribe, unsubscribe
-from scheduling.models import Meeting, Person, TimedWork, WorkState
+from scheduling.models import Meeting, Person, TimedWork, WorkKind, WorkState
 from scheduling.services import requests as svc
 from tests.factories import NOW, at, login, make_mentee, make_mentor, make_program, make_request, slot
 from tests.fakes.smtp_server import SmtpServer
 from tests.redis_process import RedisProcess, redis_process
 from tests.worker_harness import Life, config, smtp
-from worker import startup
+from worker import relay, runtime, startup
 
 __all__ = ["redis_process", "smtp"]
 START = at("2030-01-15", "10:00")  # a week after NOW; 30 minutes
@@ -146,3 +148,40 @@ def test_redis_cut_right_after_the_accept_commits(
     redis_process.start()
     live_through_the_meetings(life)
     assert_each_got_everything_once(life, booked)
+
+
+def test_a_relay_that_runs_twice_enqueues_once(life: Life) -> None:
+    book(life, 2)
+    life.run_until(NOW + M)
+    plan_now = [timed_work.plan(life.db, WorkKind.REQUEST_REMINDER, f"request-{n}-manual-reminder-1",
+                                due_at=NOW, args=[n, True]) for n in (101, 102)]
+    startup.uninstall()  # no nudge: the relays below are the only ones
+    startup.install(config(str(life.db.get_bind().url.render_as_string(hide_password=False)), life.mail),
+                    connection=life.connection, nudge=False)
+    life.db.commit()
+    queue = life.queue
+    assert relay.relay_due(runtime.session_factory()(), queue, now=NOW + M) == 2
+    assert relay.relay_due(runtime.session_factory()(), queue, now=NOW + M) == 0
+    assert sorted(queue.job_ids) == sorted(row.job_id for row in plan_now)
+
+
+def test_a_started_job_whose_worker_went_quiet_is_handed_over_again(life: Life) -> None:
+    row = timed_work.plan(life.db, WorkKind.REQUEST_REMINDER, "request-7-manual-reminder-1", due_at=NOW,
+                          args=[7, True])
+    life.db.commit()  # ... and the nudge after the commit hands it to RQ
+    life.db.refresh(row)
+    assert row.state == WorkState.QUEUED
+    job = Job.fetch(row.job_id, connection=life.connection)
+    job.set_status(JobStatus.STARTED)
+    job.heartbeat(NOW + relay.LEASE, ttl=60)  # the worker beat for it, then died
+
+    soon = NOW + relay.LEASE + relay.HEARTBEAT_GRACE / 2
+    assert relay.recover(runtime.session_factory()(), life.connection, now=soon) == []
+    life.db.refresh(row)
+    assert (row.state, row.relays) == (WorkState.QUEUED, 0)  # still beating recently enough
+
+    later = NOW + relay.LEASE + relay.HEARTBEAT_GRACE + M
+    assert relay.recover(runtime.session_factory()(), life.connection, now=later) == [row.key]
+    life.db.refresh(row)
+    assert (row.state, row.relays, row.attempts) == (WorkState.DUE, 1, 1)
+    assert "no heartbeat" in row.last_error and row.job_id.endswith("-r1")

@@ -18,10 +18,11 @@ request just committed, at once, when Redis answers. Nothing depends on RQ's sch
 from __future__ import annotations
 
 import logging
-import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -201,29 +202,34 @@ def forget_finished(session: Session, *, now: datetime | None = None) -> int:
     return int(getattr(done, "rowcount", 0) or 0)
 
 
-class RelayThread(threading.Thread):
-    """The relay loop inside a worker process, with its own database engine and Redis client
-    (never shared with the forked work horses)."""
+RELAY_SETTINGS = ("DATABASE_URL", "REDIS_URL", "REDISLITE_PATH", "QUEUE_NAME", "CALENDAR_SYNC_SECONDS",
+                  "CALENDAR_PUSH_SECONDS", "BASE_URL")
 
-    def __init__(self, session_factory: sessionmaker[Session], queue: Queue, *, every: float = 2.0) -> None:
-        super().__init__(name="flashmentor-relay", daemon=True)
-        self.session_factory, self.queue, self.every = session_factory, queue, every
-        self.stopping = threading.Event()
-        self.passes = 0
 
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                relay_once(self.session_factory, self.queue)
-                if self.passes % 1800 == 0:
-                    with self.session_factory() as db:
-                        forget_finished(db)
-            except RedisError as exc:
-                log.warning("relay: Redis unavailable (%s); due work waits in the database", exc)
-            except Exception:
-                log.exception("relay pass failed; retrying")
-            self.passes += 1
-            self.stopping.wait(self.every)
+def serve(settings: dict[str, Any], *, every: float = 2.0) -> None:
+    """The relay loop, in a process of its own next to the worker (``flask worker`` spawns it).
 
-    def stop(self) -> None:
-        self.stopping.set()
+    A process, not a thread: RQ forks a work horse per job, and a fork taken while a thread
+    holds a lock (SQLAlchemy's mapper configuration, a connection pool) deadlocks the horse.
+    """
+    from scheduling.db import make_engine, make_session_factory
+    from worker import runtime
+    from worker.connection import get_queue, get_redis
+
+    runtime.configure(settings)
+    sessions = make_session_factory(make_engine(settings.get("DATABASE_URL")))
+    server = get_redis(settings.get("REDIS_URL"), settings.get("REDISLITE_PATH"))
+    queue = get_queue(runtime.plain_connection(server), settings.get("QUEUE_NAME"))
+    passes = 0
+    while True:
+        try:
+            relay_once(sessions, queue)
+            if passes % 1800 == 0:
+                with sessions() as db:
+                    forget_finished(db)
+        except RedisError as exc:
+            log.warning("relay: Redis unavailable (%s); due work waits in the database", exc)
+        except Exception:
+            log.exception("relay pass failed; retrying")
+        passes += 1
+        time.sleep(every)

@@ -43,18 +43,25 @@ class Proxy:
     holding: int = 0  # the next this many requests wait until release() (a provider that hangs)
     held: threading.Event = field(default_factory=threading.Event)  # set when one is waiting
     gate: threading.Event = field(default_factory=threading.Event)
+    dropping: bool = False
+    hold_method: str | None = None
 
     def fail_next(self, count: int, status: int = 429, headers: dict[str, str] | None = None) -> None:
         with self.lock:
             self.failures.extend((status, dict(headers or {})) for _ in range(count))
 
-    def hold_next(self, count: int = 1) -> None:
+    def hold_next(self, count: int = 1, *, method: str | None = None) -> None:
+        """The next ``count`` requests (of ``method`` only, if given) hang until release()."""
         with self.lock:
             self.holding += count
+            self.hold_method = method
             self.gate.clear()
             self.held.clear()
 
-    def release(self) -> None:
+    def release(self, *, drop: bool = False) -> None:
+        """Let held requests go on; ``drop``: close them unanswered and unforwarded, as a
+        provider does for a client that died meanwhile."""
+        self.dropping = drop
         self.gate.set()
 
 
@@ -74,11 +81,14 @@ def _handler(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
                 proxy.requests += 1
                 proxy.seen.append(f"{self.command} {self.path}")
                 failure = proxy.failures.pop(0) if proxy.failures else None
-                hold = proxy.holding > 0
+                hold = proxy.holding > 0 and proxy.hold_method in (None, self.command)
                 proxy.holding -= int(hold)
             if hold:
                 proxy.held.set()
                 proxy.gate.wait(60)
+                if proxy.dropping:
+                    self.close_connection = True
+                    return
             if failure is not None:
                 status, headers = failure
                 self.send_response(status)

@@ -1,0 +1,123 @@
+"""A real worker killed with SIGKILL (worker and work horse) in the middle of a calendar write
+against Radicale: a new worker finds the job abandoned (RQ's started-registry cleanup, or
+else the relay's heartbeat check) and the event lands, once."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy.orm import Session
+
+from scheduling import tenants
+from scheduling.models import TimedWork, WorkState
+from scheduling.services import requests as svc
+from tests import calendar_backends as harness
+from tests.factories import NOW, at, make_mentee, make_mentor, make_program, make_request, slot
+from tests.fakes.dav_servers import DavServer
+from tests.fakes.smtp_server import SmtpServer
+from tests.fakes.throttle_proxy import Proxy, throttle_proxy
+from tests.redis_process import RedisProcess, redis_process
+from tests.test_lifecycle import stored_events
+from tests.worker_harness import QUEUE, config, smtp
+from worker import startup
+
+__all__ = ["redis_process", "smtp"]
+radicale_server = harness.radicale_server
+ROOT = Path(__file__).resolve().parent.parent
+START = at("2030-01-15", "10:00")
+RECOVERY_DEADLINE = 60  # seconds from a new worker's start to the event in Radicale (docs/reliability.md)
+LOG = open(os.environ.get("WORKER_LOG", os.devnull), "ab")  # noqa: SIM115
+
+
+@pytest.fixture
+def proxy(radicale_server: DavServer) -> Iterator[Proxy]:
+    with throttle_proxy(radicale_server.base_url) as p:
+        yield p
+
+
+def start_worker(database_url: str, redis: RedisProcess, mail: SmtpServer) -> subprocess.Popen[bytes]:
+    """``flask --app wsgi worker`` as production runs it, in a process group of its own."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis.url,
+        "FLASHMENTOR_QUEUE": QUEUE,
+        "FLASHMENTOR_CALENDAR_SYNC_SECONDS": "0",
+        "FLASHMENTOR_CALENDAR_PUSH_SECONDS": "0",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(mail.port),
+    }
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=ROOT, env=env,
+                            start_new_session=True, stdout=LOG, stderr=subprocess.STDOUT)
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)
+
+
+def test_a_worker_killed_mid_write_is_recovered_once(
+    db: Session, database_url: str, redis_process: RedisProcess, smtp: SmtpServer,
+    radicale_server: DavServer, proxy: Proxy, app: Any,
+) -> None:
+    tenant = tenants.create_tenant(
+        db, name=f"DAV {uuid.uuid4().hex[:6]}", provider="caldav", secret=radicale_server.password,
+        config={"url": proxy.base_url, "username": radicale_server.username,
+                "retry": {"max_attempts": 2, "base_delay": 0.0}},
+    )
+    path = f"{radicale_server.username}/crash-{uuid.uuid4().hex[:8]}/"
+    requests.request("MKCALENDAR", radicale_server.base_url + path,
+                     auth=(radicale_server.username, radicale_server.password))
+    mentor = make_mentor(db, name="Grace Mentor")
+    tenants.connect_account(db, person=mentor, tenant=tenant, external_id=path)
+    request = make_request(db, program=make_program(db), mentee=make_mentee(db), mentor=mentor,
+                           times=[slot(START)])
+
+    startup.install(config(database_url, smtp), connection=redis_process.client())
+    first = start_worker(database_url, redis_process, smtp)
+    second: subprocess.Popen[Any] | None = None
+    try:
+        proxy.hold_next(1, method="PUT")  # the calendar write's PUT hangs ...
+        meeting = svc.accept(db, request, actor=mentor, now=NOW)
+        assert proxy.held.wait(60), "the worker never started the calendar write"
+        kill_group(first)  # ... and the worker and its work horse die in the middle of it
+        proxy.release(drop=True)
+
+        second = start_worker(database_url, redis_process, smtp)
+        started = time.monotonic()
+        while not stored_events(radicale_server, radicale_server.base_url + path):
+            assert time.monotonic() - started < RECOVERY_DEADLINE, "no event within the deadline"
+            time.sleep(0.5)
+        [event] = stored_events(radicale_server, radicale_server.base_url + path)
+        assert f"UID:{meeting.uid}" in event
+
+        key = f"meeting-{meeting.id}-calendar-{meeting.sequence}"
+        while True:
+            db.expire_all()
+            row = db.query(TimedWork).filter_by(key=key).one()
+            if row.state == WorkState.DONE:
+                break
+            assert time.monotonic() - started < 2 * RECOVERY_DEADLINE, (row.state, row.last_error)
+            time.sleep(0.2)
+        assert len(stored_events(radicale_server, radicale_server.base_url + path)) == 1
+    finally:
+        startup.uninstall()
+        kill_group(first)
+        if second is not None:
+            second.send_signal(signal.SIGTERM)  # warm shutdown
+            try:
+                second.wait(20)
+            except subprocess.TimeoutExpired:
+                kill_group(second)
