@@ -4,7 +4,8 @@ Each backend gives a real connector (the product code, pointed at a loopback ser
 plus "the person's own calendar app": seeding events, moving/deleting/declining
 them, and reading back what the server stores, without going through the connector.
 
-Servers start once per test session; every test gets fresh calendars.
+The servers themselves are session fixtures in ``tests/servers.py`` (one per run); every
+test gets fresh calendars.
 """
 
 from __future__ import annotations
@@ -12,15 +13,12 @@ from __future__ import annotations
 import itertools
 import secrets
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
-import pytest
 import requests
 from lxml import etree
 
@@ -29,9 +27,9 @@ from calendars.caldav_provider import CalDAVConnector
 from calendars.google import GoogleConnector
 from calendars.http import RetryPolicy
 from calendars.microsoft import MicrosoftConnector
-from tests.fakes.dav_servers import DavServer, radicale, xandikos
-from tests.fakes.google_server import GoogleFake, google_server, make_service_account
-from tests.fakes.graph_server import GraphFake, graph_server
+from tests.fakes.dav_servers import DavServer
+from tests.fakes.google_server import GoogleFake, make_service_account
+from tests.fakes.graph_server import GraphFake
 from tests.fakes.store import FakeEvent
 from tests.fakes.throttle_proxy import throttle_proxy
 
@@ -441,48 +439,13 @@ def _fake_state(event: FakeEvent) -> dict[str, Any]:
     }
 
 
-# --- fixtures -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def radicale_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DavServer]:
-    with radicale(Path(tmp_path_factory.mktemp("radicale"))) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def xandikos_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DavServer]:
-    with xandikos(Path(tmp_path_factory.mktemp("xandikos"))) as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def google_fake() -> Iterator[GoogleFake]:
-    with google_server() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="session")
-def graph_fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphFake]:
-    with graph_server(Path(tmp_path_factory.mktemp("graph-tls"))) as fake:
-        yield fake
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> Backend:
-    name = request.param
-    if name in ("radicale", "xandikos"):
-        return DavBackend(request.getfixturevalue(f"{name}_server"))
-    if name == "google":
-        fake = request.getfixturevalue("google_fake")
-        fake.store.failures.clear()
-        fake.store.expired_tokens_before = 0
-        return GoogleBackend(fake)
-    fake = request.getfixturevalue("graph_fake")
-    fake.store.failures.clear()
-    fake.store.expired_tokens_before = 0
-    fake.consented = True
-    return GraphBackend(fake)
+def __getattr__(name: str) -> None:
+    """Modules the fixture move did not reach yet still write ``radicale_server =
+    harness.radicale_server``; the name is now inert (not a fixture), so the test gets the
+    one server from ``tests/servers.py`` instead of starting its own. Delete those lines."""
+    if name in {"radicale_server", "xandikos_server", "google_fake", "graph_fake"}:
+        return None
+    raise AttributeError(name)
 
 
 def local(day: str, hhmm: str, tz: str) -> datetime:

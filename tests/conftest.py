@@ -22,6 +22,9 @@ from scheduling.tenants import use_providers
 
 use_providers(PROVIDERS)  # as the app factory does: tests also call scheduling without an app
 
+# Fixtures every module finds without importing them (an imported fixture is a second copy).
+pytest_plugins = ["tests.servers"]
+
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:

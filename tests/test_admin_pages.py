@@ -27,7 +27,6 @@ from scheduling.models import (
     WorkState,
 )
 from scheduling.services.program import settings_values
-from tests import calendar_backends as harness
 from tests import worker_harness
 from tests.factories import (
     count_rows,
@@ -39,10 +38,8 @@ from tests.factories import (
     make_request,
 )
 from tests.fakes.dav_servers import DavServer
-from tests.fakes.smtp_server import SmtpServer, smtp_server
+from tests.fakes.smtp_server import SmtpServer
 from worker import startup
-
-radicale_server = harness.radicale_server
 
 ADMIN_PAGES = [
     "/admin/settings", "/admin/people", "/admin/requests", "/admin/jobs/failed", "/admin/tenants",
@@ -316,12 +313,6 @@ def test_requests_monitor_refuses_bad_filters(client: Any, admin: Person) -> Non
     assert res.status_code == 422
     assert "Age must be a whole number of days" in text_of(res)
     assert client.get("/admin/requests?state=bogus").status_code == 422
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 @pytest.fixture

@@ -19,15 +19,28 @@ from calendars.base import (
     EventSpec,
     RateLimited,
 )
-from tests import calendar_backends as harness
-from tests.calendar_backends import Backend, local
-
-# fixtures (servers start once per session; each test gets fresh calendars)
-backend = harness.backend
-radicale_server, xandikos_server = harness.radicale_server, harness.xandikos_server
-google_fake, graph_fake = harness.google_fake, harness.graph_fake
+from tests.calendar_backends import BACKENDS, Backend, DavBackend, GoogleBackend, GraphBackend, local
 
 WEEK = (datetime(2030, 1, 7, tzinfo=UTC), datetime(2030, 1, 14, tzinfo=UTC))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Each contract test once per provider; the servers (``tests/servers.py``) start once per
+    run and each test gets fresh calendars."""
+    name = request.param
+    if name in ("radicale", "xandikos"):
+        return DavBackend(request.getfixturevalue(f"{name}_server"))
+    if name == "google":
+        fake = request.getfixturevalue("google_fake")
+        fake.store.failures.clear()
+        fake.store.expired_tokens_before = 0
+        return GoogleBackend(fake)
+    fake = request.getfixturevalue("graph_fake")
+    fake.store.failures.clear()
+    fake.store.expired_tokens_before = 0
+    fake.consented = True
+    return GraphBackend(fake)
 
 
 def utc(day: str, hhmm: str) -> datetime:

@@ -27,14 +27,12 @@ from scheduling.models import (
     Person,
     RequestState,
 )
-from tests import calendar_backends as harness
 from tests.factories import make_mentee, make_mentor, make_program
 from tests.fakes.dav_servers import DavServer
 from tests.fakes.google_server import GoogleFake, make_service_account
 from tests.fakes.throttle_proxy import throttle_proxy
 from worker import calendar_jobs
 
-radicale_server, google_fake = harness.radicale_server, harness.google_fake
 FAST = {"retry": {"max_attempts": 2, "base_delay": 0.0}}
 START = datetime(2030, 1, 9, 10, 0, tzinfo=UTC)
 

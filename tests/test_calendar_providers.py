@@ -26,16 +26,11 @@ from calendars.caldav_provider import CalDAVConnector
 from calendars.google import GoogleConnector, event_id_for
 from calendars.http import RetryPolicy, error_for_status, parse_retry_after
 from calendars.microsoft import MicrosoftConnector, admin_consent_url
-from tests import calendar_backends as harness
 from tests.calendar_backends import DavBackend, GoogleBackend, GraphBackend
 from tests.fakes.dav_servers import DavServer
 from tests.fakes.google_server import GoogleFake
 from tests.fakes.graph_server import GraphFake, make_app_certificate
 from tests.test_calendar_contract import WEEK, spec_for, utc
-
-radicale_server, xandikos_server = harness.radicale_server, harness.xandikos_server
-google_fake, graph_fake = harness.google_fake, harness.graph_fake
-
 
 # --- the shared retry policy ----------------------------------------------------------------------
 

@@ -16,13 +16,11 @@ from sqlalchemy.orm import Session
 from calendars.google import event_id_for
 from scheduling import tenants
 from scheduling.models import CalendarEventLink, Meeting, MeetingState, Person
-from tests import calendar_backends as harness
 from tests.factories import make_mentee, make_mentor
 from tests.fakes.google_server import GoogleFake, make_service_account
 from tests.test_calendar_jobs import make_meeting
 from worker import calendar_jobs
 
-google_fake, graph_fake = harness.google_fake, harness.graph_fake
 FAST = {"retry": {"max_attempts": 2, "base_delay": 0.0}}
 # Graph's delta window is 30 days back and a year ahead of the real clock: stay inside it.
 SOON = (datetime.now(UTC) + timedelta(days=10)).replace(hour=10, minute=0, second=0, microsecond=0)

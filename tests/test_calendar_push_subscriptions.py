@@ -40,7 +40,6 @@ from scheduling.models import (
     WorkState,
 )
 from scheduling.models.calendars import PushSubscription
-from tests import calendar_backends as harness
 from tests import worker_harness
 from tests.factories import make_mentee, make_mentor
 from tests.fakes.dav_servers import DavServer
@@ -50,8 +49,6 @@ from tests.test_calendar_push import FAST, SOON, booked, pair
 from worker import calendar_jobs, failures, runtime, startup
 from worker.jobs import calendars as calendar_rounds
 
-google_fake, graph_fake, smtp = harness.google_fake, harness.graph_fake, worker_harness.smtp
-radicale_server = harness.radicale_server
 QUEUE = worker_harness.QUEUE
 H = timedelta(hours=1)
 
