@@ -65,11 +65,16 @@ PUSH_CHANGE_TYPES = "created,updated,deleted"
 
 class _Session(requests.Session):
     """A session whose ``verify`` setting wins over REQUESTS_CA_BUNDLE (requests lets the
-    environment override ``Session.verify``; a tenant's private CA must not be ignored)."""
+    environment override ``Session.verify``; a tenant's private CA must not be ignored), and
+    whose ``timeout`` applies to calls made without one (MSAL's tenant discovery passes none)."""
+
+    timeout: float | tuple[float, float] | None = None
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("verify") is None:
             kwargs["verify"] = self.verify
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
         return super().request(method, url, *args, **kwargs)
 
 
@@ -151,6 +156,7 @@ class MicrosoftConnector:
         self.verify = verify
         self._http = _Session()
         self._http.verify = verify
+        self._http.timeout = self.timeout
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = threading.Lock()
         self._clock = clock or (lambda: datetime.now(UTC))

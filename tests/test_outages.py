@@ -9,6 +9,7 @@ nothing listens on. Runs on SQLite and PostgreSQL (``DATABASE_URL``).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,9 +21,14 @@ from sqlalchemy.orm import Session
 
 from app import create_app
 from calendars import deadlines
+from calendars.base import CalendarIdentity, ProviderUnavailable
 from calendars.deadlines import Deadlines
+from calendars.http import RetryPolicy
+from calendars.registry import build_connector
+from scheduling import tenants
 from scheduling.calendar_reads import UNREAD_NOTE
 from scheduling.models import MeetingRequest, Person
+from scheduling.notices import Notice
 from tests.factories import (
     NOW,
     PASSWORD,
@@ -35,8 +41,10 @@ from tests.factories import (
     slot,
 )
 from tests.fakes.dav_servers import free_port
+from tests.fakes.google_server import make_service_account
 from tests.fakes.hanging_server import HangingServer, hanging_server  # noqa: F401 (fixture)
 from tests.redis_process import RedisProcess, redis_process  # noqa: F401 (fixture)
+from worker.mail import Mailer
 
 WINDOW = "?from=2030-01-09T00:00:00Z&to=2030-01-10T00:00:00Z"
 WED = "2030-01-09"
@@ -204,3 +212,120 @@ def test_an_unreachable_database_is_a_503_not_a_stack_trace(
     health = client.get("/api/v1/health")
     assert health.status_code == 503
     assert health.get_json()["checks"]["database"]["status"] == "down"
+
+
+# --- calendar providers that never answer ------------------------------------------------------------
+
+
+@pytest.fixture
+def hung_calendar(db: Session, w: dict[str, Any], hanging_server: HangingServer) -> None:  # noqa: F811
+    """The mentor's calendar is on a CalDAV server that accepts connections and never answers."""
+    tenant = tenants.create_tenant(db, name="Hung DAV", provider="caldav", secret="pw", config={
+        "url": hanging_server.url, "username": "svc", "retry": {"max_attempts": 1}})
+    tenants.connect_account(db, person=w["mentor"], tenant=tenant, external_id="/svc/calendar/")
+
+
+def test_a_provider_that_never_answers_holds_a_request_only_for_its_budget(
+    db: Session, database_url: str, w: dict[str, Any], hung_calendar: None,
+    hanging_server: HangingServer,  # noqa: F811
+) -> None:
+    """The provider's own read timeout (20 s) is far off: the request's calendar budget (0.5 s
+    here) is what lets every page return, with booked meetings only and the note."""
+    app = make_app(database_url)
+    client = app.test_client()
+    login(client, w["mentee"])
+
+    body = availability(client, w["mentor"])
+    assert starts(body) == ["09:00", "09:30", "10:30", "11:00", "11:30"]
+    assert (body["calendars_unread"], body["note"]) == (True, UNREAD_NOTE)
+    ranked = client.get(f"/api/v1/mentors/free{WINDOW}").get_json()
+    assert (ranked["calendars_unread"], [m["shared_slots"] for m in ranked["mentors"]]) == (True, [5])
+    assert request_at(client, w["mentor"], "11:00").status_code == 201
+
+    mentor_page = client.get(f"/mentors/{w['mentor'].id}")
+    assert mentor_page.status_code == 200 and HTML_NOTE in mentor_page.get_data(as_text=True)
+    details = {"topic": "Career advice", "description": "", "mode": "video", "location": ""}
+    step_one = client.post(f"/mentors/{w['mentor'].id}/request", data=details)
+    assert step_one.status_code == 302
+    slots_page = client.get(f"/mentors/{w['mentor'].id}/request/time")
+    assert slots_page.status_code == 200 and HTML_NOTE in slots_page.get_data(as_text=True)
+    assert hanging_server.connections() >= 1  # the calendar was asked, and never answered
+
+    calm = make_mentor(db, time_zone="UTC", weekly=[(2, "09:00", "10:00")])  # no calendar: no note
+    assert availability(client, calm)["calendars_unread"] is False
+
+
+def provider_settings(kind: str, server: HangingServer) -> tuple[dict[str, Any], str]:
+    """A tenant's config and secret with every endpoint on the hung server."""
+    once = {"retry": {"max_attempts": 3, "base_delay": 0.0}}
+    if kind == "google":
+        info, _ = make_service_account(f"{server.url}token")
+        return {"domain": "example.com", "api_endpoint": server.url, **once}, json.dumps(info)
+    if kind == "microsoft":  # MSAL wants https: the TLS handshake is what never gets an answer
+        hung = f"https://127.0.0.1:{server.port}"
+        return {"tenant_id": "t", "client_id": "c", "authority_host": hung, "graph_url": hung,
+                **once}, "client-secret"
+    return {"url": server.url, "username": "svc", **once}, "pw"
+
+
+@pytest.mark.parametrize("kind", ["google", "microsoft", "caldav"])
+def test_every_provider_call_gives_up_at_its_deadline(
+    kind: str, hanging_server: HangingServer  # noqa: F811
+) -> None:
+    """Outside a web request (the worker) a hung provider ends in ``ProviderUnavailable`` after the
+    configured read timeout, retried within the call's total bound, instead of holding the job."""
+    deadlines.configure(Deadlines(calendar_connect=0.3, calendar_read=0.3, calendar_call_seconds=1.0))
+    config, secret = provider_settings(kind, hanging_server)
+    connector = build_connector(kind, config, secret)
+    assert connector.policy.max_elapsed == 1.0  # type: ignore[attr-defined]
+    who = CalendarIdentity("a@example.com", "/svc/calendar/" if kind == "caldav" else "a@example.com")
+    with pytest.raises(ProviderUnavailable):
+        connector.busy([who], at(WED, "09:00"), at(WED, "17:00"))
+    assert hanging_server.connections() >= 1
+
+
+def test_a_retry_that_would_run_past_the_call_bound_is_not_started() -> None:
+    clock = [0.0]
+    attempts: list[float] = []
+
+    def slow_failure() -> None:
+        attempts.append(clock[0])
+        clock[0] += 4.0  # each attempt spends 4 s timing out
+        raise ProviderUnavailable("timed out")
+
+    policy = RetryPolicy(max_attempts=5, base_delay=1.0, max_elapsed=10.0, random=lambda: 1.0,
+                         sleep=lambda s: clock.__setitem__(0, clock[0] + s), clock=lambda: clock[0])
+    with pytest.raises(ProviderUnavailable):
+        policy.run(slow_failure)
+    assert attempts == [0.0, 5.0]  # a third attempt would start at 11 s, past the 10 s bound
+    unbounded = RetryPolicy(max_attempts=5, base_delay=1.0, random=lambda: 1.0,
+                            sleep=lambda s: None, clock=lambda: 0.0)
+    calls: list[int] = []
+    with pytest.raises(ProviderUnavailable):
+        unbounded.run(lambda: calls.append(1) or slow_failure())
+    assert len(calls) == 5
+
+
+# --- SMTP and the settings ---------------------------------------------------------------------------
+
+
+def test_smtp_that_never_answers_fails_the_send_at_its_timeout(
+    hanging_server: HangingServer,  # noqa: F811
+) -> None:
+    mailer = Mailer.from_config({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": hanging_server.port,
+                                 "DEADLINES": Deadlines(smtp=0.3)})
+    assert mailer.timeout == 0.3
+    notice = Notice(to=["a@example.com"], subject="Hello", text="Hi", html="<p>Hi</p>")
+    with pytest.raises(OSError):  # socket timeout (TimeoutError) or the server hanging up
+        mailer.send(notice)
+
+
+def test_deadlines_come_from_the_environment_and_bad_values_are_refused() -> None:
+    found = Deadlines.from_env({"FLASHMENTOR_CALENDAR_READ_BUDGET": "2.5", "FLASHMENTOR_REDIS_RETRIES": "0",
+                                "SMTP_TIMEOUT": "", "FLASHMENTOR_REDIS_READ_TIMEOUT": " 7 "})
+    assert (found.calendar_read_budget, found.redis_retries) == (2.5, 0)
+    assert (found.smtp, found.redis_read) == (30.0, 7.0)
+    with pytest.raises(ValueError, match="FLASHMENTOR_CALENDAR_CONNECT_TIMEOUT must be a number"):
+        Deadlines.from_env({"FLASHMENTOR_CALENDAR_CONNECT_TIMEOUT": "soon"})
+    with pytest.raises(ValueError, match="must be positive"):
+        Deadlines.from_env({"FLASHMENTOR_REDIS_CONNECT_TIMEOUT": "0"})
