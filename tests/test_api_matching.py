@@ -3,6 +3,7 @@ messages, follow-ups and re-assessments, with a role check on every route."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,9 @@ from scheduling.models import (
     MeetingRequest,
     MentoringMode,
     Message,
+    Person,
     PersonSkill,
+    Program,
     Recommendation,
     RequestState,
     RoutingRequest,
@@ -37,8 +40,20 @@ from tests.factories import (
 FUTURE_DAY = (NOW + timedelta(days=400)).date().isoformat()  # the API uses the real clock
 
 
+@dataclass
+class World:
+    """The people and rows every test here starts from."""
+
+    program: Program
+    mentee: Person
+    strong: Person
+    weak: Person
+    other: Person
+    admin: Person
+
+
 @pytest.fixture
-def world(db: Session) -> dict[str, Any]:
+def world(db: Session) -> World:
     program = make_program(db, lead_time_hours=0)
     mentee = make_mentee(db, name="Mae Mentee", department="Sales", title="Account Executive")
     set_skills(db, mentee, {"wants": ["Salesforce CRM"]})
@@ -47,23 +62,23 @@ def world(db: Session) -> dict[str, Any]:
     weak = make_mentor(db, name="Weak Mentor", department="Finance")
     set_skills(db, weak, {"offers": [{"name": "Salesforce CRM", "level": 1}]})
     other = make_mentor(db, name="Other Mentor", department="Sales")
-    return {
-        "program": program,
-        "mentee": mentee,
-        "strong": strong,
-        "weak": weak,
-        "other": other,
-        "admin": make_admin(db, name="Ada Admin"),
-    }
+    return World(
+        program=program,
+        mentee=mentee,
+        strong=strong,
+        weak=weak,
+        other=other,
+        admin=make_admin(db, name="Ada Admin"),
+    )
 
 
 def error_code(resp: Any) -> str:
     return str(resp.get_json()["error"]["code"])
 
 
-def test_matches_rank_with_reasons_and_check_roles(client: Any, world: dict[str, Any]) -> None:
+def test_matches_rank_with_reasons_and_check_roles(client: Any, world: World) -> None:
     assert client.get("/api/v1/matches").status_code == 401
-    login(client, world["mentee"])
+    login(client, world.mentee)
     resp = client.get("/api/v1/matches")
     assert resp.status_code == 200
     found = resp.get_json()["matches"]
@@ -73,42 +88,42 @@ def test_matches_rank_with_reasons_and_check_roles(client: Any, world: dict[str,
     assert any(r.startswith("free ") for r in found[0]["reasons"])
     assert client.get("/api/v1/matches?limit=1").get_json()["matches"][0]["mentor"]["name"] == "Strong Mentor"
     assert client.get("/api/v1/matches?limit=0").status_code == 422
-    assert client.get(f"/api/v1/matches?mentee_id={world['admin'].id}").status_code == 403
+    assert client.get(f"/api/v1/matches?mentee_id={world.admin.id}").status_code == 403
 
-    login(client, world["strong"])  # a mentor only: no matches of their own
+    login(client, world.strong)  # a mentor only: no matches of their own
     assert error_code(client.get("/api/v1/matches")) == "forbidden"
 
-    login(client, world["admin"])
-    resp = client.get(f"/api/v1/matches?mentee_id={world['mentee'].id}")
+    login(client, world.admin)
+    resp = client.get(f"/api/v1/matches?mentee_id={world.mentee.id}")
     assert resp.status_code == 200 and resp.get_json()["matches"][0]["mentor"]["name"] == "Strong Mentor"
     assert client.get("/api/v1/matches?mentee_id=999999").status_code == 404
 
 
-def test_admin_pushes_and_mentee_sees_them_first(client: Any, db: Session, world: dict[str, Any]) -> None:
+def test_admin_pushes_and_mentee_sees_them_first(client: Any, db: Session, world: World) -> None:
     body = {
-        "mentee_ids": [world["mentee"].id],
-        "mentor_ids": [world["other"].id],
+        "mentee_ids": [world.mentee.id],
+        "mentor_ids": [world.other.id],
         "note": "Ask about pipeline",
     }
-    login(client, world["mentee"])
+    login(client, world.mentee)
     assert client.post("/api/v1/recommendations", json=body).status_code == 403
 
-    login(client, world["admin"])
+    login(client, world.admin)
     resp = client.post("/api/v1/recommendations", json=body)
     assert resp.status_code == 201
     assert resp.get_json()["recommendations"][0]["note"] == "Ask about pipeline"
     assert client.post("/api/v1/recommendations", json=body).status_code == 201  # again: no duplicate
     assert db.scalar(select(func.count(Recommendation.id))) == 1
 
-    login(client, world["mentee"])
+    login(client, world.mentee)
     recs = client.get("/api/v1/recommendations?n=2").get_json()["recommendations"]
     assert [r["mentor"]["name"] for r in recs] == ["Other Mentor", "Strong Mentor"]
     assert recs[0]["recommended"] and "recommended by the program admin" in recs[0]["reasons"]
 
 
-def test_csv_push_is_all_or_nothing(client: Any, db: Session, world: dict[str, Any]) -> None:
-    login(client, world["admin"])
-    mentee, strong = world["mentee"], world["strong"]
+def test_csv_push_is_all_or_nothing(client: Any, db: Session, world: World) -> None:
+    login(client, world.admin)
+    mentee, strong = world.mentee, world.strong
     bad = f"mentee_email,mentor_email\n{mentee.email},{strong.email}\n{mentee.email},nobody@example.com\n"
     resp = client.post("/api/v1/recommendations", json={"csv": bad})
     assert resp.status_code == 422
@@ -119,7 +134,7 @@ def test_csv_push_is_all_or_nothing(client: Any, db: Session, world: dict[str, A
     ]
     assert db.scalar(select(func.count(Recommendation.id))) == 0
 
-    good = f"{mentee.email},{strong.email},great fit\n{mentee.email},{world['weak'].email}\n"
+    good = f"{mentee.email},{strong.email},great fit\n{mentee.email},{world.weak.email}\n"
     resp = client.post("/api/v1/recommendations", json={"csv": good})
     assert resp.status_code == 201
     assert db.scalar(select(func.count(Recommendation.id))) == 2
@@ -134,20 +149,20 @@ def test_csv_push_is_all_or_nothing(client: Any, db: Session, world: dict[str, A
 
 
 def test_hidden_directory_shows_a_mentee_only_their_recommendations(
-    client: Any, db: Session, world: dict[str, Any]
+    client: Any, db: Session, world: World
 ) -> None:
-    program = world["program"]
+    program = world.program
     extra = [make_mentor(db, name=f"Extra {i}") for i in range(6)]
-    login(client, world["mentee"])
+    login(client, world.mentee)
     assert client.get("/api/v1/people?role=mentor").get_json()["total"] == 9
 
     program.directory_hidden = True
     db.commit()
-    login(client, world["admin"])
+    login(client, world.admin)
     client.post(
-        "/api/v1/recommendations", json={"mentee_ids": [world["mentee"].id], "mentor_ids": [extra[5].id]}
+        "/api/v1/recommendations", json={"mentee_ids": [world.mentee.id], "mentor_ids": [extra[5].id]}
     )
-    login(client, world["mentee"])
+    login(client, world.mentee)
     resp = client.get("/api/v1/people?role=mentor").get_json()
     names = {p["name"] for p in resp["items"]}
     assert resp["total"] == 5 == len(names)  # the pushed one, then the best matches: five in all
@@ -156,13 +171,13 @@ def test_hidden_directory_shows_a_mentee_only_their_recommendations(
     assert {p["name"] for p in extras["items"]} <= names and "Extra 5" in {p["name"] for p in extras["items"]}
     assert extras["total"] < len(extra)
 
-    login(client, world["admin"])
+    login(client, world.admin)
     assert client.get("/api/v1/people?role=mentor").get_json()["total"] == 9
 
 
-def test_competencies_and_gaps_visibility(client: Any, db: Session, world: dict[str, Any]) -> None:
+def test_competencies_and_gaps_visibility(client: Any, db: Session, world: World) -> None:
     manager = make_mentee(db, name="Manny Manager")
-    mentee = world["mentee"]
+    mentee = world.mentee
     mentee.manager_id = manager.id
     db.commit()
     set_skills(db, mentee, {"has": [{"name": "Negotiation", "level": 1}]})
@@ -173,43 +188,43 @@ def test_competencies_and_gaps_visibility(client: Any, db: Session, world: dict[
     }
     login(client, mentee)
     assert client.put("/api/v1/competencies", json=model).status_code == 403
-    login(client, world["admin"])
+    login(client, world.admin)
     resp = client.put("/api/v1/competencies", json={"roles": {"AE": [{"name": "X", "level": 9}]}})
     assert resp.status_code == 422 and resp.get_json()["error"]["field"] == "roles.AE[0].level"
     assert client.get("/api/v1/competencies").get_json()["roles"] == {}
     assert client.put("/api/v1/competencies", json=model).status_code == 200
 
-    for viewer in (mentee, manager, world["admin"]):
+    for viewer in (mentee, manager, world.admin):
         login(client, viewer)
         gaps = client.get(f"/api/v1/people/{mentee.id}/gaps").get_json()["gaps"]
         assert [(g["skill"], g["current_level"], g["gap"]) for g in gaps] == [
             ("Negotiation", 1, 3),
             ("Salesforce CRM", None, 3),
         ]
-    login(client, world["strong"])
+    login(client, world.strong)
     assert client.get(f"/api/v1/people/{mentee.id}/gaps").status_code == 404
 
 
-def test_skill_catalogue_aliases(client: Any, world: dict[str, Any]) -> None:
-    login(client, world["admin"])
+def test_skill_catalogue_aliases(client: Any, world: World) -> None:
+    login(client, world.admin)
     skills = {s["name"]: s for s in client.get("/api/v1/skills").get_json()["skills"]}
     sid = skills["CRM - Salesforce"]["id"] if "CRM - Salesforce" in skills else skills["Salesforce CRM"]["id"]
     resp = client.patch(f"/api/v1/skills/{sid}", json={"category": "Sales tools", "add_aliases": ["SFDC"]})
     assert resp.status_code == 200 and resp.get_json()["skill"]["aliases"] == ["sfdc"]
     assert client.post("/api/v1/skills", json={"name": "sfdc"}).status_code == 409
-    login(client, world["mentee"])
+    login(client, world.mentee)
     assert client.post("/api/v1/skills", json={"name": "Cobol"}).status_code == 403
     found = client.get("/api/v1/people?role=mentor&skill=SFDC").get_json()["items"]
     assert {p["name"] for p in found} == {"Strong Mentor", "Weak Mentor"}
 
 
-def test_admin_routing_flow(client: Any, db: Session, world: dict[str, Any]) -> None:
-    mentee, strong, weak = world["mentee"], world["strong"], world["weak"]
+def test_admin_routing_flow(client: Any, db: Session, world: World) -> None:
+    mentee, strong, weak = world.mentee, world.strong, world.weak
     login(client, mentee)
     body = {"mentor_ids": [strong.id, weak.id], "topic": "Pipeline reviews"}
     assert error_code(client.post("/api/v1/routing", json=body)) == "admin_routing_off"
 
-    world["program"].admin_routed = True
+    world.program.admin_routed = True
     db.commit()
     start = at(FUTURE_DAY, "10:00")
     direct = {
@@ -228,10 +243,10 @@ def test_admin_routing_flow(client: Any, db: Session, world: dict[str, Any]) -> 
 
     login(client, strong)
     assert client.get(f"/api/v1/routing/{routing['id']}").status_code == 404
-    login(client, world["admin"])
+    login(client, world.admin)
     queue = client.get("/api/v1/routing?state=open").get_json()["routing"]
     assert [r["id"] for r in queue] == [routing["id"]]
-    resp = client.post(f"/api/v1/routing/{routing['id']}/assign", json={"mentor_id": world["other"].id})
+    resp = client.post(f"/api/v1/routing/{routing['id']}/assign", json={"mentor_id": world.other.id})
     assert resp.status_code == 422 and resp.get_json()["error"]["field"] == "mentor_id"
     resp = client.post(f"/api/v1/routing/{routing['id']}/assign", json={"mentor_id": weak.id})
     assert resp.status_code == 201
@@ -249,41 +264,41 @@ def test_admin_routing_flow(client: Any, db: Session, world: dict[str, Any]) -> 
     assert resp.status_code == 200
 
 
-def test_message_thread_roles_and_count(client: Any, db: Session, world: dict[str, Any]) -> None:
-    program = world["program"]
+def test_message_thread_roles_and_count(client: Any, db: Session, world: World) -> None:
+    program = world.program
     req = make_request(
         db,
         program=program,
-        mentee=world["mentee"],
-        mentor=world["strong"],
+        mentee=world.mentee,
+        mentor=world.strong,
         times=[(at(FUTURE_DAY, "10:00"), at(FUTURE_DAY, "10:30"))],
     )
     url = f"/api/v1/requests/{req.id}/messages"
-    login(client, world["mentee"])
+    login(client, world.mentee)
     assert client.post(url, json={"body": "I'd like to cover forecasting."}).status_code == 201
     assert client.post(url, json={"body": "   "}).status_code == 422
-    login(client, world["strong"])
+    login(client, world.strong)
     assert client.post(url, json={"body": "Great, bring your numbers."}).status_code == 201
     thread = client.get(url).get_json()["messages"]
     assert [m["body"] for m in thread] == ["I'd like to cover forecasting.", "Great, bring your numbers."]
 
-    login(client, world["weak"])
+    login(client, world.weak)
     assert client.get(url).status_code == 404
     assert client.post(url, json={"body": "hi"}).status_code == 404
-    login(client, world["admin"])
+    login(client, world.admin)
     assert len(client.get(url).get_json()["messages"]) == 2
     assert client.post(url, json={"body": "admin here"}).status_code == 403
     report = client.get("/api/v1/reports/matching").get_json()
     assert report["messages"] == {"messages": 2, "threads": 1}
-    login(client, world["mentee"])
+    login(client, world.mentee)
     assert client.get("/api/v1/reports/matching").status_code == 403
     assert db.scalar(select(func.count(Message.id))) == 2
 
 
 def test_after_the_meeting_follow_up_and_reassessment(
-    client: Any, db: Session, world: dict[str, Any]
+    client: Any, db: Session, world: World
 ) -> None:
-    program, mentee, mentor = world["program"], world["mentee"], world["strong"]
+    program, mentee, mentor = world.program, world.mentee, world.strong
     program.mentoring_mode = MentoringMode.BOTH
     manager = make_mentee(db, name="Manny Manager")
     mentee.manager_id = manager.id
@@ -336,7 +351,7 @@ def test_after_the_meeting_follow_up_and_reassessment(
     )
     assert level == 3
 
-    login(client, world["admin"])
+    login(client, world.admin)
     changes = client.get("/api/v1/reports/matching").get_json()["skill_changes"]
     assert changes["by_skill"] == [{"skill": "Salesforce CRM", "people": 1, "average_delta": 3.0}]
     assert db.scalar(select(func.count(RoutingRequest.id))) == 0

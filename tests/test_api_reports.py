@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from dataclasses import dataclass
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from scheduling.models import Person, Program
 from scheduling.services import requests as request_service
 from scheduling.services import surveys as survey_service
 from tests.factories import (
@@ -27,8 +28,18 @@ from tests.factories import (
 PAST_NOW = at("2024-01-08", "09:00")
 
 
+@dataclass
+class World:
+    """The people and rows every test here starts from."""
+
+    program: Program
+    mentor: Person
+    mentee: Person
+    admin: Person
+
+
 @pytest.fixture
-def w(db: Session) -> dict[str, Any]:
+def w(db: Session) -> World:
     program = make_program(db)
     mentor, mentee = make_mentor(db), make_mentee(db)
     meeting = make_meeting(
@@ -53,23 +64,23 @@ def w(db: Session) -> dict[str, Any]:
         {str(took_place.id): True, str(useful.id): 5},
         now=at("2024-01-10", "14:00"),
     )
-    return {"program": program, "mentor": mentor, "mentee": mentee, "admin": make_admin(db)}
+    return World(program=program, mentor=mentor, mentee=mentee, admin=make_admin(db))
 
 
-def test_report_is_for_admins_only(client: FlaskClient, w: dict[str, Any]) -> None:
+def test_report_is_for_admins_only(client: FlaskClient, w: World) -> None:
     assert client.get("/api/v1/reports/health").status_code == 401
-    for person in (w["mentor"], w["mentee"]):
+    for person in (w.mentor, w.mentee):
         login(client, person)
         assert client.get("/api/v1/reports/health").status_code == 403
         assert client.get("/api/v1/reports/health?format=csv").status_code == 403
 
 
-def test_json_report(client: FlaskClient, w: dict[str, Any]) -> None:
-    login(client, w["admin"])
+def test_json_report(client: FlaskClient, w: World) -> None:
+    login(client, w.admin)
     resp = client.get("/api/v1/reports/health")
     assert resp.status_code == 200
     report = resp.get_json()
-    assert report["program"] == {"id": w["program"].id, "name": w["program"].name}
+    assert report["program"] == {"id": w.program.id, "name": w.program.name}
     assert report["requests_by_state"]["accepted"] == 1 and report["requests_by_state"]["declined"] == 1
     assert report["acceptance_rate"] == 0.5
     assert report["time_pending_hours"]["answered"] == 2
@@ -84,8 +95,8 @@ def test_json_report(client: FlaskClient, w: dict[str, Any]) -> None:
     assert report["decline_reasons"]["no_time"] == 1
 
 
-def test_csv_download(client: FlaskClient, w: dict[str, Any]) -> None:
-    login(client, w["admin"])
+def test_csv_download(client: FlaskClient, w: World) -> None:
+    login(client, w.admin)
     resp = client.get("/api/v1/reports/health?format=csv")
     assert resp.status_code == 200
     assert resp.mimetype == "text/csv"
@@ -105,8 +116,8 @@ def test_csv_download(client: FlaskClient, w: dict[str, Any]) -> None:
     ]
 
 
-def test_unknown_format_is_422(client: FlaskClient, w: dict[str, Any]) -> None:
-    login(client, w["admin"])
+def test_unknown_format_is_422(client: FlaskClient, w: World) -> None:
+    login(client, w.admin)
     resp = client.get("/api/v1/reports/health?format=xlsx")
     assert resp.status_code == 422
     assert resp.get_json()["error"] == {

@@ -8,6 +8,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app import create_app
 from scheduling import tenants
-from scheduling.models import Person
+from scheduling.models import CalendarTenant, Person, Program
 from scheduling.services import meetings as meeting_service
 from tests import calendar_backends as harness
 from tests.factories import at, login, make_meeting, make_mentee, make_mentor, make_program
@@ -28,8 +29,18 @@ WINDOW = "?from=2030-01-09T00:00:00Z&to=2030-01-10T00:00:00Z"
 FAST = {"retry": {"max_attempts": 2, "base_delay": 0.0}}
 
 
+@dataclass
+class World:
+    """The people and rows every test here starts from."""
+
+    tenant: CalendarTenant
+    program: Program
+    mentor: Person
+    mentee: Person
+
+
 @pytest.fixture
-def w(db: Session, google_fake: GoogleFake) -> dict[str, Any]:
+def w(db: Session, google_fake: GoogleFake) -> World:
     info, key = make_service_account(google_fake.token_uri)
     google_fake.register_service_account(info, key)
     google_fake.delegation_granted = True
@@ -45,7 +56,7 @@ def w(db: Session, google_fake: GoogleFake) -> dict[str, Any]:
     google_fake.store.add_calendar(mentor.email)
     tenants.connect_account(db, person=mentor, tenant=tenant)
     google_fake.seed(mentor.email, start=at(WED, "10:00"), end=at(WED, "11:00"))
-    return {"tenant": tenant, "program": program, "mentor": mentor, "mentee": mentee}
+    return World(tenant=tenant, program=program, mentor=mentor, mentee=mentee)
 
 
 def freebusy_calls(fake: GoogleFake) -> int:
@@ -59,42 +70,42 @@ def starts(client: Any, mentor: Person) -> list[str]:
 
 
 def test_repeat_queries_make_no_provider_call(
-    client: Any, db: Session, w: dict[str, Any], google_fake: GoogleFake
+    client: Any, db: Session, w: World, google_fake: GoogleFake
 ) -> None:
-    login(client, w["mentee"])
+    login(client, w.mentee)
     before = freebusy_calls(google_fake)
 
-    first = starts(client, w["mentor"])
+    first = starts(client, w.mentor)
     assert first == ["09:00", "09:30", "11:00", "11:30"]  # the calendar's 10-11 is busy
     assert freebusy_calls(google_fake) == before + 1
-    assert starts(client, w["mentor"]) == first
+    assert starts(client, w.mentor) == first
     ranked = client.get(f"/api/v1/mentors/free{WINDOW}").json["mentors"]
-    assert [(m["id"], m["shared_slots"]) for m in ranked] == [(w["mentor"].id, 4)]
+    assert [(m["id"], m["shared_slots"]) for m in ranked] == [(w.mentor.id, 4)]
     assert freebusy_calls(google_fake) == before + 1  # both answered from the cache
 
 
 def test_a_canceled_meeting_and_a_new_calendar_drop_the_cached_days(
-    client: Any, db: Session, w: dict[str, Any], google_fake: GoogleFake
+    client: Any, db: Session, w: World, google_fake: GoogleFake
 ) -> None:
-    login(client, w["mentee"])
-    meeting = make_meeting(db, program=w["program"], mentor=w["mentor"], mentee=w["mentee"],
+    login(client, w.mentee)
+    meeting = make_meeting(db, program=w.program, mentor=w.mentor, mentee=w.mentee,
                            start=at(WED, "11:30"))
-    assert starts(client, w["mentor"]) == ["09:00", "09:30", "11:00"]
+    assert starts(client, w.mentor) == ["09:00", "09:30", "11:00"]
     calls = freebusy_calls(google_fake)
     # The mentor frees 10-11 in their calendar; the cache still says busy until something happens.
-    [event] = google_fake.store.live_events(w["mentor"].email)
-    google_fake.store.delete(w["mentor"].email, event.id)
-    assert starts(client, w["mentor"]) == ["09:00", "09:30", "11:00"]
+    [event] = google_fake.store.live_events(w.mentor.email)
+    google_fake.store.delete(w.mentor.email, event.id)
+    assert starts(client, w.mentor) == ["09:00", "09:30", "11:00"]
     assert freebusy_calls(google_fake) == calls
 
-    meeting_service.cancel(db, meeting, actor=w["mentee"], reason="clash")
+    meeting_service.cancel(db, meeting, actor=w.mentee, reason="clash")
 
-    assert starts(client, w["mentor"]) == ["09:00", "09:30", "10:00", "10:30", "11:00", "11:30"]
+    assert starts(client, w.mentor) == ["09:00", "09:30", "10:00", "10:30", "11:00", "11:30"]
     assert freebusy_calls(google_fake) == calls + 1
 
-    google_fake.seed(w["mentor"].email, start=at(WED, "09:00"), end=at(WED, "10:00"))
-    tenants.connect_account(db, person=w["mentor"], tenant=w["tenant"])  # (re)connected: asked afresh
-    assert starts(client, w["mentor"]) == ["10:00", "10:30", "11:00", "11:30"]
+    google_fake.seed(w.mentor.email, start=at(WED, "09:00"), end=at(WED, "10:00"))
+    tenants.connect_account(db, person=w.mentor, tenant=w.tenant)  # (re)connected: asked afresh
+    assert starts(client, w.mentor) == ["10:00", "10:30", "11:00", "11:30"]
     assert freebusy_calls(google_fake) == calls + 2
 
 
@@ -117,18 +128,18 @@ def redis_apps(engine: Any, database_url: str, redis: Any) -> Iterator[list[Any]
 
 
 def test_with_redis_the_cache_is_shared_between_processes(
-    db: Session, w: dict[str, Any], google_fake: GoogleFake, redis_apps: list[Any], redis: Any
+    db: Session, w: World, google_fake: GoogleFake, redis_apps: list[Any], redis: Any
 ) -> None:
     one, two = (application.test_client() for application in redis_apps)
     for c in (one, two):
-        login(c, w["mentee"])
+        login(c, w.mentee)
     before = freebusy_calls(google_fake)
 
-    assert starts(one, w["mentor"]) == ["09:00", "09:30", "11:00", "11:30"]
+    assert starts(one, w.mentor) == ["09:00", "09:30", "11:00", "11:30"]
     prefix = redis_apps[0].config["BUSY_CACHE_PREFIX"]
     stored = redis.keys(prefix + "*")
     assert stored and all(redis.pttl(k) > 0 for k in stored)  # expiring entries, in Redis
-    assert starts(two, w["mentor"]) == ["09:00", "09:30", "11:00", "11:30"]
+    assert starts(two, w.mentor) == ["09:00", "09:30", "11:00", "11:30"]
     assert freebusy_calls(google_fake) == before + 1
 
 
@@ -148,16 +159,16 @@ def test_without_a_connected_calendar_busy_time_is_booked_meetings_only(
 
 
 def test_change_detection_drops_the_changed_persons_cache(
-    client: Any, db: Session, w: dict[str, Any], google_fake: GoogleFake
+    client: Any, db: Session, w: World, google_fake: GoogleFake
 ) -> None:
     from worker import calendar_jobs
 
-    calendar_jobs.sync_tenant(w["tenant"].id, session=db)  # baseline cursors
-    login(client, w["mentee"])
-    assert starts(client, w["mentor"]) == ["09:00", "09:30", "11:00", "11:30"]
-    google_fake.seed(w["mentor"].email, start=at(WED, "11:00"), end=at(WED, "12:00"))  # a private event
-    assert starts(client, w["mentor"]) == ["09:00", "09:30", "11:00", "11:30"]  # cached
+    calendar_jobs.sync_tenant(w.tenant.id, session=db)  # baseline cursors
+    login(client, w.mentee)
+    assert starts(client, w.mentor) == ["09:00", "09:30", "11:00", "11:30"]
+    google_fake.seed(w.mentor.email, start=at(WED, "11:00"), end=at(WED, "12:00"))  # a private event
+    assert starts(client, w.mentor) == ["09:00", "09:30", "11:00", "11:30"]  # cached
 
-    calendar_jobs.sync_tenant(w["tenant"].id, session=db)
+    calendar_jobs.sync_tenant(w.tenant.id, session=db)
 
-    assert starts(client, w["mentor"]) == ["09:00", "09:30"]
+    assert starts(client, w.mentor) == ["09:00", "09:30"]

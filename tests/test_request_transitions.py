@@ -10,6 +10,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from scheduling.models import (
     MeetingState,
     Message,
     Person,
+    Program,
     ProposedTime,
     RequestState,
 )
@@ -51,32 +53,52 @@ S = RequestState
 TABLES = (MeetingRequest, ProposedTime, Meeting, Message)
 
 
+@dataclass
+class World:
+    """The people and rows every test here starts from."""
+
+    program: Program
+    mentor: Person
+    mentee: Person
+    stranger: Person
+    admin: Person
+
+    def person(self, role: str) -> Person:
+        """The person playing ``role`` (a parametrized test's ``who``)."""
+        return {
+            "mentor": self.mentor,
+            "mentee": self.mentee,
+            "stranger": self.stranger,
+            "admin": self.admin,
+        }[role]
+
+
 @pytest.fixture
-def w(db: Session) -> dict[str, Any]:
-    return {
-        "program": make_program(db),
-        "mentor": make_mentor(db),
-        "mentee": make_mentee(db),
-        "stranger": make_mentee(db),
-        "admin": make_admin(db),
-    }
+def w(db: Session) -> World:
+    return World(
+        program=make_program(db),
+        mentor=make_mentor(db),
+        mentee=make_mentee(db),
+        stranger=make_mentee(db),
+        admin=make_admin(db),
+    )
 
 
-def new_request(db: Session, w: dict[str, Any], **kw: Any) -> MeetingRequest:
+def new_request(db: Session, w: World, **kw: Any) -> MeetingRequest:
     return make_request(
         db,
-        program=w["program"],
-        mentee=w["mentee"],
-        mentor=w["mentor"],
+        program=w.program,
+        mentee=w.mentee,
+        mentor=w.mentor,
         times=kw.pop("times", [slot(WED_10), slot(WED_10 + timedelta(hours=2))]),
         **kw,
     )
 
 
-def in_state(db: Session, w: dict[str, Any], state: RequestState) -> MeetingRequest:
+def in_state(db: Session, w: World, state: RequestState) -> MeetingRequest:
     """A request brought into ``state`` by the services themselves."""
     req = new_request(db, w)
-    mentor, mentee = w["mentor"], w["mentee"]
+    mentor, mentee = w.mentor, w.mentee
     if state == S.ACCEPTED:
         svc.accept(db, req, actor=mentor, now=NOW)
     elif state == S.COUNTERED:
@@ -131,10 +153,10 @@ TABLE = [(state, action) for state in RequestState for action in ACTIONS]
 
 
 @pytest.mark.parametrize(("state", "action"), TABLE, ids=[f"{s.value}-{a}" for s, a in TABLE])
-def test_transition_table(db: Session, w: dict[str, Any], state: RequestState, action: str) -> None:
+def test_transition_table(db: Session, w: World, state: RequestState, action: str) -> None:
     req = in_state(db, w, state)
     role, run = ACTIONS[action]
-    actor = w[role] if role else None
+    actor = w.person(role) if role else None
     before = count_rows(db, *TABLES)
     target = ALLOWED.get((state, action))
     with captured_events() as seen:
@@ -183,12 +205,12 @@ WRONG_ACTORS = [
     ("state", "action", "role", "code"), WRONG_ACTORS, ids=[f"{a}-by-{r}" for _, a, r, _ in WRONG_ACTORS]
 )
 def test_only_the_right_side_may_act(
-    db: Session, w: dict[str, Any], state: RequestState, action: str, role: str, code: str
+    db: Session, w: World, state: RequestState, action: str, role: str, code: str
 ) -> None:
     req = in_state(db, w, state)
     before = count_rows(db, *TABLES)
     with captured_events() as seen, pytest.raises(Forbidden) as info:
-        ACTIONS[action][1](db, req, w[role])
+        ACTIONS[action][1](db, req, w.person(role))
     assert info.value.code == code
     assert info.value.status == 403
     db.expire_all()
@@ -197,26 +219,26 @@ def test_only_the_right_side_may_act(
     assert seen == []
 
 
-def test_accepting_an_expired_request_names_the_state(db: Session, w: dict[str, Any]) -> None:
+def test_accepting_an_expired_request_names_the_state(db: Session, w: World) -> None:
     req = in_state(db, w, S.EXPIRED)
     with pytest.raises(DomainError, match="Cannot accept a request that is expired"):
-        svc.accept(db, req, actor=w["mentor"], now=NOW)
+        svc.accept(db, req, actor=w.mentor, now=NOW)
 
 
 # --- accept -------------------------------------------------------------------------------------
 
 
-def test_accept_books_the_chosen_time(db: Session, w: dict[str, Any]) -> None:
+def test_accept_books_the_chosen_time(db: Session, w: World) -> None:
     req = new_request(db, w, mode="in_person", location="Room 7")
     second = req.proposed_times[1]
     with captured_events() as seen:
-        meeting = svc.accept(db, req, actor=w["mentor"], proposed_time_id=second.id, now=NOW)
+        meeting = svc.accept(db, req, actor=w.mentor, proposed_time_id=second.id, now=NOW)
     db.expire_all()
     stored = db.scalars(select(Meeting)).one()
     assert stored.id == meeting.id
     assert (stored.start_at, stored.end_at) == (second.start_at, second.end_at)
     assert stored.state == MeetingState.SCHEDULED
-    assert (stored.mentor_id, stored.mentee_id, stored.request_id) == (w["mentor"].id, w["mentee"].id, req.id)
+    assert (stored.mentor_id, stored.mentee_id, stored.request_id) == (w.mentor.id, w.mentee.id, req.id)
     assert (stored.topic, stored.mode.value, stored.location) == ("Career advice", "in_person", "Room 7")
     assert re.fullmatch(r"meeting-[0-9a-f-]{36}@flashmentor", stored.uid)
     assert stored.sequence == 0
@@ -224,11 +246,11 @@ def test_accept_books_the_chosen_time(db: Session, w: dict[str, Any]) -> None:
     assert seen == [RequestAnswered(req.id, "accepted"), MeetingScheduled(meeting.id)]
 
 
-def test_accept_by_index_and_unique_uids(db: Session, w: dict[str, Any]) -> None:
+def test_accept_by_index_and_unique_uids(db: Session, w: World) -> None:
     a = new_request(db, w)
     b = new_request(db, w, times=[slot(THU_10)])
-    m1 = svc.accept(db, a, actor=w["mentor"], time_index=1, now=NOW)
-    m2 = svc.accept(db, b, actor=w["mentor"], now=NOW)
+    m1 = svc.accept(db, a, actor=w.mentor, time_index=1, now=NOW)
+    m2 = svc.accept(db, b, actor=w.mentor, now=NOW)
     assert m1.start_at == WED_10 + timedelta(hours=2)
     assert m2.start_at == THU_10
     assert m1.uid != m2.uid
@@ -236,37 +258,37 @@ def test_accept_by_index_and_unique_uids(db: Session, w: dict[str, Any]) -> None
 
 @pytest.mark.parametrize("choice", [{"time_index": 2}, {"time_index": -1}, {"proposed_time_id": 999_999}])
 def test_accept_refuses_a_time_that_was_not_proposed(
-    db: Session, w: dict[str, Any], choice: dict[str, int]
+    db: Session, w: World, choice: dict[str, int]
 ) -> None:
     req = new_request(db, w)
     with pytest.raises(DomainError) as info:
-        svc.accept(db, req, actor=w["mentor"], now=NOW, **choice)
+        svc.accept(db, req, actor=w.mentor, now=NOW, **choice)
     assert (info.value.code, info.value.field) == ("validation_failed", "time_id")
     assert count_rows(db, Meeting) == {"Meeting": 0}
 
 
-def test_accept_rechecks_the_lead_time(db: Session, w: dict[str, Any]) -> None:
+def test_accept_rechecks_the_lead_time(db: Session, w: World) -> None:
     req = new_request(db, w, times=[slot(WED_10)])
     with pytest.raises(DomainError) as info:
-        svc.accept(db, req, actor=w["mentor"], now=WED_10 - timedelta(hours=2))
+        svc.accept(db, req, actor=w.mentor, now=WED_10 - timedelta(hours=2))
     assert info.value.code == "lead_time_too_short"
     with pytest.raises(DomainError) as info:
-        svc.accept(db, req, actor=w["mentor"], now=WED_10 + timedelta(hours=1))
+        svc.accept(db, req, actor=w.mentor, now=WED_10 + timedelta(hours=1))
     assert info.value.code == "time_in_past"
     db.expire_all()
     assert db.get(MeetingRequest, req.id).state == S.PENDING  # type: ignore[union-attr]
 
 
-def test_accept_refuses_a_time_booked_since_the_request(db: Session, w: dict[str, Any]) -> None:
+def test_accept_refuses_a_time_booked_since_the_request(db: Session, w: World) -> None:
     """Two mentees asked for the same time; the mentor can only accept one of them."""
     first = new_request(db, w, times=[slot(WED_10)])
     second = make_request(
-        db, program=w["program"], mentee=w["stranger"], mentor=w["mentor"], times=[slot(WED_10)]
+        db, program=w.program, mentee=w.stranger, mentor=w.mentor, times=[slot(WED_10)]
     )
-    svc.accept(db, first, actor=w["mentor"], now=NOW)
+    svc.accept(db, first, actor=w.mentor, now=NOW)
     before = count_rows(db, *TABLES)
     with captured_events() as seen, pytest.raises(DomainError) as info:
-        svc.accept(db, second, actor=w["mentor"], now=NOW)
+        svc.accept(db, second, actor=w.mentor, now=NOW)
     assert info.value.code in ("slot_not_available", "meeting_overlap")
     assert info.value.status == 409
     assert count_rows(db, *TABLES) == before
@@ -278,12 +300,12 @@ def test_accept_refuses_a_time_booked_since_the_request(db: Session, w: dict[str
 # --- counter, confirm, decline ------------------------------------------------------------------
 
 
-def test_counter_then_confirm_books_the_counter_time(db: Session, w: dict[str, Any]) -> None:
+def test_counter_then_confirm_books_the_counter_time(db: Session, w: World) -> None:
     req = new_request(db, w)
     svc.counter(
         db,
         req,
-        actor=w["mentor"],
+        actor=w.mentor,
         start=THU_10,
         end=THU_10 + timedelta(minutes=30),
         message="Thursday suits me better",
@@ -295,9 +317,9 @@ def test_counter_then_confirm_books_the_counter_time(db: Session, w: dict[str, A
     assert counter is not None and counter.proposed_by == Initiator.MENTOR
     assert counter.start_at == THU_10
     assert [m.body for m in db.scalars(select(Message))] == ["Thursday suits me better"]
-    assert svc.allowed_actions(req, w["mentee"]) == ["confirm", "withdraw"]
-    assert svc.allowed_actions(req, w["mentor"]) == []
-    meeting = svc.confirm_counter(db, req, actor=w["mentee"], now=NOW)
+    assert svc.allowed_actions(req, w.mentee) == ["confirm", "withdraw"]
+    assert svc.allowed_actions(req, w.mentor) == []
+    meeting = svc.confirm_counter(db, req, actor=w.mentee, now=NOW)
     assert (meeting.start_at, req.state) == (THU_10, S.ACCEPTED)
 
 
@@ -312,7 +334,7 @@ def test_counter_then_confirm_books_the_counter_time(db: Session, w: dict[str, A
     ],
 )
 def test_a_counter_time_follows_the_booking_rules(
-    db: Session, w: dict[str, Any], start: Any, minutes: int, code: str, field: str
+    db: Session, w: World, start: Any, minutes: int, code: str, field: str
 ) -> None:
     req = new_request(db, w)
     before = count_rows(db, *TABLES)
@@ -320,7 +342,7 @@ def test_a_counter_time_follows_the_booking_rules(
         svc.counter(
             db,
             req,
-            actor=w["mentor"],
+            actor=w.mentor,
             start=start,
             end=start + timedelta(minutes=minutes),
             message="hi",
@@ -332,9 +354,9 @@ def test_a_counter_time_follows_the_booking_rules(
     assert db.get(MeetingRequest, req.id).state == S.PENDING  # type: ignore[union-attr]
 
 
-def test_decline_keeps_reason_and_message(db: Session, w: dict[str, Any]) -> None:
+def test_decline_keeps_reason_and_message(db: Session, w: World) -> None:
     req = new_request(db, w)
-    svc.decline(db, req, actor=w["mentor"], reason="other", message="On leave all month", now=NOW)
+    svc.decline(db, req, actor=w.mentor, reason="other", message="On leave all month", now=NOW)
     db.expire_all()
     stored = db.get(MeetingRequest, req.id)
     assert stored is not None
@@ -356,35 +378,35 @@ def test_decline_keeps_reason_and_message(db: Session, w: dict[str, Any]) -> Non
     ],
 )
 def test_decline_needs_a_known_reason(
-    db: Session, w: dict[str, Any], reason: Any, message: str, field: str
+    db: Session, w: World, reason: Any, message: str, field: str
 ) -> None:
     req = new_request(db, w)
     with pytest.raises(DomainError) as info:
-        svc.decline(db, req, actor=w["mentor"], reason=reason, message=message, now=NOW)
+        svc.decline(db, req, actor=w.mentor, reason=reason, message=message, now=NOW)
     assert (info.value.code, info.value.field) == ("validation_failed", field)
     db.expire_all()
     assert db.get(MeetingRequest, req.id).state == S.PENDING  # type: ignore[union-attr]
 
 
-def test_a_mentor_initiated_request_is_answered_by_the_mentee(db: Session, w: dict[str, Any]) -> None:
-    w["program"].mentors_may_create = True
+def test_a_mentor_initiated_request_is_answered_by_the_mentee(db: Session, w: World) -> None:
+    w.program.mentors_may_create = True
     db.commit()
     req = new_request(db, w, initiated_by="mentor")
-    assert svc.allowed_actions(req, w["mentee"]) == ["accept", "counter", "decline"]
-    assert svc.allowed_actions(req, w["mentor"]) == ["withdraw"]
+    assert svc.allowed_actions(req, w.mentee) == ["accept", "counter", "decline"]
+    assert svc.allowed_actions(req, w.mentor) == ["withdraw"]
     with pytest.raises(Forbidden):
-        svc.accept(db, req, actor=w["mentor"], now=NOW)
-    meeting = svc.accept(db, req, actor=w["mentee"], now=NOW)
-    assert meeting.mentor_id == w["mentor"].id
+        svc.accept(db, req, actor=w.mentor, now=NOW)
+    meeting = svc.accept(db, req, actor=w.mentee, now=NOW)
+    assert meeting.mentor_id == w.mentor.id
 
 
-def test_auto_close_due_date(db: Session, w: dict[str, Any]) -> None:
+def test_auto_close_due_date(db: Session, w: World) -> None:
     req = new_request(db, w)
     assert svc.auto_close_due_at(req) == NOW + timedelta(days=14)
     later = NOW + timedelta(days=2)
-    svc.counter(db, req, actor=w["mentor"], start=THU_10, end=THU_10 + timedelta(minutes=30), now=later)
+    svc.counter(db, req, actor=w.mentor, start=THU_10, end=THU_10 + timedelta(minutes=30), now=later)
     assert svc.auto_close_due_at(req) == later + timedelta(days=14)  # now waiting on the mentee
-    w["program"].auto_close_after_days = None
+    w.program.auto_close_after_days = None
     assert svc.auto_close_due_at(req) is None
 
 
@@ -392,14 +414,14 @@ def test_auto_close_due_date(db: Session, w: dict[str, Any]) -> None:
 
 
 def test_two_concurrent_accepts_for_one_mentor_cannot_both_win(
-    db: Session, w: dict[str, Any], engine: Engine
+    db: Session, w: World, engine: Engine
 ) -> None:
     """While one transaction holds the mentor's row, a second accept waits, then sees the booking."""
     if engine.dialect.name != "postgresql":
         pytest.skip("row locks are a PostgreSQL feature; SQLite serialises whole-database writes")
     first = new_request(db, w, times=[slot(WED_10)])
     second = make_request(
-        db, program=w["program"], mentee=w["stranger"], mentor=w["mentor"], times=[slot(WED_10)]
+        db, program=w.program, mentee=w.stranger, mentor=w.mentor, times=[slot(WED_10)]
     )
     factory = make_session_factory(engine)
     holder, racer = factory(), factory()
@@ -407,7 +429,7 @@ def test_two_concurrent_accepts_for_one_mentor_cannot_both_win(
 
     def race() -> None:
         req = racer.get(MeetingRequest, second.id)
-        mentor = racer.get(Person, w["mentor"].id)
+        mentor = racer.get(Person, w.mentor.id)
         try:
             outcome["meeting"] = svc.accept(racer, req, actor=mentor, now=NOW)  # type: ignore[arg-type]
         except DomainError as exc:
@@ -415,8 +437,8 @@ def test_two_concurrent_accepts_for_one_mentor_cannot_both_win(
 
     try:
         req = holder.get(MeetingRequest, first.id)
-        mentor = holder.get(Person, w["mentor"].id)
-        holder.execute(select(Person.id).where(Person.id == w["mentor"].id).with_for_update())
+        mentor = holder.get(Person, w.mentor.id)
+        holder.execute(select(Person.id).where(Person.id == w.mentor.id).with_for_update())
         thread = threading.Thread(target=race)
         thread.start()
         time.sleep(0.5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from scheduling.models import (
     Meeting,
     MeetingState,
     Person,
+    Program,
     QuestionKind,
     SurveyAnswer,
     SurveyInvitation,
@@ -39,8 +41,23 @@ WED_10 = at("2030-01-09", "10:00")
 AFTER = at("2030-01-09", "13:00")
 
 
+@dataclass
+class World:
+    """The people and rows every test here starts from."""
+
+    program: Program
+    mentor: Person
+    mentee: Person
+    meeting: Meeting
+    mentor_inv: SurveyInvitation
+    mentee_inv: SurveyInvitation
+    q: dict[str, SurveyQuestion]
+    held: list[SurveyQuestion]
+    admin: Person
+
+
 @pytest.fixture
-def w(db: Session) -> dict[str, Any]:
+def w(db: Session) -> World:
     program = make_program(db)
     mentor = make_mentor(db, time_zone="Europe/Berlin")
     mentee = make_mentee(db, time_zone="America/New_York")
@@ -48,22 +65,22 @@ def w(db: Session) -> dict[str, Any]:
     mentor_inv, mentee_inv = svc.invite(db, meeting, now=AFTER)
     db.commit()
     held = svc.questions_for(db, program, SurveyVariant.HELD)
-    return {
-        "program": program,
-        "mentor": mentor,
-        "mentee": mentee,
-        "meeting": meeting,
-        "mentor_inv": mentor_inv,
-        "mentee_inv": mentee_inv,
-        "q": {q.kind.value + str(i): q for i, q in enumerate(held)},
-        "held": held,
-        "admin": make_admin(db),
-    }
+    return World(
+        program=program,
+        mentor=mentor,
+        mentee=mentee,
+        meeting=meeting,
+        mentor_inv=mentor_inv,
+        mentee_inv=mentee_inv,
+        q={q.kind.value + str(i): q for i, q in enumerate(held)},
+        held=held,
+        admin=make_admin(db),
+    )
 
 
-def good_answers(w: dict[str, Any], took_place: Any = True) -> dict[str, Any]:
+def good_answers(w: World, took_place: Any = True) -> dict[str, Any]:
     """A complete valid HELD answer set for the default questions."""
-    held = w["held"]
+    held = w.held
     return {
         str(held[0].id): took_place,
         str(held[1].id): 5,
@@ -73,9 +90,9 @@ def good_answers(w: dict[str, Any], took_place: Any = True) -> dict[str, Any]:
     }
 
 
-def state_of(db: Session, w: dict[str, Any]) -> tuple[Any, ...]:
+def state_of(db: Session, w: World) -> tuple[Any, ...]:
     db.expire_all()
-    meeting = db.get(Meeting, w["meeting"].id)
+    meeting = db.get(Meeting, w.meeting.id)
     invs = db.scalars(select(SurveyInvitation).order_by(SurveyInvitation.id)).all()
     assert meeting is not None
     return (
@@ -85,7 +102,7 @@ def state_of(db: Session, w: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def refused(db: Session, w: dict[str, Any], action: Any, code: str, field: str | None = "any") -> DomainError:
+def refused(db: Session, w: World, action: Any, code: str, field: str | None = "any") -> DomainError:
     before = state_of(db, w)
     with captured_events() as seen, pytest.raises(DomainError) as info:
         action()
@@ -140,11 +157,11 @@ def test_unknown_variant_is_a_validation_error(db: Session) -> None:
 # --- invitations -------------------------------------------------------------------------------
 
 
-def test_invite_is_idempotent_one_per_participant(db: Session, w: dict[str, Any]) -> None:
-    again = svc.invite(db, w["meeting"], now=AFTER + timedelta(hours=5))
+def test_invite_is_idempotent_one_per_participant(db: Session, w: World) -> None:
+    again = svc.invite(db, w.meeting, now=AFTER + timedelta(hours=5))
     db.commit()
-    assert [i.id for i in again] == [w["mentor_inv"].id, w["mentee_inv"].id]
-    assert [i.person_id for i in again] == [w["mentor"].id, w["mentee"].id]
+    assert [i.id for i in again] == [w.mentor_inv.id, w.mentee_inv.id]
+    assert [i.person_id for i in again] == [w.mentor.id, w.mentee.id]
     assert {i.variant for i in again} == {SurveyVariant.HELD}
     assert all(i.sent_at == AFTER for i in again)
     assert count_rows(db, SurveyInvitation)["SurveyInvitation"] == 2
@@ -160,25 +177,25 @@ def test_canceled_meeting_gets_the_canceled_variant(db: Session) -> None:
     assert {i.variant for i in invitations} == {SurveyVariant.CANCELED}
 
 
-def test_unanswered_lists_who_still_owes_an_answer(db: Session, w: dict[str, Any]) -> None:
-    assert [i.id for i in svc.unanswered(db, w["meeting"])] == [w["mentor_inv"].id, w["mentee_inv"].id]
-    svc.record_survey(db, w["mentee_inv"].id, w["mentee"], good_answers(w), now=AFTER)
-    assert [i.id for i in svc.unanswered(db, w["meeting"])] == [w["mentor_inv"].id]
+def test_unanswered_lists_who_still_owes_an_answer(db: Session, w: World) -> None:
+    assert [i.id for i in svc.unanswered(db, w.meeting)] == [w.mentor_inv.id, w.mentee_inv.id]
+    svc.record_survey(db, w.mentee_inv.id, w.mentee, good_answers(w), now=AFTER)
+    assert [i.id for i in svc.unanswered(db, w.meeting)] == [w.mentor_inv.id]
 
 
 # --- answering: the took-place rule ------------------------------------------------------------
 
 
-def test_yes_completes_the_meeting_and_stores_answers(db: Session, w: dict[str, Any]) -> None:
+def test_yes_completes_the_meeting_and_stores_answers(db: Session, w: World) -> None:
     with captured_events() as seen:
-        inv = svc.record_survey(db, w["mentee_inv"].id, w["mentee"], good_answers(w), now=AFTER)
-    assert seen == [MeetingFinished(w["meeting"].id)]
+        inv = svc.record_survey(db, w.mentee_inv.id, w.mentee, good_answers(w), now=AFTER)
+    assert seen == [MeetingFinished(w.meeting.id)]
     db.expire_all()
-    assert db.get(Meeting, w["meeting"].id).state == MeetingState.COMPLETED  # type: ignore[union-attr]
+    assert db.get(Meeting, w.meeting.id).state == MeetingState.COMPLETED  # type: ignore[union-attr]
     inv = db.get(SurveyInvitation, inv.id)  # type: ignore[assignment]
     assert (inv.answered_at, inv.took_place) == (AFTER, True)
     stored = {a.question_id: (a.value, a.text) for a in inv.answers}
-    held = w["held"]
+    held = w.held
     assert stored == {
         held[0].id: (True, ""),
         held[1].id: (5, ""),
@@ -188,73 +205,73 @@ def test_yes_completes_the_meeting_and_stores_answers(db: Session, w: dict[str, 
     }
 
 
-def test_no_marks_not_held_and_skips_the_questions_about_the_meeting(db: Session, w: dict[str, Any]) -> None:
-    first = str(w["held"][0].id)
-    svc.record_survey(db, w["mentor_inv"].id, w["mentor"], {first: False}, now=AFTER)
+def test_no_marks_not_held_and_skips_the_questions_about_the_meeting(db: Session, w: World) -> None:
+    first = str(w.held[0].id)
+    svc.record_survey(db, w.mentor_inv.id, w.mentor, {first: False}, now=AFTER)
     db.expire_all()
-    assert db.get(Meeting, w["meeting"].id).state == MeetingState.NOT_HELD  # type: ignore[union-attr]
+    assert db.get(Meeting, w.meeting.id).state == MeetingState.NOT_HELD  # type: ignore[union-attr]
     assert count_rows(db, SurveyAnswer)["SurveyAnswer"] == 1
 
 
-def test_no_with_answers_about_the_meeting_is_refused(db: Session, w: dict[str, Any]) -> None:
+def test_no_with_answers_about_the_meeting_is_refused(db: Session, w: World) -> None:
     answers = good_answers(w, took_place=False)
     refused(
         db,
         w,
-        lambda: svc.record_survey(db, w["mentor_inv"].id, w["mentor"], answers, now=AFTER),
+        lambda: svc.record_survey(db, w.mentor_inv.id, w.mentor, answers, now=AFTER),
         "validation_failed",
-        f"answers.{w['held'][1].id}",
+        f"answers.{w.held[1].id}",
     )
 
 
-def test_form_values_yes_no_and_digit_strings_are_accepted(db: Session, w: dict[str, Any]) -> None:
-    held = w["held"]
+def test_form_values_yes_no_and_digit_strings_are_accepted(db: Session, w: World) -> None:
+    held = w.held
     answers = {str(held[0].id): "Yes", str(held[1].id): "4", str(held[2].id): "", str(held[3].id): None}
-    inv = svc.record_survey(db, w["mentee_inv"].id, w["mentee"], answers, now=AFTER)
+    inv = svc.record_survey(db, w.mentee_inv.id, w.mentee, answers, now=AFTER)
     assert {a.question_id: a.value for a in inv.answers} == {held[0].id: True, held[1].id: 4}
 
 
 def test_first_answer_decides_a_disagreeing_second_is_kept_but_does_not_flip(
-    db: Session, w: dict[str, Any]
+    db: Session, w: World
 ) -> None:
-    first = str(w["held"][0].id)
-    svc.record_survey(db, w["mentor_inv"].id, w["mentor"], {first: False}, now=AFTER)
+    first = str(w.held[0].id)
+    svc.record_survey(db, w.mentor_inv.id, w.mentor, {first: False}, now=AFTER)
     with captured_events() as seen:
         svc.record_survey(
-            db, w["mentee_inv"].id, w["mentee"], good_answers(w), now=AFTER + timedelta(hours=1)
+            db, w.mentee_inv.id, w.mentee, good_answers(w), now=AFTER + timedelta(hours=1)
         )
     assert seen == []
     db.expire_all()
-    assert db.get(Meeting, w["meeting"].id).state == MeetingState.NOT_HELD  # type: ignore[union-attr]
+    assert db.get(Meeting, w.meeting.id).state == MeetingState.NOT_HELD  # type: ignore[union-attr]
     took = [i.took_place for i in db.scalars(select(SurveyInvitation).order_by(SurveyInvitation.id))]
     assert took == [False, True]
 
 
-def test_agreeing_second_answer_changes_nothing_more(db: Session, w: dict[str, Any]) -> None:
-    svc.record_survey(db, w["mentor_inv"].id, w["mentor"], good_answers(w), now=AFTER)
+def test_agreeing_second_answer_changes_nothing_more(db: Session, w: World) -> None:
+    svc.record_survey(db, w.mentor_inv.id, w.mentor, good_answers(w), now=AFTER)
     with captured_events() as seen:
-        svc.record_survey(db, w["mentee_inv"].id, w["mentee"], good_answers(w), now=AFTER)
+        svc.record_survey(db, w.mentee_inv.id, w.mentee, good_answers(w), now=AFTER)
     assert seen == []
     db.expire_all()
-    assert db.get(Meeting, w["meeting"].id).state == MeetingState.COMPLETED  # type: ignore[union-attr]
+    assert db.get(Meeting, w.meeting.id).state == MeetingState.COMPLETED  # type: ignore[union-attr]
     assert count_rows(db, SurveyAnswer)["SurveyAnswer"] == 10
 
 
 def test_answer_on_a_meeting_canceled_after_the_invite_leaves_it_canceled(
-    db: Session, w: dict[str, Any]
+    db: Session, w: World
 ) -> None:
-    meeting_service.cancel(db, w["meeting"], actor=None, reason="Removed from calendar.", now=AFTER)
-    svc.record_survey(db, w["mentee_inv"].id, w["mentee"], good_answers(w), now=AFTER)
+    meeting_service.cancel(db, w.meeting, actor=None, reason="Removed from calendar.", now=AFTER)
+    svc.record_survey(db, w.mentee_inv.id, w.mentee, good_answers(w), now=AFTER)
     db.expire_all()
-    assert db.get(Meeting, w["meeting"].id).state == MeetingState.CANCELED  # type: ignore[union-attr]
+    assert db.get(Meeting, w.meeting.id).state == MeetingState.CANCELED  # type: ignore[union-attr]
 
 
 # --- answering: refusals -----------------------------------------------------------------------
 
 
-def _bad(w: dict[str, Any], index: int, value: Any) -> dict[str, Any]:
+def _bad(w: World, index: int, value: Any) -> dict[str, Any]:
     answers = good_answers(w)
-    answers[str(w["held"][index].id)] = value
+    answers[str(w.held[index].id)] = value
     return answers
 
 
@@ -278,74 +295,74 @@ BAD_VALUES = [
 
 @pytest.mark.parametrize(("index", "value"), BAD_VALUES)
 def test_bad_answers_are_refused_and_change_nothing(
-    db: Session, w: dict[str, Any], index: int, value: Any
+    db: Session, w: World, index: int, value: Any
 ) -> None:
     answers = _bad(w, index, value)
     if value is None:
-        del answers[str(w["held"][index].id)]
+        del answers[str(w.held[index].id)]
     refused(
         db,
         w,
-        lambda: svc.record_survey(db, w["mentee_inv"].id, w["mentee"], answers, now=AFTER),
+        lambda: svc.record_survey(db, w.mentee_inv.id, w.mentee, answers, now=AFTER),
         "validation_failed",
-        f"answers.{w['held'][index].id}",
+        f"answers.{w.held[index].id}",
     )
 
 
-def test_text_at_the_cap_is_accepted(db: Session, w: dict[str, Any]) -> None:
+def test_text_at_the_cap_is_accepted(db: Session, w: World) -> None:
     answers = _bad(w, 4, "y" * svc.ANSWER_TEXT_MAX)
-    inv = svc.record_survey(db, w["mentee_inv"].id, w["mentee"], answers, now=AFTER)
-    assert [a.text for a in inv.answers if a.question_id == w["held"][4].id] == ["y" * svc.ANSWER_TEXT_MAX]
+    inv = svc.record_survey(db, w.mentee_inv.id, w.mentee, answers, now=AFTER)
+    assert [a.text for a in inv.answers if a.question_id == w.held[4].id] == ["y" * svc.ANSWER_TEXT_MAX]
 
 
-def test_unknown_question_and_non_object_are_refused(db: Session, w: dict[str, Any]) -> None:
-    canceled_q = svc.questions_for(db, w["program"], SurveyVariant.CANCELED)[1]
+def test_unknown_question_and_non_object_are_refused(db: Session, w: World) -> None:
+    canceled_q = svc.questions_for(db, w.program, SurveyVariant.CANCELED)[1]
     db.commit()
     answers = {**good_answers(w), str(canceled_q.id): "Other"}
     refused(
         db,
         w,
-        lambda: svc.record_survey(db, w["mentee_inv"].id, w["mentee"], answers, now=AFTER),
+        lambda: svc.record_survey(db, w.mentee_inv.id, w.mentee, answers, now=AFTER),
         "validation_failed",
         f"answers.{canceled_q.id}",
     )
     refused(
         db,
         w,
-        lambda: svc.record_survey(db, w["mentee_inv"].id, w["mentee"], ["yes"], now=AFTER),  # type: ignore[arg-type]
+        lambda: svc.record_survey(db, w.mentee_inv.id, w.mentee, ["yes"], now=AFTER),  # type: ignore[arg-type]
         "validation_failed",
         "answers",
     )
 
 
-def test_only_the_invitee_may_answer(db: Session, w: dict[str, Any]) -> None:
-    for other in (w["mentor"], w["admin"]):
+def test_only_the_invitee_may_answer(db: Session, w: World) -> None:
+    for other in (w.mentor, w.admin):
         refused(
             db,
             w,
-            lambda o=other: svc.record_survey(db, w["mentee_inv"].id, o, good_answers(w), now=AFTER),
+            lambda o=other: svc.record_survey(db, w.mentee_inv.id, o, good_answers(w), now=AFTER),
             "forbidden",
         )
     refused(
-        db, w, lambda: svc.record_survey(db, 999_999, w["mentee"], good_answers(w), now=AFTER), "not_found"
+        db, w, lambda: svc.record_survey(db, 999_999, w.mentee, good_answers(w), now=AFTER), "not_found"
     )
 
 
-def test_second_submission_is_refused(db: Session, w: dict[str, Any]) -> None:
-    svc.record_survey(db, w["mentee_inv"].id, w["mentee"], good_answers(w), now=AFTER)
+def test_second_submission_is_refused(db: Session, w: World) -> None:
+    svc.record_survey(db, w.mentee_inv.id, w.mentee, good_answers(w), now=AFTER)
     refused(
         db,
         w,
-        lambda: svc.record_survey(db, w["mentee_inv"].id, w["mentee"], good_answers(w, False), now=AFTER),
+        lambda: svc.record_survey(db, w.mentee_inv.id, w.mentee, good_answers(w, False), now=AFTER),
         "survey_already_answered",
     )
 
 
-def test_answer_before_the_meeting_started_is_refused(db: Session, w: dict[str, Any]) -> None:
+def test_answer_before_the_meeting_started_is_refused(db: Session, w: World) -> None:
     refused(
         db,
         w,
-        lambda: svc.record_survey(db, w["mentee_inv"].id, w["mentee"], good_answers(w), now=NOW),
+        lambda: svc.record_survey(db, w.mentee_inv.id, w.mentee, good_answers(w), now=NOW),
         "invalid_transition",
     )
 
@@ -402,7 +419,7 @@ def test_canceled_survey_requires_its_reason_even_when_not_held(
 
 
 def test_held_answers_do_not_fit_a_canceled_survey(
-    db: Session, canceled: dict[str, Any], w: dict[str, Any]
+    db: Session, canceled: dict[str, Any], w: World
 ) -> None:
     with pytest.raises(DomainError) as info:
         svc.record_survey(db, canceled["mentee_inv"].id, canceled["mentee"], good_answers(w), now=NOW)
@@ -419,8 +436,8 @@ def as_items(questions: list[SurveyQuestion]) -> list[dict[str, Any]]:
     ]
 
 
-def test_editor_reorders_edits_adds_and_retires(db: Session, w: dict[str, Any]) -> None:
-    held = w["held"]
+def test_editor_reorders_edits_adds_and_retires(db: Session, w: World) -> None:
+    held = w.held
     items = as_items(held)
     took, useful, prepared, recommend, _free = items
     useful["text"] = "How useful was it?"
@@ -430,9 +447,9 @@ def test_editor_reorders_edits_adds_and_retires(db: Session, w: dict[str, Any]) 
         "choices": ["Career", "Skills"],
         "required": True,
     }
-    saved = svc.replace_questions(db, w["program"], "held", [took, recommend, useful, new, prepared])
+    saved = svc.replace_questions(db, w.program, "held", [took, recommend, useful, new, prepared])
     db.expire_all()
-    active = svc.questions_for(db, w["program"], SurveyVariant.HELD)
+    active = svc.questions_for(db, w.program, SurveyVariant.HELD)
     assert [q.id for q in active] == [q.id for q in saved]
     assert [q.id for q in active[:3]] == [held[0].id, held[3].id, held[1].id]
     assert active[2].text == "How useful was it?"
@@ -445,32 +462,32 @@ def test_editor_reorders_edits_adds_and_retires(db: Session, w: dict[str, Any]) 
     retired = db.get(SurveyQuestion, held[4].id)
     assert retired is not None and retired.active is False
     # the canceled variant is untouched
-    assert len(svc.questions_for(db, w["program"], SurveyVariant.CANCELED)) == 4
+    assert len(svc.questions_for(db, w.program, SurveyVariant.CANCELED)) == 4
 
 
-def test_edited_questions_are_what_the_next_answer_is_checked_against(db: Session, w: dict[str, Any]) -> None:
-    took = as_items(w["held"])[0]
+def test_edited_questions_are_what_the_next_answer_is_checked_against(db: Session, w: World) -> None:
+    took = as_items(w.held)[0]
     new = {"text": "Rate the room", "kind": "rating", "required": True}
-    saved = svc.replace_questions(db, w["program"], "held", [took, new])
+    saved = svc.replace_questions(db, w.program, "held", [took, new])
     with pytest.raises(DomainError) as info:  # the old required rating is gone, the new one is required
-        svc.record_survey(db, w["mentee_inv"].id, w["mentee"], {str(saved[0].id): True}, now=AFTER)
+        svc.record_survey(db, w.mentee_inv.id, w.mentee, {str(saved[0].id): True}, now=AFTER)
     assert info.value.field == f"answers.{saved[1].id}"
     svc.record_survey(
-        db, w["mentee_inv"].id, w["mentee"], {str(saved[0].id): True, str(saved[1].id): 2}, now=AFTER
+        db, w.mentee_inv.id, w.mentee, {str(saved[0].id): True, str(saved[1].id): 2}, now=AFTER
     )
 
 
-def test_took_place_stays_first_and_required(db: Session, w: dict[str, Any]) -> None:
-    items = as_items(w["held"])
+def test_took_place_stays_first_and_required(db: Session, w: World) -> None:
+    items = as_items(w.held)
     items[0]["required"] = False
     items[0]["text"] = "Did you meet?"
     del items[0]["id"]
-    saved = svc.replace_questions(db, w["program"], "held", items)
-    assert (saved[0].id, saved[0].required, saved[0].text) == (w["held"][0].id, True, "Did you meet?")
+    saved = svc.replace_questions(db, w.program, "held", items)
+    assert (saved[0].id, saved[0].required, saved[0].text) == (w.held[0].id, True, "Did you meet?")
 
 
-def _editor_case(w: dict[str, Any], case: str) -> tuple[list[dict[str, Any]], str]:
-    items = as_items(w["held"])
+def _editor_case(w: World, case: str) -> tuple[list[dict[str, Any]], str]:
+    items = as_items(w.held)
     took = items[0]
     if case == "empty":
         return [], "questions"
@@ -497,7 +514,7 @@ def _editor_case(w: dict[str, Any], case: str) -> tuple[list[dict[str, Any]], st
     if case == "listed-twice":
         return [took, items[1], items[1]], "questions[2].id"
     if case == "other-variant-id":
-        other = svc.questions_for(object_session_of(w), w["program"], SurveyVariant.CANCELED)[1]
+        other = svc.questions_for(object_session_of(w), w.program, SurveyVariant.CANCELED)[1]
         return [took, {**items[1], "id": other.id}], "questions[1].id"
     if case == "swap-first":
         return [{**took, "id": items[1]["id"]}, *items[2:]], "questions[0].id"
@@ -506,10 +523,10 @@ def _editor_case(w: dict[str, Any], case: str) -> tuple[list[dict[str, Any]], st
     raise AssertionError(case)
 
 
-def object_session_of(w: dict[str, Any]) -> Session:
+def object_session_of(w: World) -> Session:
     from sqlalchemy.orm import object_session
 
-    session = object_session(w["program"])
+    session = object_session(w.program)
     assert session is not None
     return session
 
@@ -534,25 +551,25 @@ EDITOR_CASES = [
 
 
 @pytest.mark.parametrize("case", EDITOR_CASES)
-def test_editor_refuses_bad_lists_and_changes_nothing(db: Session, w: dict[str, Any], case: str) -> None:
+def test_editor_refuses_bad_lists_and_changes_nothing(db: Session, w: World, case: str) -> None:
     items, field = _editor_case(w, case)
     db.commit()
-    refused(db, w, lambda: svc.replace_questions(db, w["program"], "held", items), "validation_failed", field)
+    refused(db, w, lambda: svc.replace_questions(db, w.program, "held", items), "validation_failed", field)
     db.expire_all()
-    assert [q.id for q in svc.questions_for(db, w["program"], "held")] == [q.id for q in w["held"]]
+    assert [q.id for q in svc.questions_for(db, w.program, "held")] == [q.id for q in w.held]
 
 
 def test_answered_questions_keep_kind_and_choices_but_may_gain_choices(
-    db: Session, w: dict[str, Any]
+    db: Session, w: World
 ) -> None:
-    svc.record_survey(db, w["mentee_inv"].id, w["mentee"], good_answers(w), now=AFTER)
-    items = as_items(w["held"])
+    svc.record_survey(db, w.mentee_inv.id, w.mentee, good_answers(w), now=AFTER)
+    items = as_items(w.held)
     changed_kind = [dict(i) for i in items]
     changed_kind[1] = {**changed_kind[1], "kind": "text"}
     refused(
         db,
         w,
-        lambda: svc.replace_questions(db, w["program"], "held", changed_kind),
+        lambda: svc.replace_questions(db, w.program, "held", changed_kind),
         "validation_failed",
         "questions[1].kind",
     )
@@ -561,42 +578,42 @@ def test_answered_questions_keep_kind_and_choices_but_may_gain_choices(
     refused(
         db,
         w,
-        lambda: svc.replace_questions(db, w["program"], "held", dropped),
+        lambda: svc.replace_questions(db, w.program, "held", dropped),
         "validation_failed",
         "questions[3].choices",
     )
     extended = [dict(i) for i in items]
     extended[3] = {**extended[3], "choices": ["Yes", "Maybe", "No", "Not sure"]}
-    saved = svc.replace_questions(db, w["program"], "held", extended)
+    saved = svc.replace_questions(db, w.program, "held", extended)
     assert saved[3].choices == ["Yes", "Maybe", "No", "Not sure"]
 
 
 # --- the view -----------------------------------------------------------------------------------
 
 
-def test_view_of_an_open_survey_in_the_viewers_zone(db: Session, w: dict[str, Any]) -> None:
-    view = svc.survey_view(w["mentee_inv"], w["mentee"])
+def test_view_of_an_open_survey_in_the_viewers_zone(db: Session, w: World) -> None:
+    view = svc.survey_view(w.mentee_inv, w.mentee)
     assert view["can_answer"] is True and view["answered"] is False
     assert view["variant"] == "held" and view["role"] == "mentee"
-    assert view["meeting"]["with"]["id"] == w["mentor"].id
+    assert view["meeting"]["with"]["id"] == w.mentor.id
     assert view["meeting"]["start"] == "2030-01-09T10:00:00Z"
     assert view["meeting"]["start_local"] == "2030-01-09T05:00:00-05:00"
-    assert [q["id"] for q in view["questions"]] == [q.id for q in w["held"]]
+    assert [q["id"] for q in view["questions"]] == [q.id for q in w.held]
     assert all(q["answer"] is None for q in view["questions"])
-    assert svc.survey_view(w["mentee_inv"], w["admin"])["can_answer"] is False
+    assert svc.survey_view(w.mentee_inv, w.admin)["can_answer"] is False
 
 
-def test_view_of_an_answered_survey_keeps_retired_questions(db: Session, w: dict[str, Any]) -> None:
-    svc.record_survey(db, w["mentee_inv"].id, w["mentee"], good_answers(w), now=AFTER)
-    items = as_items(w["held"])
-    svc.replace_questions(db, w["program"], "held", items[:2])  # retire three answered questions
+def test_view_of_an_answered_survey_keeps_retired_questions(db: Session, w: World) -> None:
+    svc.record_survey(db, w.mentee_inv.id, w.mentee, good_answers(w), now=AFTER)
+    items = as_items(w.held)
+    svc.replace_questions(db, w.program, "held", items[:2])  # retire three answered questions
     db.expire_all()
-    inv = db.get(SurveyInvitation, w["mentee_inv"].id)
+    inv = db.get(SurveyInvitation, w.mentee_inv.id)
     assert inv is not None
-    view = svc.survey_view(inv, w["mentee"])
+    view = svc.survey_view(inv, w.mentee)
     assert view["can_answer"] is False
     answers = {q["id"]: q["answer"] for q in view["questions"]}
-    held = w["held"]
+    held = w.held
     assert answers == {
         held[0].id: True,
         held[1].id: 5,
