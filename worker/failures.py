@@ -1,9 +1,9 @@
-"""What the admin sees of work that failed: rows waiting for a retry or dead, with the
-traceback RQ kept for their last run, and the backlog of work not yet done."""
+"""What the admin sees of timed work: what waits, what is overdue, what failed (waiting for a
+retry) or is dead, with the traceback RQ kept for the last run, and the backlog counts."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from redis import Redis
@@ -13,20 +13,36 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scheduling.db import utcnow
-from scheduling.models import TimedWork, WorkState
+from scheduling.models import TimedWork, WorkKind, WorkState
+
+OVERDUE_AFTER = timedelta(minutes=1)  # due this long and still not handed to a worker
+SHOWS = ("failed", "due", "overdue", "queued", "dead")
 
 
 def failed_jobs(session: Session, connection: Redis | None, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest failed work (retrying or dead) with its error, newest failure first."""
-    rows = list(
-        session.scalars(
-            select(TimedWork)
-            .where(TimedWork.attempts > 0, TimedWork.state.in_([WorkState.DUE, WorkState.DEAD]))
-            .order_by(TimedWork.id.desc())
-            .limit(max(limit, 1))
-        )
-    )
-    traces = _tracebacks(connection, rows)
+    """The newest failed work (retrying or dead) with its error, newest first."""
+    return list_work(session, connection, show="failed", limit=limit)
+
+
+def list_work(
+    session: Session, connection: Redis | None, *, show: str = "failed", kind: WorkKind | None = None,
+    limit: int = 50, now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Timed work by what it is doing: ``failed`` (retrying, or dead), ``due`` (waiting for its
+    time), ``overdue``, ``queued`` (with a worker) or ``dead``; optionally of one kind."""
+    now = now or utcnow()
+    where = {
+        "failed": [TimedWork.attempts > 0, TimedWork.state.in_([WorkState.DUE, WorkState.DEAD])],
+        "due": [TimedWork.state == WorkState.DUE, TimedWork.due_at > now],
+        "overdue": [TimedWork.state == WorkState.DUE, TimedWork.due_at <= now - OVERDUE_AFTER],
+        "queued": [TimedWork.state == WorkState.QUEUED],
+        "dead": [TimedWork.state == WorkState.DEAD],
+    }[show]
+    if kind is not None:
+        where.append(TimedWork.kind == kind)
+    order = TimedWork.due_at.asc() if show in ("due", "overdue") else TimedWork.id.desc()
+    rows = list(session.scalars(select(TimedWork).where(*where).order_by(order).limit(max(limit, 1))))
+    traces = _tracebacks(connection, [row for row in rows if row.attempts])
     return [
         {
             "id": row.job_id,
@@ -40,7 +56,8 @@ def failed_jobs(session: Session, connection: Redis | None, limit: int = 50) -> 
             "error": row.last_error.strip().splitlines()[-1] if row.last_error.strip() else "",
             "traceback": traces.get(row.id, ""),
             "failed_at": row.relayed_at or row.finished_at or row.created_at,
-            "retry_at": row.due_at if row.state == WorkState.DUE else None,
+            "retry_at": row.due_at if row.state == WorkState.DUE and row.attempts else None,
+            "due_at": row.due_at,
         }
         for row in rows
     ]
@@ -74,7 +91,7 @@ def backlog(session: Session, *, now: datetime | None = None) -> dict[str, int]:
     now = now or utcnow()
     overdue = session.scalar(
         select(func.count()).select_from(TimedWork)
-        .where(TimedWork.state == WorkState.DUE, TimedWork.due_at <= now)
+        .where(TimedWork.state == WorkState.DUE, TimedWork.due_at <= now - OVERDUE_AFTER)
     ) or 0
     by_state = session.execute(select(TimedWork.state, func.count()).group_by(TimedWork.state))
     counts = {state: n for state, n in by_state}

@@ -168,10 +168,15 @@ def request_close(request_id: int) -> Any:
 
 @bp.get("/jobs/failed")
 def failed_jobs_page() -> Any:
+    show = request.args.get("show") or "failed"
+    if show not in failures.SHOWS:
+        show = "failed"
     return render_template(
         "admin/failed_jobs.html",
-        jobs=failures.failed_jobs(db(), runtime.redis_or_none(), limit=50),
+        jobs=failures.list_work(db(), runtime.redis_or_none(), show=show, limit=100),
         backlog=failures.backlog(db()),
+        show=show,
+        shows=failures.SHOWS,
     )
 
 

@@ -39,4 +39,5 @@ from app.api import (  # noqa: E402,F401
     requests,
     surveys,
     tenants,
+    work,
 )
