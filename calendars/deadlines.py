@@ -1,4 +1,5 @@
-"""How long any outbound call may take: calendar providers, Redis, SMTP, and a page's calendar reads.
+"""How long any outbound call may take: calendar providers, Redis, SMTP, the database's connect, and a
+page's calendar reads.
 
 One frozen value, read from the environment once (``app.config`` puts it in the app's
 settings as ``DEADLINES``) and installed with :func:`configure` at start-up, so the
@@ -33,6 +34,7 @@ class Deadlines:
     redis_read: float = 5.0  # one Redis command (RQ raises it for its blocking dequeue)
     redis_retries: int = 1  # extra attempts after a connection error or timeout
     smtp: float = 30.0  # SMTP connect and each command
+    database_connect: float = 5.0  # PostgreSQL connect (unless DATABASE_URL sets connect_timeout)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Deadlines:
@@ -63,6 +65,7 @@ ENV = {
     "redis_read": "FLASHMENTOR_REDIS_READ_TIMEOUT",
     "redis_retries": "FLASHMENTOR_REDIS_RETRIES",
     "smtp": "SMTP_TIMEOUT",
+    "database_connect": "FLASHMENTOR_DATABASE_CONNECT_TIMEOUT",
 }
 
 _current: Deadlines | None = None

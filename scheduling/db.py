@@ -17,6 +17,8 @@ from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from calendars import deadlines
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -84,6 +86,13 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = database_url(url)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+    elif url.startswith("postgresql"):
+        # A server that is down or unreachable fails the connect in seconds (libpq waits forever by
+        # default), and a pooled connection a restart broke is replaced before use, not failed on.
+        if "connect_timeout" not in url:
+            seconds = max(2, round(deadlines.current().database_connect))  # libpq: whole seconds, >= 2
+            kwargs.setdefault("connect_args", {"connect_timeout": seconds})
+        kwargs.setdefault("pool_pre_ping", True)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app import create_app
+from app.resilience import database_unavailable
 from calendars import deadlines
 from calendars.base import CalendarIdentity, ProviderUnavailable
 from calendars.deadlines import Deadlines
@@ -27,6 +29,7 @@ from calendars.http import RetryPolicy
 from calendars.registry import build_connector
 from scheduling import tenants
 from scheduling.calendar_reads import UNREAD_NOTE
+from scheduling.db import make_engine
 from scheduling.models import MeetingRequest, Person
 from scheduling.notices import Notice
 from tests.factories import (
@@ -329,3 +332,16 @@ def test_deadlines_come_from_the_environment_and_bad_values_are_refused() -> Non
         Deadlines.from_env({"FLASHMENTOR_CALENDAR_CONNECT_TIMEOUT": "soon"})
     with pytest.raises(ValueError, match="must be positive"):
         Deadlines.from_env({"FLASHMENTOR_REDIS_CONNECT_TIMEOUT": "0"})
+
+
+def test_a_database_server_that_never_answers_fails_the_connect_at_its_timeout(
+    database_url: str, hanging_server: HangingServer,  # noqa: F811
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to wait for")
+    deadlines.configure(Deadlines(database_connect=2))  # libpq's least
+    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{hanging_server.port}/nothing")
+    with pytest.raises(OperationalError) as caught, engine.connect():
+        pass
+    assert database_unavailable(caught.value)  # the web app answers 503 for it
+    assert hanging_server.connections() >= 1

@@ -25,7 +25,8 @@ def test_migration_matches_models(tmp_path) -> None:  # type: ignore[no-untyped-
 def test_health_endpoint_answers(client) -> None:  # type: ignore[no-untyped-def]
     resp = client.get("/api/v1/health")
     assert resp.status_code == 200
-    assert resp.get_json() == {"status": "ok"}
+    assert resp.get_json() == {"status": "ok",
+                               "checks": {"database": {"status": "up"}, "redis": {"status": "up"}}}
 
 
 def test_unknown_api_route_is_json_404(client) -> None:  # type: ignore[no-untyped-def]
