@@ -23,6 +23,7 @@ from sqlalchemy import exc as sa_exc
 from calendars import deadlines as deadlines_mod
 from calendars.deadlines import Deadlines
 from scheduling import calendar_reads
+from scheduling.services.transaction import lost_race
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 30
@@ -91,6 +92,11 @@ def _database_error(error: Exception) -> Any:
     from app.db import db
     from app.errors import error_response
 
+    if lost_race(error):  # a deadlock or serialization failure outside the services' own retry
+        with suppress(sa_exc.SQLAlchemyError):
+            db().rollback()
+        return error_response("concurrent_change", "Someone changed this at the same moment; nothing was "
+                              "changed. Try again.", 409)
     if not database_unavailable(error):
         raise error
     log.error("database unavailable: %s", error)

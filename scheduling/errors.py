@@ -96,6 +96,13 @@ class MeetingOverlap(Conflict):
     code = "meeting_overlap"
 
 
+class ConcurrentChange(Conflict):
+    """Someone changed the same rows at the same moment and the database gave up on this
+    change (a deadlock or serialization failure), even after retrying; nothing was changed."""
+
+    code = "concurrent_change"
+
+
 class UnknownTimeZone(ValidationFailed):
     code = "unknown_time_zone"
 

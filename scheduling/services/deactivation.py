@@ -28,10 +28,11 @@ from scheduling.models import (
 )
 from scheduling.services import meetings as meeting_service
 from scheduling.services import requests as request_service
-from scheduling.services.transaction import unit_of_work
+from scheduling.services.transaction import retry_lost_races, unit_of_work
 from scheduling.services.validation import current_time
 
 
+@retry_lost_races
 def deactivate(session: Session, person: Person, *, now: datetime | None = None) -> Person:
     """Close everything open of ``person`` through the domain services, then mark them inactive."""
     now = current_time(now)

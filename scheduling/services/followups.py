@@ -29,6 +29,7 @@ from scheduling.errors import (
     OngoingNotOffered,
     ValidationFailed,
 )
+from scheduling.locks import lock_people, lock_row
 from scheduling.models import (
     FollowUp,
     FollowUpKind,
@@ -46,7 +47,7 @@ from scheduling.models import (
 )
 from scheduling.services.requests import request_meeting
 from scheduling.services.skills import check_level, find_skill
-from scheduling.services.transaction import unit_of_work
+from scheduling.services.transaction import retry_lost_races, unit_of_work
 from scheduling.services.validation import current_time, enum_value, text
 
 MESSAGE_MAX = 2000
@@ -64,6 +65,7 @@ def _require_over(meeting: Meeting, now: datetime) -> None:
         raise InvalidTransition("Propose a follow-up after the meeting has taken place.")
 
 
+@retry_lost_races
 def propose(
     session: Session,
     meeting: Meeting,
@@ -89,30 +91,35 @@ def propose(
     if kind == FollowUpKind.ONGOING:
         if program.mentoring_mode == MentoringMode.ONE_TIME:
             raise OngoingNotOffered("This program offers one-time meetings only.")
-        if session.scalar(select(FollowUp.id).where(
-            FollowUp.meeting_id == meeting.id, FollowUp.kind == FollowUpKind.ONGOING,
-            FollowUp.state.in_((FollowUpState.PROPOSED, FollowUpState.ACCEPTED)),
-        ).limit(1)) is not None:
-            raise Conflict("An ongoing mentorship was already proposed for this meeting.")
         with unit_of_work(session):
+            _lock(session, meeting)  # two proposals at once: the second sees the first
+            _require_over(meeting, now)
+            if session.scalar(select(FollowUp.id).where(
+                FollowUp.meeting_id == meeting.id, FollowUp.kind == FollowUpKind.ONGOING,
+                FollowUp.state.in_((FollowUpState.PROPOSED, FollowUpState.ACCEPTED)),
+            ).limit(1)) is not None:
+                raise Conflict("An ongoing mentorship was already proposed for this meeting.")
             session.add(follow)
             session.commit()
         return follow
     if not times:
         raise ValidationFailed("Propose at least one time for the follow-up meeting.", "times")
     side = Initiator.MENTEE if actor.id == meeting.mentee_id else Initiator.MENTOR
-    session.add(follow)  # committed with the request, or rolled back with it
-    request = request_meeting(
-        session, program=program, mentee=meeting.mentee, mentor=meeting.mentor,
-        topic=topic or f"Follow-up: {meeting.topic}"[:200], description=body, times=times, now=now,
-        initiated_by=side, routed=True,
-    )
+    with unit_of_work(session):
+        _lock(session, meeting)  # the people first, as request_meeting would
+        session.add(follow)  # committed with the request, or rolled back with it
+        request = request_meeting(
+            session, program=program, mentee=meeting.mentee, mentor=meeting.mentor,
+            topic=topic or f"Follow-up: {meeting.topic}"[:200], description=body, times=times, now=now,
+            initiated_by=side, routed=True,
+        )
     with unit_of_work(session):
         follow.request_id = request.id
         session.commit()
     return follow
 
 
+@retry_lost_races
 def answer(
     session: Session, follow: FollowUp, actor: Person, *, accept: bool, now: datetime | None = None
 ) -> FollowUp:
@@ -126,9 +133,11 @@ def answer(
         raise Forbidden("The other side answers a proposal.")
     if follow.kind == FollowUpKind.FOLLOW_UP:
         raise InvalidTransition("Answer the follow-up meeting's request instead.")
-    if follow.state != FollowUpState.PROPOSED:
-        raise InvalidTransition(f"This proposal is already {follow.state.value}.")
     with unit_of_work(session):
+        _lock(session, meeting)
+        lock_row(session, follow)  # both sides at once: the second sees the first's answer
+        if follow.state != FollowUpState.PROPOSED:
+            raise InvalidTransition(f"This proposal is already {follow.state.value}.")
         follow.state = FollowUpState.ACCEPTED if accept else FollowUpState.DECLINED
         follow.answered_at = now
         session.commit()
@@ -177,6 +186,7 @@ def follow_up_view(follow: FollowUp) -> dict[str, Any]:
 # ---------------------------------------------------------------- re-assessing
 
 
+@retry_lost_races
 def reassess(
     session: Session,
     person: Person,
@@ -198,18 +208,25 @@ def reassess(
         meeting = get_row(session, Meeting, meeting_id)
         if meeting is None or meeting.mentee_id != person.id:
             raise ValidationFailed("That is not one of your meetings as a mentee.", "meeting_id")
-    if session.scalar(select(SkillReassessment.id).where(
-        SkillReassessment.person_id == person.id, SkillReassessment.skill_id == skill.id,
-        SkillReassessment.state == ReassessmentState.PENDING,
-    ).limit(1)) is not None:
-        raise Conflict(f"Your re-assessment of {skill.name} is still waiting for confirmation.", "skill")
     with unit_of_work(session):
+        lock_people(session, person.id)  # one pending re-assessment per skill, even when sent twice at once
+        if session.scalar(select(SkillReassessment.id).where(
+            SkillReassessment.person_id == person.id, SkillReassessment.skill_id == skill.id,
+            SkillReassessment.state == ReassessmentState.PENDING,
+        ).limit(1)) is not None:
+            raise Conflict(f"Your re-assessment of {skill.name} is still waiting for confirmation.", "skill")
         row = SkillReassessment(person_id=person.id, skill_id=skill.id, meeting_id=meeting_id,
                                 previous_level=_has_level(person, skill.id), new_level=new_level,
                                 state=ReassessmentState.PENDING, created_at=now)
         session.add(row)
         session.commit()
     return row
+
+
+def _lock(session: Session, meeting: Meeting) -> None:
+    """The meeting's two people, then the meeting (the order of ``scheduling.locks``)."""
+    lock_people(session, meeting.mentor_id, meeting.mentee_id)
+    lock_row(session, meeting)
 
 
 def _has_level(person: Person, skill_id: int) -> int | None:
@@ -221,6 +238,7 @@ def can_decide(actor: Person, person: Person) -> bool:
     return actor.id != person.id and (actor.is_admin or person.manager_id == actor.id)
 
 
+@retry_lost_races
 def decide(
     session: Session, row: SkillReassessment, actor: Person, *, confirm: bool, now: datetime | None = None
 ) -> SkillReassessment:
@@ -229,9 +247,11 @@ def decide(
     person = row.person
     if not can_decide(actor, person):
         raise Forbidden("Only the person's manager or an admin confirms a new level.")
-    if row.state != ReassessmentState.PENDING:
-        raise InvalidTransition(f"This re-assessment is already {row.state.value}.")
     with unit_of_work(session):
+        lock_people(session, person.id)  # the manager and an admin at once: the second sees the first
+        session.refresh(row)
+        if row.state != ReassessmentState.PENDING:
+            raise InvalidTransition(f"This re-assessment is already {row.state.value}.")
         row.state = ReassessmentState.CONFIRMED if confirm else ReassessmentState.REJECTED
         row.decided_at = now
         row.decided_by_id = actor.id

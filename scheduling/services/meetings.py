@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 from scheduling.availability import check_bookable
 from scheduling.errors import InvalidTransition, MeetingOverlap, NotParticipant, ValidationFailed
 from scheduling.events import MeetingCanceled, MeetingFinished, MeetingRescheduled, record
+from scheduling.locks import lock_people, lock_row
 from scheduling.models import ACTIVE_MEETING_STATES, Meeting, MeetingState, Person
 from scheduling.services.limits import check_meeting_limits, check_mentor_cap
 from scheduling.services.requests import find_overlapping_meeting
-from scheduling.services.transaction import lock_people, unit_of_work
+from scheduling.services.transaction import retry_lost_races, unit_of_work
 from scheduling.services.validation import current_time, text, time_range
 
 REASON_MAX = 2000
@@ -38,6 +39,7 @@ def allowed_actions(meeting: Meeting, viewer: Person, *, now: datetime | None = 
     return []
 
 
+@retry_lost_races
 def cancel(
     session: Session,
     meeting: Meeting,
@@ -59,6 +61,7 @@ def cancel(
     return meeting
 
 
+@retry_lost_races
 def reschedule(
     session: Session,
     meeting: Meeting,
@@ -73,7 +76,6 @@ def reschedule(
     with unit_of_work(session):
         _require_participant_or_admin(meeting, actor, "reschedule")
         start, end = time_range(start, end, "start")
-        lock_people(session, meeting.mentor_id, meeting.mentee_id)
         _lock(session, meeting)
         _require_active(meeting, "reschedule")
         _require_not_over(meeting, actor, now, "move")
@@ -109,6 +111,7 @@ def reschedule(
     return meeting
 
 
+@retry_lost_races
 def complete(
     session: Session, meeting: Meeting, *, actor: Person | None = None, now: datetime | None = None
 ) -> Meeting:
@@ -116,6 +119,7 @@ def complete(
     return _finish(session, meeting, MeetingState.COMPLETED, actor, current_time(now))
 
 
+@retry_lost_races
 def mark_not_held(
     session: Session, meeting: Meeting, *, actor: Person | None = None, now: datetime | None = None
 ) -> Meeting:
@@ -123,6 +127,7 @@ def mark_not_held(
     return _finish(session, meeting, MeetingState.NOT_HELD, actor, current_time(now))
 
 
+@retry_lost_races
 def apply_calendar_change(
     session: Session,
     meeting: Meeting,
@@ -185,9 +190,10 @@ def _require_not_over(meeting: Meeting, actor: Person | None, now: datetime, ver
 
 
 def _lock(session: Session, meeting: Meeting) -> None:
-    """Re-read the meeting under a row lock so concurrent changes apply one after the other."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.refresh(meeting, with_for_update=True)
+    """Lock both people, then the meeting (the order of ``scheduling.locks``), and re-read it,
+    so concurrent changes to it, and bookings of the same people, apply one after the other."""
+    lock_people(session, meeting.mentor_id, meeting.mentee_id)
+    lock_row(session, meeting)
 
 
 def _cancel(session: Session, meeting: Meeting, actor: Person | None, reason: str) -> None:

@@ -42,6 +42,7 @@ from scheduling.errors import (
     ValidationFailed,
 )
 from scheduling.events import DomainEvent, MeetingScheduled, RequestAnswered, RequestCreated, record
+from scheduling.locks import lock_people, lock_row
 from scheduling.models import (
     ACTIVE_MEETING_STATES,
     OPEN_REQUEST_STATES,
@@ -58,7 +59,7 @@ from scheduling.models import (
     RequestState,
 )
 from scheduling.services.limits import check_meeting_limits, check_mentor_cap, check_pending_limit
-from scheduling.services.transaction import lock_people, unit_of_work
+from scheduling.services.transaction import retry_lost_races, unit_of_work
 from scheduling.services.validation import current_time, enum_value, text, time_range
 
 MAX_PROPOSED_TIMES = 5
@@ -115,6 +116,7 @@ auto_close_due_at = due_times.auto_close_at
 # --- creating -----------------------------------------------------------------------------------
 
 
+@retry_lost_races
 def request_meeting(
     session: Session,
     *,
@@ -133,10 +135,13 @@ def request_meeting(
     """Create a pending request after checking every program rule for every proposed time.
 
     In an admin-routed program a mentee's request is made by the admin's assignment
-    (``routed=True``, see ``services.routing``), never by the mentee directly.
+    (``routed=True``, see ``services.routing``), never by the mentee directly. The limits
+    are counted under both people's row locks: the mentee's serialises their pending
+    requests and meetings, the mentor's their capacity.
     """
     now = current_time(now)
     with unit_of_work(session):
+        lock_people(session, mentee.id, mentor.id)
         initiated_by = enum_value(Initiator, initiated_by, "initiated_by")
         if not mentor.is_mentor or not mentor.active:
             raise NotAMentor(f"{mentor.name} is not an active mentor.", "mentor_id")
@@ -224,7 +229,6 @@ def _answer(
     actor: Person | None,
     allowed: tuple[RequestState, ...],
     verb: str,
-    book: bool,
 ) -> Iterator[list[DomainEvent]]:
     """One answer to a request: check who and from which state, let the caller change it, commit.
 
@@ -234,7 +238,7 @@ def _answer(
     with unit_of_work(session):
         if side_id is not None and actor is not None:
             _require_side(request, actor, side_id, verb)
-        _lock(session, request, book=book)
+        _lock(session, request)
         _require_state(request, allowed, verb)
         then: list[DomainEvent] = []
         yield then
@@ -247,6 +251,7 @@ def _answer(
 # --- answering ----------------------------------------------------------------------------------
 
 
+@retry_lost_races
 def accept(
     session: Session,
     request: MeetingRequest,
@@ -259,7 +264,7 @@ def accept(
     """The answerer takes one of the proposed times; the meeting is booked in the same transaction."""
     now = current_time(now)
     with _answer(session, request, side_id=answerer_id(request), actor=actor,
-                 allowed=(RequestState.PENDING,), verb="accept", book=True) as then:
+                 allowed=(RequestState.PENDING,), verb="accept") as then:
         chosen = _choose(request, time_index, proposed_time_id)
         meeting = _book(session, request, chosen.start_at, chosen.end_at, now, field="time_id")
         request.state = RequestState.ACCEPTED
@@ -269,6 +274,7 @@ def accept(
     return meeting
 
 
+@retry_lost_races
 def counter(
     session: Session,
     request: MeetingRequest,
@@ -282,7 +288,7 @@ def counter(
     """The answerer accepts in principle but at another time; the initiator then confirms or withdraws."""
     now = current_time(now)
     with _answer(session, request, side_id=answerer_id(request), actor=actor,
-                 allowed=(RequestState.PENDING,), verb="counter", book=False):
+                 allowed=(RequestState.PENDING,), verb="counter"):
         start, end = time_range(start, end, "start")
         body = text(message, "message", max_length=MESSAGE_MAX)
         if any((p.start_at, p.end_at) == (start, end) for p in request.proposed_times):
@@ -302,13 +308,14 @@ def counter(
     return request
 
 
+@retry_lost_races
 def confirm_counter(
     session: Session, request: MeetingRequest, *, actor: Person, now: datetime | None = None
 ) -> Meeting:
     """The initiator takes the counter-proposed time; the meeting is booked."""
     now = current_time(now)
     with _answer(session, request, side_id=initiator_id(request), actor=actor,
-                 allowed=(RequestState.COUNTERED,), verb="confirm", book=True) as then:
+                 allowed=(RequestState.COUNTERED,), verb="confirm") as then:
         proposal = counter_time(request)
         if proposal is None:  # a countered request always has one; guard against hand-edited data
             raise InvalidTransition("This request has no counter-proposal to confirm.")
@@ -319,6 +326,7 @@ def confirm_counter(
     return meeting
 
 
+@retry_lost_races
 def decline(
     session: Session,
     request: MeetingRequest,
@@ -331,7 +339,7 @@ def decline(
     """Say no, with a reason from the list; the reason and message are shown to the mentee and admins."""
     now = current_time(now)
     with _answer(session, request, side_id=answerer_id(request), actor=actor,
-                 allowed=(RequestState.PENDING,), verb="decline", book=False):
+                 allowed=(RequestState.PENDING,), verb="decline"):
         reason = enum_value(DeclineReason, reason, "reason")
         body = text(message, "message", max_length=MESSAGE_MAX)
         if reason == DeclineReason.OTHER and not body:
@@ -344,18 +352,20 @@ def decline(
     return request
 
 
+@retry_lost_races
 def withdraw(
     session: Session, request: MeetingRequest, *, actor: Person, now: datetime | None = None
 ) -> MeetingRequest:
     """The initiator takes the request back (pending, or countered and the new time does not suit)."""
     now = current_time(now)
     with _answer(session, request, side_id=initiator_id(request), actor=actor,
-                 allowed=OPEN_REQUEST_STATES, verb="withdraw", book=False):
+                 allowed=OPEN_REQUEST_STATES, verb="withdraw"):
         request.state = RequestState.WITHDRAWN
         request.closed_at = now
     return request
 
 
+@retry_lost_races
 def expire(
     session: Session,
     request: MeetingRequest,
@@ -368,7 +378,7 @@ def expire(
     if by_admin is not None and not by_admin.is_admin:
         raise Forbidden("Only an admin can close a request by hand.")
     with _answer(session, request, side_id=None, actor=None,
-                 allowed=OPEN_REQUEST_STATES, verb="close", book=False):
+                 allowed=OPEN_REQUEST_STATES, verb="close"):
         request.state = RequestState.EXPIRED
         request.closed_at = now
     return request
@@ -391,16 +401,14 @@ def _require_state(request: MeetingRequest, allowed: tuple[RequestState, ...], v
         raise InvalidTransition(f"Cannot {verb} a request that is {request.state.value}.")
 
 
-def _lock(session: Session, request: MeetingRequest, *, book: bool) -> None:
-    """Serialise answers to one request (and, when booking, bookings of the two people).
+def _lock(session: Session, request: MeetingRequest) -> None:
+    """Serialise answers to one request, and bookings and limits of its two people.
 
-    People first, then the request, in every service: a fixed order cannot deadlock.
-    Refreshing also means the state check below sees what another answer committed.
+    People, then the request (the order of ``scheduling.locks``). Re-reading under the
+    lock means the state check below sees what another answer committed.
     """
-    if book:
-        lock_people(session, request.mentor_id, request.mentee_id)
-    if session.get_bind().dialect.name == "postgresql":
-        session.refresh(request, with_for_update=True)
+    lock_people(session, request.mentor_id, request.mentee_id)
+    lock_row(session, request)
 
 
 def _choose(request: MeetingRequest, time_index: int | None, proposed_time_id: int | None) -> ProposedTime:

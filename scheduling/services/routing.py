@@ -28,6 +28,7 @@ from scheduling.errors import (
     SlotNotAvailable,
     ValidationFailed,
 )
+from scheduling.locks import lock_people, lock_row
 from scheduling.models import (
     MeetingRequest,
     Person,
@@ -37,7 +38,7 @@ from scheduling.models import (
     RoutingState,
 )
 from scheduling.services.requests import DESCRIPTION_MAX, TOPIC_MAX, request_meeting
-from scheduling.services.transaction import unit_of_work
+from scheduling.services.transaction import retry_lost_races, unit_of_work
 from scheduling.services.validation import current_time, text
 
 MAX_CHOICES = 5
@@ -45,6 +46,7 @@ DEFAULT_TIMES = 3
 SEARCH_DAYS = 14
 
 
+@retry_lost_races
 def submit_preferences(
     session: Session,
     program: Program,
@@ -75,9 +77,10 @@ def submit_preferences(
         if m is None or not m.is_mentor or not m.active or m.id == mentee.id:
             raise ValidationFailed(f"#{mid} is not a mentor you can ask.", f"mentor_ids[{i}]")
     cap = program.max_pending_requests
-    if cap is not None and _open_count(session, program, mentee) + 1 > cap:
-        raise PendingLimitReached(f"You already have {cap} open request(s) waiting for an admin.")
     with unit_of_work(session):
+        lock_people(session, mentee.id)  # counted under the mentee's lock, as requests are
+        if cap is not None and _open_count(session, program, mentee) + 1 > cap:
+            raise PendingLimitReached(f"You already have {cap} open request(s) waiting for an admin.")
         routing = RoutingRequest(program_id=program.id, mentee_id=mentee.id, topic=topic,
                                  description=description, state=RoutingState.OPEN, created_at=now)
         routing.choices = [RoutingChoice(mentor_id=mid, rank=i + 1) for i, mid in enumerate(mentor_ids)]
@@ -113,6 +116,7 @@ def routings(
     return list(session.scalars(query.order_by(RoutingRequest.created_at, RoutingRequest.id)))
 
 
+@retry_lost_races
 def withdraw_preferences(
     session: Session, routing: RoutingRequest, actor: Person, *, now: datetime | None = None
 ) -> RoutingRequest:
@@ -120,6 +124,8 @@ def withdraw_preferences(
     if actor.id != routing.mentee_id:
         raise Forbidden("Only the mentee can withdraw their preferences.")
     with unit_of_work(session):
+        lock_people(session, routing.mentee_id)
+        lock_row(session, routing)
         if routing.state != RoutingState.OPEN:
             raise InvalidTransition(f"Cannot withdraw preferences that are {routing.state.value}.")
         routing.state = RoutingState.WITHDRAWN
@@ -128,6 +134,7 @@ def withdraw_preferences(
     return routing
 
 
+@retry_lost_races
 def assign(
     session: Session,
     routing: RoutingRequest,
@@ -145,31 +152,33 @@ def assign(
     now = current_time(now)
     if not admin.is_admin:
         raise Forbidden("Only admins assign mentors.")
-    if session.get_bind().dialect.name == "postgresql":  # two admins at once: the second waits, then sees it
-        session.refresh(routing, with_for_update=True)
-    if routing.state != RoutingState.OPEN:
-        raise InvalidTransition(f"These preferences are already {routing.state.value}.")
     choice = next((c for c in routing.choices if c.mentor_id == mentor_id), None)
     if choice is None:
         raise ValidationFailed("Assign one of the mentors the mentee ranked.", "mentor_id")
-    program = session.get(Program, routing.program_id)
-    assert program is not None
-    mentee, mentor = routing.mentee, choice.mentor
-    if times is None:
-        until = now + timedelta(days=SEARCH_DAYS)
-        slots = bookable_slots(session, program, mentor, mentee, now, until, now=now)
-        if not slots:
-            raise SlotNotAvailable(
-                f"{mentor.name} and {mentee.name} share no free time in the next {SEARCH_DAYS} days; "
-                "pick times or another mentor.", "times")
-        times = [(s.start, s.end) for s in slots[:DEFAULT_TIMES]]
-    # Marked assigned in the request's own transaction: a refused request rolls this back too.
-    routing.state = RoutingState.ASSIGNED
-    routing.assigned_mentor_id = mentor.id
-    routing.decided_by_id = admin.id
-    routing.decided_at = now
-    request = request_meeting(session, program=program, mentee=mentee, mentor=mentor, topic=routing.topic,
-                              description=routing.description, times=times, now=now, routed=True)
+    with unit_of_work(session):  # a refusal below leaves no lock held
+        # The two people, then the routing request: two admins at once, the second waits, then sees it.
+        lock_people(session, routing.mentee_id, choice.mentor_id)
+        lock_row(session, routing)
+        if routing.state != RoutingState.OPEN:
+            raise InvalidTransition(f"These preferences are already {routing.state.value}.")
+        program = session.get(Program, routing.program_id)
+        assert program is not None
+        mentee, mentor = routing.mentee, choice.mentor
+        if times is None:
+            until = now + timedelta(days=SEARCH_DAYS)
+            slots = bookable_slots(session, program, mentor, mentee, now, until, now=now)
+            if not slots:
+                raise SlotNotAvailable(
+                    f"{mentor.name} and {mentee.name} share no free time in the next {SEARCH_DAYS} days; "
+                    "pick times or another mentor.", "times")
+            times = [(s.start, s.end) for s in slots[:DEFAULT_TIMES]]
+        # Marked assigned in the request's own transaction: a refused request rolls this back too.
+        routing.state = RoutingState.ASSIGNED
+        routing.assigned_mentor_id = mentor.id
+        routing.decided_by_id = admin.id
+        routing.decided_at = now
+        request = request_meeting(session, program=program, mentee=mentee, mentor=mentor, topic=routing.topic,
+                                  description=routing.description, times=times, now=now, routed=True)
     with unit_of_work(session):
         routing.request_id = request.id
         session.commit()

@@ -44,6 +44,7 @@ from scheduling.errors import (
     SurveyAlreadyAnswered,
     ValidationFailed,
 )
+from scheduling.locks import lock_people, lock_row
 from scheduling.models import (
     Meeting,
     MeetingState,
@@ -58,7 +59,7 @@ from scheduling.models import (
 from scheduling.services import meetings as meeting_service
 from scheduling.services.safe_text import storable
 from scheduling.services.serialize import person_summary, time_range, timestamp
-from scheduling.services.transaction import unit_of_work
+from scheduling.services.transaction import retry_lost_races, unit_of_work
 from scheduling.services.validation import current_time, enum_value
 from scheduling.zones import zone_of
 
@@ -122,16 +123,16 @@ DEFAULT_QUESTIONS: dict[SurveyVariant, tuple[DefaultQuestion, ...]] = {
 def ensure_default_questions(session: Session, program: Program) -> None:
     """Give ``program`` the default question list of each variant it has none for (no commit).
 
-    Idempotent. Only when a set is missing is the program row locked (PostgreSQL)
-    and the check repeated, so two first calls at once cannot both insert a set
-    while the usual call, which finds both sets, takes no lock.
+    Idempotent. Only when a set is missing is the program row locked (PostgreSQL;
+    last in the order of ``scheduling.locks``) and the check repeated, so two first
+    calls at once cannot both insert a set while the usual call, which finds both
+    sets, takes no lock.
     """
     have = _variants_present(session, program)
     if have >= set(DEFAULT_QUESTIONS):
         return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Program.id).where(Program.id == program.id).with_for_update())
-        have = _variants_present(session, program)
+    lock_row(session, program)
+    have = _variants_present(session, program)
     for variant, defaults in DEFAULT_QUESTIONS.items():
         if variant in have:
             continue
@@ -432,6 +433,7 @@ def invitations_of(session: Session, person: Person) -> list[SurveyInvitation]:
 # --- answering ----------------------------------------------------------------------------------
 
 
+@retry_lost_races
 def record_survey(
     session: Session,
     invitation_id: int,
@@ -459,16 +461,17 @@ def record_survey(
             raise NotFound("No such survey.")
         if invitation.person_id != person.id:
             raise Forbidden("Only the person invited can answer this survey.")
-        if session.get_bind().dialect.name == "postgresql":
-            session.refresh(invitation, with_for_update=True)  # one submission at a time
-        if invitation.answered_at is not None:
-            raise SurveyAlreadyAnswered("You have already answered this survey.")
         meeting = session.get(Meeting, invitation.meeting_id)
         program = session.get(Program, meeting.program_id) if meeting is not None else None
         if meeting is None or program is None:
             raise NotFound("No such survey.")
-        if session.get_bind().dialect.name == "postgresql":
-            session.refresh(meeting, with_for_update=True)  # decide on the state the other answer left
+        # The order of scheduling.locks: the two people, the meeting (decide on the state the other
+        # side's answer left), then the invitation (one submission at a time).
+        lock_people(session, meeting.mentor_id, meeting.mentee_id)
+        lock_row(session, meeting)
+        lock_row(session, invitation)
+        if invitation.answered_at is not None:
+            raise SurveyAlreadyAnswered("You have already answered this survey.")
         questions = questions_for(session, program, invitation.variant)
         parsed = check_answers(questions, answers, invitation.variant)
         if meeting.is_active and now < meeting.start_at:
