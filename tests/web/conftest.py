@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import Engine
@@ -115,12 +116,13 @@ def phone_shot(page: Any, name: str) -> Path:
 
 
 def sign_in(page: Any, base_url: str, email: str, password: str) -> None:
-    """Sign in through the real form."""
+    """Sign in through the real form and wait until the app has sent the browser on from /signin
+    (``wait_for_load_state`` alone can return for the sign-in page itself, before the redirect)."""
     page.goto(f"{base_url}/signin")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    page.wait_for_url(lambda url: urlsplit(url).path != "/signin")
 
 
 @pytest.fixture(name="shot")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -57,24 +58,25 @@ def mentee_signs_in(page: Any, base: str, cast: Cast) -> None:
     page.goto(f"{base}/signin")
     shot(page, "signin")
     sign_in(page, base, cast.mentee.email, PASSWORD)
-    assert page.url.endswith("/home")
-    assert page.get_by_role("heading", name="Mentors recommended for you").is_visible()
-    assert page.get_by_role("link", name=cast.mentor.name, exact=True).is_visible()
+    expect(page).to_have_url(re.compile(r"/home$"))
+    expect(page.get_by_role("heading", name="Mentors recommended for you")).to_be_visible()
+    expect(page.get_by_role("link", name=cast.mentor.name, exact=True)).to_be_visible()
     shot(page, "mentee-home")
     phone_shot(page, "mentee-home-phone")
 
 
 def mentee_finds_mentor_by_skill(page: Any, base: str, cast: Cast) -> None:
     page.get_by_role("link", name="See all mentors").click()
-    assert page.get_by_role("link", name=cast.other_mentor.name, exact=True).is_visible()
+    expect(page).to_have_url(re.compile(r"/mentors$"))
+    expect(page.get_by_role("link", name=cast.other_mentor.name, exact=True)).to_be_visible()
     page.get_by_label("Skill", exact=True).fill("public speaking")
     page.get_by_role("button", name="Search").click()
     page.wait_for_url(re.compile(r"skill=public"))
-    assert page.get_by_text("1 mentor found.").is_visible()
-    assert page.get_by_role("link", name=cast.other_mentor.name, exact=True).count() == 0
+    expect(page.get_by_text("1 mentor found.")).to_be_visible()
+    expect(page.get_by_role("link", name=cast.other_mentor.name, exact=True)).to_have_count(0)
     shot(page, "directory")
     page.get_by_role("link", name=cast.mentor.name, exact=True).click()
-    assert page.get_by_role("heading", name=cast.mentor.name).is_visible()
+    expect(page.get_by_role("heading", name=cast.mentor.name)).to_be_visible()
     shot(page, "mentor-card")
 
 
@@ -83,8 +85,8 @@ def mentee_requests_meeting(page: Any, base: str, cast: Cast) -> None:
     # bad input first: the error appears next to the field and nothing is sent
     page.get_by_label("In person").check()
     page.get_by_role("button", name="Next: pick a time").click()
-    assert page.locator("#topic-error").inner_text() == "Topic is required."
-    assert page.get_by_label("Topic", exact=True).get_attribute("aria-invalid") == "true"
+    expect(page.locator("#topic-error")).to_have_text("Topic is required.")
+    expect(page.get_by_label("Topic", exact=True)).to_have_attribute("aria-invalid", "true")
     shot(page, "request-form-errors")
     page.get_by_label("Topic", exact=True).fill(TOPIC)
     page.get_by_label("Description (optional)").fill("I speak at a meetup next month and want feedback.")
@@ -98,7 +100,7 @@ def mentee_picks_shared_slot(page: Any, base: str, cast: Cast) -> str:
     """Picks the first shared free time of next week; returns its label (mentee's zone)."""
     page.get_by_role("link", name=re.compile("Next week")).click()
     page.wait_for_url(re.compile(r"week="))
-    assert page.get_by_text("America/New_York", exact=False).first.is_visible()
+    expect(page.get_by_text("America/New_York", exact=False).first).to_be_visible()
     first = page.locator("input[name=slot]").first
     label = first.locator("xpath=..").inner_text().strip()
     assert re.search(r"E[SD]T$", label), label  # shown in the mentee's zone, zone named
@@ -106,8 +108,8 @@ def mentee_picks_shared_slot(page: Any, base: str, cast: Cast) -> str:
     phone_shot(page, "pick-time-phone")
     first.check()
     page.get_by_role("button", name="Send request").click()
-    assert page.get_by_text(f"Request sent to {cast.mentor.name}.").is_visible()
-    assert page.get_by_text("Waiting for an answer").is_visible()
+    expect(page.get_by_text(f"Request sent to {cast.mentor.name}.")).to_be_visible()
+    expect(page.get_by_text("Waiting for an answer")).to_be_visible()
     shot(page, "request-sent")
     return label
 
@@ -116,9 +118,10 @@ def mentor_accepts_with_another_time(page: Any, base: str, cast: Cast) -> str:
     """The mentor proposes another shared time; returns its label (mentor's zone)."""
     sign_in(page, base, cast.mentor.email, PASSWORD)
     page.get_by_role("link", name="Requests").first.click()
+    expect(page).to_have_url(re.compile(r"/requests$"))
     shot(page, "mentor-requests")
     page.get_by_role("link", name=TOPIC).click()
-    assert page.get_by_role("button", name="Accept").is_visible()
+    expect(page.get_by_role("button", name="Accept")).to_be_visible()
     options = page.get_by_label("A time you are both free").locator("option")
     choice = options.nth(5)
     label = choice.inner_text().strip()
@@ -127,18 +130,18 @@ def mentor_accepts_with_another_time(page: Any, base: str, cast: Cast) -> str:
     page.get_by_label("Message to the mentee (optional)").fill("Could we do this instead?")
     shot(page, "mentor-request")
     page.get_by_role("button", name="Propose this time").click()
-    assert page.get_by_text("Another time proposed; waiting for the mentee to confirm.").is_visible()
+    expect(page.get_by_text("Another time proposed; waiting for the mentee to confirm.")).to_be_visible()
     return label
 
 
 def mentee_confirms(page: Any, base: str, cast: Cast) -> None:
     page.goto(f"{base}/requests")
-    assert page.get_by_text("Another time proposed").first.is_visible()
+    expect(page.get_by_text("Another time proposed").first).to_be_visible()
     page.get_by_role("link", name=TOPIC).click()
-    assert page.get_by_text("Could we do this instead?").is_visible()
+    expect(page.get_by_text("Could we do this instead?")).to_be_visible()
     shot(page, "mentee-counter")
     page.get_by_role("button", name="Confirm the new time").click()
-    assert page.get_by_text("Confirmed: the meeting is booked.").is_visible()
+    expect(page.get_by_text("Confirmed: the meeting is booked.")).to_be_visible()
 
 
 def both_see_the_meeting(mentee_page: Any, mentor_page: Any, base: str, cast: Cast, db: Session) -> Meeting:
@@ -147,8 +150,8 @@ def both_see_the_meeting(mentee_page: Any, mentor_page: Any, base: str, cast: Ca
     for page, person, name in ((mentee_page, cast.mentee, "mentee"), (mentor_page, cast.mentor, "mentor")):
         page.goto(f"{base}/meetings")
         card = page.locator("li.meeting", has_text=TOPIC)
-        assert card.count() == 1
-        assert span(meeting.start_at, meeting.end_at, person) in card.inner_text()
+        expect(card).to_have_count(1)
+        expect(card).to_contain_text(span(meeting.start_at, meeting.end_at, person))
         shot(page, f"{name}-meetings")
     phone_shot(mentee_page, "mentee-meetings-phone")
     return meeting
@@ -156,7 +159,7 @@ def both_see_the_meeting(mentee_page: Any, mentor_page: Any, base: str, cast: Ca
 
 def mentor_pages(page: Any, base: str) -> None:
     page.goto(f"{base}/availability")
-    assert page.get_by_role("checkbox", name="Monday 09:00-09:30").is_checked()
+    expect(page.get_by_role("checkbox", name="Monday 09:00-09:30")).to_be_checked()
     shot(page, "mentor-availability")
     phone_shot(page, "mentor-availability-phone")
     page.goto(f"{base}/calendar")
