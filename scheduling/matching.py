@@ -36,6 +36,7 @@ from scheduling.availability import IN_LIST_LIMIT, BusyMap, shared_slot_counts
 from scheduling.models import (
     AvailabilityMode,
     Meeting,
+    MeetingRequest,
     Person,
     PersonSkill,
     Program,
@@ -417,6 +418,19 @@ def visible_mentor_ids(session: Session, program: Program | None, viewer: Person
     if viewer.is_admin or program is None or not program.directory_hidden:
         return None
     return mentor_ids(recommendations_for(session, program, viewer, n=RECOMMENDED_IN_DIRECTORY))
+
+
+def may_see_mentor(session: Session, program: Program | None, viewer: Person, mentor_id: int) -> bool:
+    """Whether a viewer may open a mentor's card and request form: always where the directory
+    is open; where it is hidden, only a recommended mentor or one they already asked."""
+    if viewer.id == mentor_id:
+        return True
+    visible = visible_mentor_ids(session, program, viewer)
+    if visible is None or mentor_id in visible:
+        return True
+    asked = select(MeetingRequest.id).where(
+        MeetingRequest.mentee_id == viewer.id, MeetingRequest.mentor_id == mentor_id).limit(1)
+    return session.scalar(asked) is not None
 
 
 def match_view(match: MentorMatch) -> dict[str, Any]:

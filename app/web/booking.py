@@ -32,6 +32,7 @@ from app.web.common import (
     zone_name,
 )
 from freebusy.slots import Slot
+from scheduling import matching
 from scheduling.availability import bookable_slots
 from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError, ValidationFailed
@@ -61,8 +62,9 @@ class DayChoices:
 
 def _mentor(mentor_id: int) -> Person:
     mentor = get_row(db(), Person, mentor_id)
-    if mentor is None or not mentor.is_mentor or not mentor.active:
-        abort(404, description="No such mentor.")
+    if (mentor is None or not mentor.is_mentor or not mentor.active
+            or not matching.may_see_mentor(db(), program(), me(), mentor.id)):
+        abort(404, description="No such mentor.")  # hidden directory: not among my recommendations
     return mentor
 
 

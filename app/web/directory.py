@@ -73,13 +73,15 @@ def directory() -> Any:
         offset = 0
     filters = {k: (v or None) for k, v in values.items()}
     q, skill, department, title, time_zone = (filters[k] for k in FILTERS)
+    only = matching.visible_mentor_ids(session, program(), person)  # hidden directory: recommendations
     mentors: list[Person] = []
     total = 0
     counts: dict[int, int] = {}
     try:
         if free_week:
             found = people_svc.search_people(session, q=q, skill=skill, department=department, title=title,
-                                             time_zone=time_zone, role="mentor", limit=FREE_SCAN)
+                                             time_zone=time_zone, role="mentor", limit=FREE_SCAN,
+                                             only_ids=only)
             found = [m for m in found if m.id != person.id]
             now = utcnow()
             week_end = now + timedelta(days=7)
@@ -89,9 +91,9 @@ def directory() -> Any:
         else:
             mentors = people_svc.search_people(session, q=q, skill=skill, department=department, title=title,
                                                time_zone=time_zone, role="mentor", limit=PAGE_SIZE,
-                                               offset=offset)
+                                               offset=offset, only_ids=only)
             total = people_svc.count_people(session, q=q, skill=skill, department=department, title=title,
-                                            time_zone=time_zone, role="mentor")
+                                            time_zone=time_zone, role="mentor", only_ids=only)
     except DomainError as exc:
         errors.add(exc)
     options = {
@@ -104,6 +106,7 @@ def directory() -> Any:
     return render_template(
         "web/directory.html", me=person, mentors=mentors, total=total, values=values, free_week=free_week,
         counts=counts, offset=offset, page_size=PAGE_SIZE, options=options, errors=errors,
+        hidden=only is not None,
     ), status
 
 
@@ -113,9 +116,10 @@ def mentor_card(mentor_id: int) -> Any:
     person = me()
     session = db()
     mentor = get_row(session, Person, mentor_id)
-    if mentor is None or not mentor.is_mentor or not mentor.active:
-        abort(404, description="No such mentor.")
     prog = program()
+    if (mentor is None or not mentor.is_mentor or not mentor.active
+            or not matching.may_see_mentor(session, prog, person, mentor.id)):
+        abort(404, description="No such mentor.")
     now = utcnow()
     free = 0
     if mentor.id != person.id:
