@@ -32,6 +32,7 @@ from app.api import (  # noqa: E402,F401
     jobs,
     matching,
     meetings,
+    openapi,
     people,
     profile,
     program,

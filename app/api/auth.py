@@ -6,10 +6,16 @@ be guessed at speed; a wrong email and a wrong password get the same answer.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import WithJsonSchema
 
 from app import limiter
-from app.api import bp, json_body
+from app.api import bp
+from app.api.fields import Input, checked
+from app.api.inputs import NoFields
+from app.api.operations import operation
+from app.api.responses import Out, PersonAnswer
 from app.auth import authenticate, login, logout, require_person
 from scheduling.errors import InvalidCredentials, ValidationFailed
 from scheduling.services.people import private_profile
@@ -18,15 +24,34 @@ from scheduling.services.safe_text import storable
 LOGIN_LIMIT = "10/minute"
 
 
+def _filled(message: str) -> Any:
+    def check(value: Any, field: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationFailed(message, field)
+        return value
+
+    return Annotated[str, checked(check, required=False), WithJsonSchema({"type": "string", "minLength": 1})]
+
+
+class LoginIn(Input):
+    email: _filled("Enter your email address.") = None  # type: ignore[valid-type]
+    password: _filled("Enter your password.") = None  # type: ignore[valid-type]
+
+
+class SignedOut(Out):
+    signed_out: bool
+
+
 @bp.post("/auth/login")
 @limiter.limit(LOGIN_LIMIT, error_message="Too many sign-in attempts; wait a minute and try again.")
-def auth_login() -> Any:
-    body = json_body()
-    email, password = body.get("email"), body.get("password")
-    if not isinstance(email, str) or not email.strip():
+@operation("Sign in; the answer sets the session cookie.", ok=PersonAnswer, body=LoginIn, public=True,
+           errors=(429,))
+def auth_login(body: LoginIn) -> Any:
+    email, password = body.email, body.password
+    if email is None:
         raise ValidationFailed("Enter your email address.", "email")
     storable(email, "email")
-    if not isinstance(password, str) or not password:
+    if password is None:
         raise ValidationFailed("Enter your password.", "password")
     person = authenticate(email, password)
     if person is None:
@@ -36,11 +61,13 @@ def auth_login() -> Any:
 
 
 @bp.post("/auth/logout")
-def auth_logout() -> Any:
+@operation("Sign out.", ok=SignedOut, body=NoFields, public=True)
+def auth_logout(body: NoFields) -> Any:
     logout()
     return {"signed_out": True}
 
 
 @bp.get("/me")
+@operation("Who I am.", ok=PersonAnswer)
 def me() -> Any:
     return {"person": private_profile(require_person())}

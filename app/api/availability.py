@@ -12,14 +12,19 @@ leave out only booked meetings.
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Annotated, Any
 
-from flask import Flask, request
+from flask import Flask
+from pydantic import Field, WithJsonSchema
 from sqlalchemy import exists, select
 
 from app.api import bp
-from app.api.params import as_datetime, page
+from app.api.fields import Input, checked, short_text
+from app.api.inputs import Page
+from app.api.operations import operation
+from app.api.params import as_datetime
+from app.api.responses import Out
 from app.auth import require_person
 from app.db import db
 from freebusy.slots import Slot
@@ -85,8 +90,8 @@ def calendar_status() -> dict[str, Any]:
     return {"calendars_unread": calendar_reads.unread(), "note": calendar_reads.note()}
 
 
-def _moment(name: str, zone: tzinfo, *, end_of_day: bool) -> datetime | None:
-    raw = (request.args.get(name) or "").strip()
+def _moment(raw: str | None, name: str, zone: tzinfo, *, end_of_day: bool) -> datetime | None:
+    raw = (raw or "").strip()
     if not raw:
         return None
     if len(raw) == 10:
@@ -101,11 +106,46 @@ def _moment(name: str, zone: tzinfo, *, end_of_day: bool) -> datetime | None:
     return as_datetime(raw, name)
 
 
-def window(viewer: Person) -> tuple[datetime, datetime]:
+def _day_or_moment(value: Any, field: str) -> str:
+    """Checks the form of ``from``/``to`` now; :func:`window` reads them in the viewer's zone."""
+    raw = value if isinstance(value, str) else ""
+    _moment(raw, field, UTC, end_of_day=False)
+    return raw
+
+
+DayOrMoment = Annotated[str, checked(_day_or_moment), WithJsonSchema({
+    "type": "string", "description": "YYYY-MM-DD (a whole day in my zone) or an ISO date-time with offset.",
+    "anyOf": [{"format": "date"}, {"format": "date-time"}]})]
+
+
+class WindowQuery(Input):
+    from_: DayOrMoment | None = Field(None, alias="from")
+    to: DayOrMoment | None = None
+
+
+class FreeQuery(WindowQuery, Page):
+    skill: short_text(SKILL_MAX) | None = None  # type: ignore[valid-type]
+
+
+class Slots(Out):
+    mentor: dict[str, Any]
+    slots: list[dict[str, Any]]
+    calendars_unread: bool
+    note: str | None
+
+
+class FreeMentors(Out):
+    total: int
+    mentors: list[dict[str, Any]]
+    calendars_unread: bool
+    note: str | None
+
+
+def window(viewer: Person, raw_from: str | None, raw_to: str | None) -> tuple[datetime, datetime]:
     """The ``[from, to)`` the query asks for, validated (422 naming the field)."""
     zone = person_zone(viewer)
-    start = _moment("from", zone, end_of_day=False) or utcnow().replace(second=0, microsecond=0)
-    end = _moment("to", zone, end_of_day=True) or start + timedelta(days=DEFAULT_DAYS)
+    start = _moment(raw_from, "from", zone, end_of_day=False) or utcnow().replace(second=0, microsecond=0)
+    end = _moment(raw_to, "to", zone, end_of_day=True) or start + timedelta(days=DEFAULT_DAYS)
     if start >= end:
         raise ValidationFailed("to must be after from.", "to")
     if end - start > timedelta(days=MAX_DAYS):
@@ -137,10 +177,11 @@ def _mentor(mentor_id: int) -> Person:
 
 
 @bp.get("/mentors/<int:mentor_id>/availability")
-def mentor_availability(mentor_id: int) -> Any:
+@operation("One mentor's bookable slots for me.", ok=Slots, query=WindowQuery)
+def mentor_availability(mentor_id: int, query: WindowQuery) -> Any:
     viewer = require_person()
     mentor = _mentor(mentor_id)
-    start, end = window(viewer)
+    start, end = window(viewer, query.from_, query.to)
     program = get_program(db())
     zone = person_zone(viewer)
     slots = bookable_slots(db(), program, mentor, viewer, start, end)
@@ -156,21 +197,21 @@ def mentor_availability(mentor_id: int) -> Any:
 
 
 @bp.get("/mentors/free")
-def free_mentors() -> Any:
+@operation("Mentors (optionally offering skill) ranked by shared slots with me.", ok=FreeMentors,
+           query=FreeQuery)
+def free_mentors(query: FreeQuery) -> Any:
     """Active mentors (optionally offering ``skill``) ranked by shared slots with the viewer."""
     viewer = require_person()
-    start, end = window(viewer)
-    limit, offset = page()
-    skill_name = (request.args.get("skill") or "").strip()
-    if len(skill_name) > SKILL_MAX:
-        raise ValidationFailed(f"skill is too long (at most {SKILL_MAX} characters).", "skill")
+    start, end = window(viewer, query.from_, query.to)
+    limit, offset = query.limit, query.offset
+    skill_name = query.skill or ""
     session = db()
-    query = select(Person).where(Person.active, Person.is_mentor, Person.id != viewer.id)
+    people = select(Person).where(Person.active, Person.is_mentor, Person.id != viewer.id)
     if skill_name:
         skill = find_skill(session, skill_name)
         if skill is None:
             raise ValidationFailed(f"Unknown skill {skill_name!r}.", "skill")
-        query = query.where(exists(select(PersonSkill.id).where(
+        people = people.where(exists(select(PersonSkill.id).where(
             PersonSkill.person_id == Person.id,
             PersonSkill.skill_id == skill.id,
             PersonSkill.relation == SkillRelation.OFFERS,
@@ -178,8 +219,8 @@ def free_mentors() -> Any:
     program = get_program(session)
     visible = visible_mentor_ids(session, program, viewer)
     if visible is not None:  # the program hides the directory: recommendations only
-        query = query.where(Person.id.in_(visible))
-    mentors = list(session.scalars(query))
+        people = people.where(Person.id.in_(visible))
+    mentors = list(session.scalars(people))
     counts = shared_slot_counts(session, program, mentors, viewer, start, end)
     ranked = sorted((m for m in mentors if counts[m.id] > 0), key=lambda m: (-counts[m.id], m.name, m.id))
     return {

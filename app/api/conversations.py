@@ -9,17 +9,63 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from pydantic import Field
 
-from app.api import bp, json_body
+from app.api import bp
+from app.api.fields import AnyObject, Flag, Given, Id, Input, Text, When
+from app.api.inputs import NoFields, TimeIn, time_pairs
 from app.api.meetings import visible_meeting
-from app.api.params import as_datetime, as_int, as_str, fits_id, query_flag, required
-from app.api.requests import parse_times
+from app.api.operations import operation
+from app.api.params import fits_id
+from app.api.responses import Out, wrapped
 from app.auth import require_person, roles_required
 from app.db import db
 from scheduling.errors import NotFound, ValidationFailed
 from scheduling.services import followups, messages
 from scheduling.services.program import get_program
+
+
+class MessageIn(Input):
+    body: Text
+
+
+class FollowUpIn(Input):
+    kind: Text
+    message: Text = ""
+    times: list[TimeIn] | None = None
+    topic: Text = ""
+
+
+class ReassessIn(Input):
+    skill: Given
+    level: Given
+    meeting_id: Id | None = None
+
+
+class ReassessmentQuery(Input):
+    to_confirm: Flag = False
+
+
+class MatchingReportQuery(Input):
+    from_: When | None = Field(None, alias="from")
+    to: When | None = None
+
+
+class Thread(Out):
+    request_id: int
+    messages: list[dict[str, Any]]
+
+
+MessageOut = wrapped("MessageAnswer", "message")
+FollowUps = wrapped("FollowUps", "follow_ups", list[dict[str, Any]])
+FollowUpOut = wrapped("FollowUpAnswer", "follow_up")
+Reassessments = wrapped("Reassessments", "reassessments", list[dict[str, Any]])
+ReassessmentOut = wrapped("ReassessmentAnswer", "reassessment")
+
+
+class MatchingReport(Out):
+    messages: AnyObject
+    skill_changes: Any
 
 
 def _request_id(request_id: int) -> int:
@@ -29,6 +75,7 @@ def _request_id(request_id: int) -> int:
 
 
 @bp.get("/requests/<int:request_id>/messages")
+@operation("A request's message thread.", ok=Thread)
 def request_messages(request_id: int) -> Any:
     me = require_person()
     found = messages.thread(db(), _request_id(request_id), me)
@@ -36,14 +83,15 @@ def request_messages(request_id: int) -> Any:
 
 
 @bp.post("/requests/<int:request_id>/messages")
-def request_message_post(request_id: int) -> Any:
+@operation("Write in a request's thread.", ok={201: MessageOut}, body=MessageIn)
+def request_message_post(request_id: int, body: MessageIn) -> Any:
     me = require_person()
-    body = json_body()
-    message = messages.post_message(db(), _request_id(request_id), me, as_str(required(body, "body"), "body"))
+    message = messages.post_message(db(), _request_id(request_id), me, body.body)
     return {"message": messages.message_view(message, me)}, 201
 
 
 @bp.get("/meetings/<int:meeting_id>/messages")
+@operation("A meeting's message thread (its request's).", ok=Thread)
 def meeting_messages(meeting_id: int) -> Any:
     me = require_person()
     meeting = visible_meeting(meeting_id, me)
@@ -52,11 +100,11 @@ def meeting_messages(meeting_id: int) -> Any:
 
 
 @bp.post("/meetings/<int:meeting_id>/messages")
-def meeting_message_post(meeting_id: int) -> Any:
+@operation("Write in a meeting's thread.", ok={201: MessageOut}, body=MessageIn)
+def meeting_message_post(meeting_id: int, body: MessageIn) -> Any:
     me = require_person()
-    body = json_body()
     meeting = visible_meeting(meeting_id, me)
-    message = messages.post_message(db(), meeting.request_id, me, as_str(required(body, "body"), "body"))
+    message = messages.post_message(db(), meeting.request_id, me, body.body)
     return {"message": messages.message_view(message, me)}, 201
 
 
@@ -64,28 +112,28 @@ def meeting_message_post(meeting_id: int) -> Any:
 
 
 @bp.get("/meetings/<int:meeting_id>/follow-ups")
+@operation("Proposals to continue after a meeting.", ok=FollowUps)
 def meeting_follow_ups(meeting_id: int) -> Any:
     meeting = visible_meeting(meeting_id, require_person())
     return {"follow_ups": [followups.follow_up_view(f) for f in followups.follow_ups_of(db(), meeting)]}
 
 
 @bp.post("/meetings/<int:meeting_id>/follow-ups")
-def meeting_follow_up_propose(meeting_id: int) -> Any:
+@operation("Propose to continue: kind ongoing, or follow_up with times.", ok={201: FollowUpOut},
+           body=FollowUpIn)
+def meeting_follow_up_propose(meeting_id: int, body: FollowUpIn) -> Any:
     """``{"kind": "ongoing" | "follow_up", "message", "times": [{start, end}] (follow_up), "topic"}``."""
     me = require_person()
-    body = json_body()
     meeting = visible_meeting(meeting_id, me)
-    times = parse_times(body["times"]) if body.get("times") is not None else None
-    follow = followups.propose(db(), meeting, me, as_str(required(body, "kind"), "kind"),
-                               message=as_str(body.get("message"), "message"), times=times,
-                               topic=as_str(body.get("topic"), "topic") or None)
+    follow = followups.propose(db(), meeting, me, body.kind, message=body.message,
+                               times=time_pairs(body.times), topic=body.topic or None)
     return {"follow_up": followups.follow_up_view(follow)}, 201
 
 
 @bp.post("/follow-ups/<int:follow_up_id>/<any(accept, decline):answer>")
-def follow_up_answer(follow_up_id: int, answer: str) -> Any:
+@operation("Accept or decline a proposal to continue.", ok=FollowUpOut, body=NoFields)
+def follow_up_answer(follow_up_id: int, answer: str, body: NoFields) -> Any:
     me = require_person()
-    json_body()
     session = db()
     follow = followups.answer(session, followups.get_follow_up(session, follow_up_id, me), me,
                               accept=answer == "accept")
@@ -96,28 +144,27 @@ def follow_up_answer(follow_up_id: int, answer: str) -> Any:
 
 
 @bp.post("/reassessments")
-def reassessment_create() -> Any:
+@operation("My new level of a skill, for my manager to confirm.", ok={201: ReassessmentOut}, body=ReassessIn)
+def reassessment_create(body: ReassessIn) -> Any:
     """``{"skill", "level", "meeting_id"?}``: my new level, for my manager to confirm."""
     me = require_person()
-    body = json_body()
-    meeting_id = as_int(body["meeting_id"], "meeting_id") if body.get("meeting_id") is not None else None
-    skill, level = required(body, "skill"), required(body, "level")
-    row = followups.reassess(db(), me, skill, level, meeting_id=meeting_id)
+    row = followups.reassess(db(), me, body.skill, body.level, meeting_id=body.meeting_id)
     return {"reassessment": followups.reassessment_view(row)}, 201
 
 
 @bp.get("/reassessments")
-def reassessment_list() -> Any:
+@operation("Mine, or (to_confirm=1) the ones waiting for me.", ok=Reassessments, query=ReassessmentQuery)
+def reassessment_list(query: ReassessmentQuery) -> Any:
     """Mine, or (``to_confirm=1``) the pending ones of the people I manage (all, for admins)."""
     me = require_person()
-    rows = followups.reassessments_for(db(), me, to_confirm=query_flag("to_confirm"))
+    rows = followups.reassessments_for(db(), me, to_confirm=query.to_confirm)
     return {"reassessments": [followups.reassessment_view(r) for r in rows]}
 
 
 @bp.post("/reassessments/<int:reassessment_id>/<any(confirm, reject):answer>")
-def reassessment_decide(reassessment_id: int, answer: str) -> Any:
+@operation("Confirm or reject a re-assessment (manager or admin).", ok=ReassessmentOut, body=NoFields)
+def reassessment_decide(reassessment_id: int, answer: str, body: NoFields) -> Any:
     me = require_person()
-    json_body()
     session = db()
     row = followups.get_reassessment(session, reassessment_id, me)
     followups.decide(session, row, me, confirm=answer == "confirm")
@@ -129,12 +176,13 @@ def reassessment_decide(reassessment_id: int, answer: str) -> Any:
 
 @bp.get("/reports/matching")
 @roles_required("admin")
-def matching_report() -> Any:
+@operation("Messages written and skill changes confirmed after meetings.", ok=MatchingReport,
+           query=MatchingReportQuery)
+def matching_report(query: MatchingReportQuery) -> Any:
     """Messages written and skill changes confirmed after meetings (``from``/``to`` optional)."""
     session = db()
     program = get_program(session)
-    start = as_datetime(request.args["from"], "from") if request.args.get("from") else None
-    end = as_datetime(request.args["to"], "to") if request.args.get("to") else None
+    start, end = query.from_, query.to
     if start is not None and end is not None and end <= start:
         raise ValidationFailed("to must be after from.", "to")
     return {

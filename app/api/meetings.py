@@ -6,9 +6,12 @@ from typing import Any
 
 from sqlalchemy.orm import selectinload
 
-from app.api import bp, json_body
-from app.api.listing import participant_rows
-from app.api.params import as_datetime, as_str, required
+from app.api import bp
+from app.api.fields import Input, Text, When, one_of
+from app.api.listing import ParticipantQuery, participant_rows
+from app.api.operations import operation
+from app.api.responses import Meeting as MeetingOut
+from app.api.responses import MeetingList
 from app.auth import require_person
 from app.db import db
 from scheduling.db import get_row
@@ -16,6 +19,19 @@ from scheduling.errors import NotFound
 from scheduling.models import Meeting, MeetingState, Person
 from scheduling.services import meetings as svc
 from scheduling.services.serialize import serialize_meeting
+
+
+class MeetingQuery(ParticipantQuery):
+    state: one_of(MeetingState) | None = None  # type: ignore[valid-type]
+
+
+class CancelIn(Input):
+    reason: Text = ""
+
+
+class RescheduleIn(Input):
+    start: When
+    end: When
 
 
 def visible_meeting(meeting_id: int, viewer: Person) -> Meeting:
@@ -26,37 +42,38 @@ def visible_meeting(meeting_id: int, viewer: Person) -> Meeting:
 
 
 @bp.get("/meetings")
-def list_meetings() -> Any:
+@operation("My meetings, soonest first; admins pass all=1 to see everyone's.", ok=MeetingList,
+           query=MeetingQuery)
+def list_meetings(query: MeetingQuery) -> Any:
     """My meetings, soonest first; admins pass ``all=1`` (and filters) to see everyone's."""
     me = require_person()
     rows, total = participant_rows(
-        Meeting, MeetingState, me, noun="meetings", order_by=(Meeting.start_at, Meeting.id),
+        Meeting, query, me, noun="meetings", order_by=(Meeting.start_at, Meeting.id),
         options=(selectinload(Meeting.mentee), selectinload(Meeting.mentor)),
     )
     return {"meetings": [serialize_meeting(m, me) for m in rows], "total": total}
 
 
 @bp.get("/meetings/<int:meeting_id>")
+@operation("One meeting.", ok=MeetingOut)
 def get_meeting(meeting_id: int) -> Any:
     me = require_person()
     return serialize_meeting(visible_meeting(meeting_id, me), me)
 
 
 @bp.post("/meetings/<int:meeting_id>/cancel")
-def cancel_meeting(meeting_id: int) -> Any:
+@operation("Cancel a meeting.", ok=MeetingOut, body=CancelIn)
+def cancel_meeting(meeting_id: int, body: CancelIn) -> Any:
     me = require_person()
-    body = json_body()
     meeting = visible_meeting(meeting_id, me)
-    svc.cancel(db(), meeting, actor=me, reason=as_str(body.get("reason"), "reason"))
+    svc.cancel(db(), meeting, actor=me, reason=body.reason)
     return serialize_meeting(meeting, me)
 
 
 @bp.post("/meetings/<int:meeting_id>/reschedule")
-def reschedule_meeting(meeting_id: int) -> Any:
+@operation("Move a meeting.", ok=MeetingOut, body=RescheduleIn)
+def reschedule_meeting(meeting_id: int, body: RescheduleIn) -> Any:
     me = require_person()
-    body = json_body()
     meeting = visible_meeting(meeting_id, me)
-    start = as_datetime(required(body, "start"), "start")
-    end = as_datetime(required(body, "end"), "end")
-    svc.reschedule(db(), meeting, actor=me, start=start, end=end)
+    svc.reschedule(db(), meeting, actor=me, start=body.start, end=body.end)
     return serialize_meeting(meeting, me)

@@ -79,13 +79,20 @@ def query_int(name: str) -> int | None:
     return None if raw is None or raw == "" else as_int(raw, name)
 
 
-def query_flag(name: str) -> bool:
-    raw = (request.args.get(name) or "").strip().lower()
+def as_flag(value: Any, field: str) -> bool:
+    """A switch: 1/true/yes or 0/false/no (empty is off); JSON booleans too."""
+    if isinstance(value, bool):
+        return value
+    raw = (value if isinstance(value, str) else "?").strip().lower()
     if raw in ("", "0", "false", "no"):
         return False
     if raw in ("1", "true", "yes"):
         return True
-    raise ValidationFailed(f"{name} must be 1 or 0.", name)
+    raise ValidationFailed(f"{field} must be 1 or 0.", field)
+
+
+def query_flag(name: str) -> bool:
+    return as_flag(request.args.get(name) or "", name)
 
 
 def query_enum(cls: type[E], name: str) -> E | None:

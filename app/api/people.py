@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.api import bp, json_body
-from app.api.params import page
+from app.api import bp
+from app.api.fields import Passed, hint, short_text
+from app.api.inputs import Page
+from app.api.operations import operation
+from app.api.responses import Out, PersonAnswer, Profile
 from app.auth import require_person, roles_required
 from app.db import db
 from scheduling.db import get_row
@@ -31,18 +33,47 @@ FILTERS = ("q", "skill", "department", "title", "time_zone")
 FILTER_MAX = 200
 
 
-def _filters() -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for name in FILTERS:
-        value = (request.args.get(name) or "").strip()
-        if len(value) > FILTER_MAX:
-            raise ValidationFailed(f"{name} is too long (at most {FILTER_MAX} characters).", name)
-        out[name] = value or None
-    return out
+Filter = short_text(FILTER_MAX)
+TEXT = {"type": "string"}
 
 
-def _role_for(viewer: Person) -> str | None:
-    role = (request.args.get("role") or "mentor").strip().lower()
+class PeopleQuery(Page):
+    """``role``: mentor (default), mentee (mentors and admins), admin or any (admins)."""
+
+    role: Filter | None = None  # type: ignore[valid-type]
+    q: Filter | None = None  # type: ignore[valid-type]
+    skill: Filter | None = None  # type: ignore[valid-type]
+    department: Filter | None = None  # type: ignore[valid-type]
+    title: Filter | None = None  # type: ignore[valid-type]
+    time_zone: Filter | None = None  # type: ignore[valid-type]
+
+
+class PersonFields(Passed):
+    """Profile fields; ``email``, ``roles``, ``manager_id``, ``active`` and ``password`` are for admins."""
+
+    name: hint(TEXT) = None  # type: ignore[valid-type]
+    email: hint({"type": "string", "format": "email"}) = None  # type: ignore[valid-type]
+    time_zone: hint({"type": "string", "description": "An IANA zone, e.g. Europe/Paris."}) = None  # type: ignore[valid-type]
+    roles: hint({"type": "array", "items": {"enum": list(svc.ROLES)}}) = None  # type: ignore[valid-type]
+    department: hint(TEXT) = None  # type: ignore[valid-type]
+    title: hint(TEXT) = None  # type: ignore[valid-type]
+    region: hint(TEXT) = None  # type: ignore[valid-type]
+    bio: hint(TEXT) = None  # type: ignore[valid-type]
+    password: hint(TEXT) = None  # type: ignore[valid-type]
+    manager_id: hint({"type": ["integer", "null"]}) = None  # type: ignore[valid-type]
+    monthly_meeting_cap: hint({"type": ["integer", "null"], "minimum": 0}) = None  # type: ignore[valid-type]
+    active: hint({"type": "boolean"}) = None  # type: ignore[valid-type]
+
+
+class PeoplePage(Out):
+    items: list[Profile]
+    total: int
+    limit: int
+    offset: int
+
+
+def _role_for(viewer: Person, asked: str | None) -> str | None:
+    role = (asked or "mentor").lower()
     if role not in (*svc.ROLES, "any"):
         raise ValidationFailed(f"Unknown role {role!r}; use mentor, mentee, admin or any.", "role")
     if role == "mentor" or viewer.is_admin:
@@ -82,11 +113,13 @@ def _directory_limit(session: Session, viewer: Person, role: str | None) -> list
 
 
 @bp.get("/people")
-def people_list() -> Any:
+@operation("The directory: mentors by default; filters q, skill, department, title, time_zone.",
+           ok=PeoplePage, query=PeopleQuery)
+def people_list(query: PeopleQuery) -> Any:
     viewer = require_person()
-    role = _role_for(viewer)
-    filters = _filters()
-    limit, offset = page()
+    role = _role_for(viewer, query.role)
+    filters = {name: getattr(query, name) for name in FILTERS}
+    limit, offset = query.limit, query.offset
     session = db()
     only = _directory_limit(session, viewer, role)
     items = svc.search_people(session, **filters, role=role, limit=limit, offset=offset, only_ids=only)
@@ -100,6 +133,7 @@ def people_list() -> Any:
 
 
 @bp.get("/people/<int:person_id>")
+@operation("One person's profile.", ok=PersonAnswer)
 def people_get(person_id: int) -> Any:
     viewer = require_person()
     return {"person": profile_for(viewer, _visible(person_id, viewer))}
@@ -107,16 +141,18 @@ def people_get(person_id: int) -> Any:
 
 @bp.post("/people")
 @roles_required("admin")
-def people_create() -> Any:
-    person = svc.create_person(db(), json_body())
+@operation("Add a person (admins); name and email are required.", ok={201: PersonAnswer}, body=PersonFields)
+def people_create(body: PersonFields) -> Any:
+    person = svc.create_person(db(), body.given())
     return {"person": svc.private_profile(person)}, 201
 
 
 @bp.patch("/people/<int:person_id>")
-def people_update(person_id: int) -> Any:
+@operation("Edit a profile: my own, or anyone's as an admin.", ok=PersonAnswer, body=PersonFields)
+def people_update(person_id: int, body: PersonFields) -> Any:
     viewer = require_person()
     person = _visible(person_id, viewer)
     if not (viewer.is_admin or viewer.id == person.id):
         raise Forbidden("You can only edit your own profile.")
-    svc.update_person(db(), person, json_body(), actor=viewer)
+    svc.update_person(db(), person, body.given(), actor=viewer)
     return {"person": profile_for(viewer, person)}

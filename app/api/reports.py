@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import Response
 
 from app.api import bp
+from app.api.fields import Input, short_text
+from app.api.operations import operation
 from app.auth import roles_required
 from app.db import db
 from scheduling.errors import ValidationFailed
@@ -16,10 +18,16 @@ from scheduling.services.program import get_program
 FORMATS = ("json", "csv")
 
 
+class HealthQuery(Input):
+    format: short_text(10) | None = None  # type: ignore[valid-type]
+
+
 @bp.get("/reports/health")
 @roles_required("admin")
-def health_report() -> Any:
-    fmt = (request.args.get("format") or "json").strip().lower()
+@operation("The program health report (format=json or csv).", ok={200: {"type": "object"}},
+           query=HealthQuery, extra_content={200: {"text/csv": {"type": "string"}}})
+def health_report(query: HealthQuery) -> Any:
+    fmt = (query.format or "json").lower()
     if fmt not in FORMATS:
         raise ValidationFailed("format must be json or csv.", "format")
     session = db()

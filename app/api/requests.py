@@ -13,15 +13,12 @@ from flask import abort, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.api import bp, json_body
-from app.api.listing import participant_rows
-from app.api.params import (
-    as_datetime,
-    as_enum,
-    as_int,
-    as_str,
-    required,
-)
+from app.api import bp
+from app.api.fields import Id, Input, Text, When, one_of
+from app.api.inputs import NoFields, TimeIn, time_pairs
+from app.api.listing import ParticipantQuery, participant_rows
+from app.api.operations import operation
+from app.api.responses import Request, RequestAndMeeting, RequestList
 from app.auth import require_person, roles_required
 from app.db import db
 from scheduling.db import get_row
@@ -40,11 +37,43 @@ from scheduling.services import requests as svc
 from scheduling.services.serialize import serialize_meeting, serialize_request
 
 
-def current_program(body: dict[str, Any] | None = None) -> Program:
+class NewRequest(Input):
+    """``mentor_id`` (a mentee asks) or ``mentee_id`` (a mentor asks, where the program allows)."""
+
+    mentor_id: Id | None = None
+    mentee_id: Id | None = None
+    program_id: Id | None = None
+    topic: Text = ""
+    description: Text = ""
+    mode: one_of(MeetingMode) = MeetingMode.VIDEO  # type: ignore[valid-type]
+    location: Text = ""
+    times: list[TimeIn]
+
+
+class AcceptIn(Input):
+    time_id: Id | None = None
+
+
+class CounterIn(Input):
+    start: When
+    end: When
+    message: Text = ""
+
+
+class DeclineIn(Input):
+    reason: one_of(DeclineReason)  # type: ignore[valid-type]
+    message: Text = ""
+
+
+class RequestQuery(ParticipantQuery):
+    state: one_of(RequestState) | None = None  # type: ignore[valid-type]
+
+
+def current_program(program_id: int | None = None) -> Program:
     """The program named in the body, else the (first) program of this installation."""
     session = db()
-    if body and body.get("program_id") is not None:
-        program = session.get(Program, as_int(body["program_id"], "program_id"))
+    if program_id is not None:
+        program = session.get(Program, program_id)
         if program is None:
             raise NotFound("No such program.", "program_id")
         return program
@@ -54,8 +83,8 @@ def current_program(body: dict[str, Any] | None = None) -> Program:
     return program
 
 
-def load_person(person_id: Any, field: str) -> Person:
-    person = db().get(Person, as_int(person_id, field))
+def load_person(person_id: int, field: str) -> Person:
+    person = db().get(Person, person_id)
     if person is None or not person.active:
         raise NotFound("No such person.", field)
     return person
@@ -75,58 +104,46 @@ def request_view(req: MeetingRequest, viewer: Person) -> dict[str, Any]:
     return serialize_request(req, viewer, messages=list(messages))
 
 
-def parse_times(value: Any) -> list[tuple[Any, Any]]:
-    if not isinstance(value, list):
-        raise ValidationFailed("times must be a list of {start, end} objects.", "times")
-    times = []
-    for i, item in enumerate(value):
-        if not isinstance(item, dict):
-            raise ValidationFailed("Each time is an object with start and end.", f"times[{i}]")
-        for key in ("start", "end"):
-            if item.get(key) is None:
-                raise ValidationFailed(f"{key} is required.", f"times[{i}].{key}")
-        times.append(
-            (as_datetime(item["start"], f"times[{i}].start"), as_datetime(item["end"], f"times[{i}].end"))
-        )
-    return times
-
-
 @bp.post("/requests")
 @roles_required("mentee", "mentor")
-def create_request() -> Any:
+@operation("Ask for a meeting.", ok={201: Request}, body=NewRequest)
+def create_request(body: NewRequest) -> Any:
     """A mentee asks a mentor (``mentor_id``); where the program allows it, a mentor may ask a
     mentee instead (``mentee_id``)."""
     me = require_person()
-    body = json_body()
-    program = current_program(body)
-    if body.get("mentee_id") is not None and as_int(body["mentee_id"], "mentee_id") != me.id:
+    program = current_program(body.program_id)
+    if body.mentee_id is not None and body.mentee_id != me.id:
         if not me.is_mentor:
             raise Forbidden("Only mentors can ask a mentee for a meeting.", "mentee_id")
-        mentee, mentor, initiated_by = load_person(body["mentee_id"], "mentee_id"), me, Initiator.MENTOR
+        mentee, mentor, initiated_by = load_person(body.mentee_id, "mentee_id"), me, Initiator.MENTOR
     else:
+        if body.mentor_id is None:
+            raise ValidationFailed("mentor_id is required.", "mentor_id")
         mentee, initiated_by = me, Initiator.MENTEE
-        mentor = load_person(required(body, "mentor_id"), "mentor_id")
+        mentor = load_person(body.mentor_id, "mentor_id")
     req = svc.request_meeting(
         db(),
         program=program,
         mentee=mentee,
         mentor=mentor,
-        topic=as_str(body.get("topic"), "topic"),
-        description=as_str(body.get("description"), "description"),
-        mode=as_enum(MeetingMode, body.get("mode", MeetingMode.VIDEO.value), "mode"),
-        location=as_str(body.get("location"), "location"),
-        times=parse_times(required(body, "times")),
+        topic=body.topic,
+        description=body.description,
+        mode=body.mode,
+        location=body.location,
+        times=time_pairs(body.times),
         initiated_by=initiated_by,
     )
     return request_view(req, me), 201, {"Location": url_for("api.get_request", request_id=req.id)}
 
 
 @bp.get("/requests")
-def list_requests() -> Any:
+@operation("My requests (as mentee or mentor); admins pass all=1 to see everyone's.", ok=RequestList,
+           query=RequestQuery)
+def list_requests(query: RequestQuery) -> Any:
     """My requests (as mentee or mentor); admins pass ``all=1`` to see everyone's."""
     me = require_person()
     rows, total = participant_rows(
-        MeetingRequest, RequestState, me, noun="requests",
+        MeetingRequest, query, me, noun="requests",
         order_by=(MeetingRequest.created_at.desc(), MeetingRequest.id.desc()),
         options=(
             selectinload(MeetingRequest.mentee),
@@ -138,60 +155,59 @@ def list_requests() -> Any:
 
 
 @bp.get("/requests/<int:request_id>")
+@operation("One request with its thread.", ok=Request)
 def get_request(request_id: int) -> Any:
     me = require_person()
     return request_view(visible_request(request_id, me), me)
 
 
 @bp.post("/requests/<int:request_id>/accept")
-def accept_request(request_id: int) -> Any:
+@operation("Accept one of the proposed times (time_id; may be left out when there is one).",
+           ok=RequestAndMeeting, body=AcceptIn)
+def accept_request(request_id: int, body: AcceptIn) -> Any:
     me = require_person()
-    body = json_body()
     req = visible_request(request_id, me)
-    time_id = body.get("time_id")
+    time_id = body.time_id
     if time_id is None:
         if len(svc.initiator_times(req)) != 1:
             raise ValidationFailed("Choose one of the proposed times (time_id).", "time_id")
         meeting = svc.accept(db(), req, actor=me, time_index=0)
     else:
-        meeting = svc.accept(db(), req, actor=me, proposed_time_id=as_int(time_id, "time_id"))
+        meeting = svc.accept(db(), req, actor=me, proposed_time_id=time_id)
     return {"request": request_view(req, me), "meeting": serialize_meeting(meeting, me)}
 
 
 @bp.post("/requests/<int:request_id>/counter")
-def counter_request(request_id: int) -> Any:
+@operation("Propose another time.", ok=Request, body=CounterIn)
+def counter_request(request_id: int, body: CounterIn) -> Any:
     me = require_person()
-    body = json_body()
     req = visible_request(request_id, me)
-    start = as_datetime(required(body, "start"), "start")
-    end = as_datetime(required(body, "end"), "end")
-    svc.counter(db(), req, actor=me, start=start, end=end, message=as_str(body.get("message"), "message"))
+    svc.counter(db(), req, actor=me, start=body.start, end=body.end, message=body.message)
     return request_view(req, me)
 
 
 @bp.post("/requests/<int:request_id>/confirm")
-def confirm_request(request_id: int) -> Any:
+@operation("Take the counter-proposed time.", ok=RequestAndMeeting, body=NoFields)
+def confirm_request(request_id: int, body: NoFields) -> Any:
     me = require_person()
-    json_body()
     req = visible_request(request_id, me)
     meeting = svc.confirm_counter(db(), req, actor=me)
     return {"request": request_view(req, me), "meeting": serialize_meeting(meeting, me)}
 
 
 @bp.post("/requests/<int:request_id>/decline")
-def decline_request(request_id: int) -> Any:
+@operation("Decline, with a reason.", ok=Request, body=DeclineIn)
+def decline_request(request_id: int, body: DeclineIn) -> Any:
     me = require_person()
-    body = json_body()
     req = visible_request(request_id, me)
-    reason = as_enum(DeclineReason, required(body, "reason"), "reason")
-    svc.decline(db(), req, actor=me, reason=reason, message=as_str(body.get("message"), "message"))
+    svc.decline(db(), req, actor=me, reason=body.reason, message=body.message)
     return request_view(req, me)
 
 
 @bp.post("/requests/<int:request_id>/withdraw")
-def withdraw_request(request_id: int) -> Any:
+@operation("Withdraw my request.", ok=Request, body=NoFields)
+def withdraw_request(request_id: int, body: NoFields) -> Any:
     me = require_person()
-    json_body()
     req = visible_request(request_id, me)
     svc.withdraw(db(), req, actor=me)
     return request_view(req, me)
@@ -199,10 +215,10 @@ def withdraw_request(request_id: int) -> Any:
 
 @bp.post("/requests/<int:request_id>/close")
 @roles_required("admin")
-def close_request(request_id: int) -> Any:
+@operation("Close an open request by hand (admins).", ok=Request, body=NoFields)
+def close_request(request_id: int, body: NoFields) -> Any:
     """An admin closes an open request by hand (it becomes ``expired``)."""
     me = require_person()
-    json_body()
     req = get_row(db(), MeetingRequest, request_id)
     if req is None:
         abort(404, description="No such request.")

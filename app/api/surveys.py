@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
-
-from app.api import bp, json_body
-from app.api.params import required
+from app.api import bp
+from app.api.fields import Given, Input, one_of
+from app.api.operations import operation
+from app.api.responses import Out, wrapped
 from app.auth import require_person, roles_required
 from app.db import db
 from scheduling.db import get_row
@@ -20,7 +20,30 @@ from scheduling.errors import NotFound
 from scheduling.models import Person, SurveyInvitation, SurveyVariant
 from scheduling.services import surveys as svc
 from scheduling.services.program import get_program
-from scheduling.services.validation import enum_value
+
+
+class AnswersIn(Input):
+    answers: Given
+
+
+class QuestionsIn(Input):
+    questions: Given
+
+
+class VariantQuery(Input):
+    variant: one_of(SurveyVariant) = SurveyVariant.HELD  # type: ignore[valid-type]
+
+
+class Survey(Out):
+    id: int
+
+
+class Questions(Out):
+    variant: SurveyVariant
+    questions: list[dict[str, Any]]
+
+
+SurveyList = wrapped("SurveyList", "surveys", list[dict[str, Any]])
 
 
 def visible_invitation(invitation_id: int, viewer: Person) -> SurveyInvitation:
@@ -31,6 +54,7 @@ def visible_invitation(invitation_id: int, viewer: Person) -> SurveyInvitation:
 
 
 @bp.get("/surveys")
+@operation("My survey invitations, newest first.", ok=SurveyList)
 def list_surveys() -> Any:
     """My survey invitations, newest first, answered or not."""
     me = require_person()
@@ -38,6 +62,7 @@ def list_surveys() -> Any:
 
 
 @bp.get("/surveys/<int:invitation_id>")
+@operation("One survey with its questions (and my answers).", ok=Survey)
 def get_survey(invitation_id: int) -> Any:
     me = require_person()
     view = svc.survey_view(visible_invitation(invitation_id, me), me)
@@ -46,23 +71,20 @@ def get_survey(invitation_id: int) -> Any:
 
 
 @bp.post("/surveys/<int:invitation_id>")
-def answer_survey(invitation_id: int) -> Any:
+@operation("Answer my survey.", ok=Survey, body=AnswersIn)
+def answer_survey(invitation_id: int, body: AnswersIn) -> Any:
     me = require_person()
-    body = json_body()
     invitation = visible_invitation(invitation_id, me)
-    svc.record_survey(db(), invitation.id, me, required(body, "answers"))
+    svc.record_survey(db(), invitation.id, me, body.answers)
     return svc.survey_view(invitation, me)
-
-
-def _variant() -> SurveyVariant:
-    return enum_value(SurveyVariant, request.args.get("variant") or SurveyVariant.HELD.value, "variant")
 
 
 @bp.get("/program/survey-questions")
 @roles_required("admin")
-def survey_questions_get() -> Any:
+@operation("The survey questions of one variant (admins).", ok=Questions, query=VariantQuery)
+def survey_questions_get(query: VariantQuery) -> Any:
     session = db()
-    variant = _variant()
+    variant = query.variant
     questions = svc.questions_for(session, get_program(session), variant)
     session.commit()  # keeps the default questions if this was the first look
     return {"variant": variant.value, "questions": [svc.question_dict(q) for q in questions]}
@@ -70,8 +92,10 @@ def survey_questions_get() -> Any:
 
 @bp.put("/program/survey-questions")
 @roles_required("admin")
-def survey_questions_put() -> Any:
+@operation("Replace the survey questions of one variant (admins).", ok=Questions, query=VariantQuery,
+           body=QuestionsIn)
+def survey_questions_put(query: VariantQuery, body: QuestionsIn) -> Any:
     session = db()
-    variant = _variant()
-    saved = svc.replace_questions(session, get_program(session), variant, required(json_body(), "questions"))
+    variant = query.variant
+    saved = svc.replace_questions(session, get_program(session), variant, body.questions)
     return {"variant": variant.value, "questions": [svc.question_dict(q) for q in saved]}

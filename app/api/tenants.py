@@ -9,7 +9,10 @@ from typing import Any
 
 from flask import current_app
 
-from app.api import bp, json_body
+from app.api import bp
+from app.api.fields import AnyObject, Passed, hint
+from app.api.operations import operation
+from app.api.responses import wrapped
 from app.auth import roles_required
 from app.db import db
 from scheduling import tenants
@@ -18,6 +21,33 @@ from scheduling.errors import NotFound, ValidationFailed
 from scheduling.models import Person
 
 CONSENT_PATH = "/admin/tenants/consent"
+TEXT = {"type": ["string", "null"]}
+
+
+class TenantIn(Passed):
+    """``provider``: google, microsoft or caldav; ``config`` as that provider needs; ``secret`` write-only."""
+
+    name: hint(TEXT) = None  # type: ignore[valid-type]
+    provider: hint(TEXT) = None  # type: ignore[valid-type]
+    config: hint({"type": "object"}) = None  # type: ignore[valid-type]
+    secret: hint(TEXT) = None  # type: ignore[valid-type]
+
+
+class AccountIn(Passed):
+    person_id: hint({"type": "integer"}) = None  # type: ignore[valid-type]
+    external_id: hint(TEXT) = None  # type: ignore[valid-type]
+    username: hint(TEXT) = None  # type: ignore[valid-type]
+    secret: hint(TEXT) = None  # type: ignore[valid-type]
+
+
+class TestIn(Passed):
+    person_id: hint({"type": "integer"}) = None  # type: ignore[valid-type]
+
+
+TenantAnswer = wrapped("TenantAnswer", "tenant", AnyObject)
+TenantList = wrapped("TenantList", "tenants", list[AnyObject])
+TestResult = wrapped("TenantTestResult", "result", AnyObject)
+AccountAnswer = wrapped("AccountAnswer", "account", AnyObject)
 
 
 def _redirect_uri() -> str:
@@ -55,6 +85,7 @@ def _person(data: dict[str, Any]) -> Person | None:
 
 @bp.get("/tenants")
 @roles_required("admin")
+@operation("Calendar tenants (admins).", ok=TenantList)
 def tenants_list() -> Any:
     uri = _redirect_uri()
     return {"tenants": [tenants.describe_tenant(t, redirect_uri=uri) for t in tenants.list_tenants(db())]}
@@ -62,8 +93,9 @@ def tenants_list() -> Any:
 
 @bp.post("/tenants")
 @roles_required("admin")
-def tenants_create() -> Any:
-    data = json_body()
+@operation("Connect a calendar tenant (admins).", ok={201: TenantAnswer}, body=TenantIn)
+def tenants_create(body: TenantIn) -> Any:
+    data = body.given()
     config = data.get("config", {})
     tenant = tenants.create_tenant(
         db(), name=_text(data, "name"), provider=_text(data, "provider"), config=config, secret=_secret(data)
@@ -73,6 +105,7 @@ def tenants_create() -> Any:
 
 @bp.get("/tenants/<int:tenant_id>")
 @roles_required("admin")
+@operation("One calendar tenant (admins).", ok=TenantAnswer)
 def tenants_get(tenant_id: int) -> Any:
     tenant = tenants.get_tenant(db(), tenant_id)
     return {"tenant": tenants.describe_tenant(tenant, redirect_uri=_redirect_uri())}
@@ -80,8 +113,9 @@ def tenants_get(tenant_id: int) -> Any:
 
 @bp.patch("/tenants/<int:tenant_id>")
 @roles_required("admin")
-def tenants_update(tenant_id: int) -> Any:
-    data = json_body()
+@operation("Change a calendar tenant (admins).", ok=TenantAnswer, body=TenantIn)
+def tenants_update(tenant_id: int, body: TenantIn) -> Any:
+    data = body.given()
     session = db()
     tenant = tenants.get_tenant(session, tenant_id)
     changes: dict[str, Any] = {}
@@ -97,6 +131,7 @@ def tenants_update(tenant_id: int) -> Any:
 
 @bp.delete("/tenants/<int:tenant_id>")
 @roles_required("admin")
+@operation("Remove a calendar tenant (admins).", ok={204: None})
 def tenants_delete(tenant_id: int) -> Any:
     session = db()
     tenants.delete_tenant(session, tenants.get_tenant(session, tenant_id))
@@ -105,20 +140,22 @@ def tenants_delete(tenant_id: int) -> Any:
 
 @bp.post("/tenants/<int:tenant_id>/test")
 @roles_required("admin")
-def tenants_test(tenant_id: int) -> Any:
+@operation("Test the connection, as the tenant or as one person (admins).", ok=TestResult, body=TestIn)
+def tenants_test(tenant_id: int, body: TestIn) -> Any:
     session = db()
     tenant = tenants.get_tenant(session, tenant_id)
-    data = json_body()
+    data = body.given()
     check = tenants.test_connection(session, tenant, person=_person(data))
     return {"result": check.as_dict()}
 
 
 @bp.post("/tenants/<int:tenant_id>/accounts")
 @roles_required("admin")
-def tenants_connect(tenant_id: int) -> Any:
+@operation("Link a person's calendar account (admins).", ok={201: AccountAnswer}, body=AccountIn)
+def tenants_connect(tenant_id: int, body: AccountIn) -> Any:
     session = db()
     tenant = tenants.get_tenant(session, tenant_id)
-    data = json_body()
+    data = body.given()
     person = _person(data)
     if person is None:
         raise ValidationFailed("Say whose calendar this is (person_id).", "person_id")

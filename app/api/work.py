@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import abort, request
+from flask import abort
 
-from app.api import bp, json_body
-from app.api.params import query_enum, query_int
+from app.api import bp
+from app.api.fields import Input, between, one_of, short_text
+from app.api.inputs import NoFields
+from app.api.operations import operation
+from app.api.responses import Out
 from app.auth import roles_required
 from app.db import db
 from scheduling import timed_work
@@ -18,38 +21,55 @@ from scheduling.models import TimedWork, WorkKind
 from worker import failures, runtime
 
 
+class WorkQuery(Input):
+    show: short_text(20) | None = None  # type: ignore[valid-type]
+    kind: one_of(WorkKind) | None = None  # type: ignore[valid-type]
+    limit: between(1, 500, "limit is between 1 and 500.") = 50  # type: ignore[valid-type]
+
+
+class WorkList(Out):
+    work: list[dict[str, Any]]
+    backlog: dict[str, Any]
+
+
+class WorkRow(Out):
+    id: int
+    key: str
+    state: str
+    due_at: str
+
+
 @bp.get("/admin/work")
 @roles_required("admin")
-def list_work() -> Any:
+@operation("Timed work by what it is doing (show=failed|due|overdue|queued|dead), with the backlog.",
+           ok=WorkList, query=WorkQuery)
+def list_work(query: WorkQuery) -> Any:
     """``?show=failed|due|overdue|queued|dead`` (default failed), ``?kind=``, ``?limit=`` (1..500),
     with the backlog counts."""
-    show = request.args.get("show") or "failed"
+    show = query.show or "failed"
     if show not in failures.SHOWS:
         raise ValidationFailed(f"show is one of: {', '.join(failures.SHOWS)}.", "show")
-    limit = query_int("limit") or 50
-    if not 1 <= limit <= 500:
-        raise ValidationFailed("limit is between 1 and 500.", "limit")
-    rows = failures.list_work(db(), runtime.redis_or_none(), show=show, kind=query_enum(WorkKind, "kind"),
-                              limit=limit)
+    rows = failures.list_work(db(), runtime.redis_or_none(), show=show, kind=query.kind, limit=query.limit)
     return {"work": [_plain(row) for row in rows], "backlog": failures.backlog(db())}
 
 
 @bp.post("/admin/work/<int:work_id>/retry")
 @roles_required("admin")
-def retry_work(work_id: int) -> Any:
+@operation("Run failed or dead work again now (admins).", ok=WorkRow, body=NoFields)
+def retry_work(work_id: int, body: NoFields) -> Any:
     """Run failed or dead work again now, with a fresh count of attempts."""
     return _act(work_id, timed_work.retry_now)
 
 
 @bp.post("/admin/work/<int:work_id>/drop")
 @roles_required("admin")
-def drop_work(work_id: int) -> Any:
+@operation("Give up on failed or dead work (admins).", ok=WorkRow, body=NoFields)
+def drop_work(work_id: int, body: NoFields) -> Any:
     """Give up on failed or dead work; it will not run again."""
     return _act(work_id, timed_work.drop)
 
 
 def _act(work_id: int, action: Any) -> Any:
-    json_body()
     if get_row(db(), TimedWork, work_id) is None:
         abort(404, description="No such timed work.")
     row = action(db(), work_id)
