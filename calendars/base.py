@@ -273,6 +273,12 @@ class CalendarProviders(Protocol):
         """The cleaned config; raises :class:`SettingsError`."""
         ...
 
+    def calendar_address(self, provider: str, config: Mapping[str, Any], external_id: str) -> str:
+        """A person's calendar as it will be stored, checked against the tenant's settings:
+        for CalDAV a path inside the tenant's base URL (never a URL of its own: the shared
+        password goes wherever it points). Raises :class:`SettingsError` (field ``external_id``)."""
+        ...
+
     def connector(self, key: object, provider: str, config: Mapping[str, Any],
                   secret: str | None) -> CalendarConnector:
         """A connector reused while ``key`` and the settings are unchanged (keeps tokens and

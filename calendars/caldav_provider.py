@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import icalendar
 from caldav.collection import Calendar
@@ -63,6 +63,53 @@ def resource_name(uid: str) -> str:
     return f"{readable}-{digest}.ics"
 
 
+class OutsideServer(CalendarError):
+    """A calendar address that is not inside the tenant's CalDAV base URL (another host, an
+    absolute URL, ``..``): refused before any request, so no credential ever travels there."""
+
+
+def calendar_path(external_id: str) -> str:
+    """A person's calendar as typed: a path on the tenant's server, relative to its base URL
+    (``alice/work/``) or absolute (``/dav/alice/work/``). Raises :class:`OutsideServer` for
+    anything else: a URL with a scheme or a host, ``..`` segments (also percent-encoded),
+    backslashes, query, fragment or control characters."""
+    text = external_id.strip()
+    parts = urlsplit(text)
+    if parts.scheme or parts.netloc or text.startswith("//"):
+        raise OutsideServer("give the calendar's path on the server, not a full URL")
+    if parts.query or parts.fragment or "?" in text or "#" in text:
+        raise OutsideServer("a calendar path has no query or fragment")
+    decoded = unquote(text)
+    if "\\" in decoded or any(ord(c) < 32 or ord(c) == 127 for c in decoded):
+        raise OutsideServer("the calendar path has characters no path has")
+    if any(segment in (".", "..") for segment in decoded.split("/")):
+        raise OutsideServer("the calendar path may not contain . or .. segments")
+    return text
+
+
+def url_inside(base: str, external_id: str) -> str:
+    """The collection URL of ``external_id`` under ``base``, or :class:`OutsideServer` when it
+    would leave it (other scheme, host, port or a path outside the base path). Stored
+    addresses from before this rule may be absolute URLs; they pass only when inside."""
+    base = base if base.endswith("/") else base + "/"
+    text = external_id.strip()
+    candidate = text if text.startswith(("http://", "https://")) else calendar_path(text)
+    url = urljoin(base, candidate)
+    url = url if url.endswith("/") else url + "/"
+    b, u = urlsplit(base), urlsplit(url)
+    decoded = unquote(u.path)
+    if (
+        (u.scheme, u.netloc.lower()) != (b.scheme, b.netloc.lower())
+        or not u.path.startswith(b.path)
+        or any(segment in (".", "..") for segment in decoded.split("/"))
+        or u.query
+        or u.fragment
+        or "@" in u.netloc
+    ):
+        raise OutsideServer(f"the calendar must be inside the server's address {base}")
+    return url
+
+
 def _translate(exc: Exception) -> CalendarError:
     """Map what the caldav library (or its HTTP stack) raised to our error types."""
     if isinstance(exc, CalendarError):
@@ -80,6 +127,11 @@ def _translate(exc: Exception) -> CalendarError:
             if mapped is not None:
                 return mapped
         return CalendarError(str(exc))
+    if type(exc).__name__ == "TooManyRedirects":
+        return CalendarError(
+            "the CalDAV server answered with a redirect; give the calendar's own address "
+            "(redirects are not followed, so credentials never leave the server)"
+        )
     if isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in {
         "niquests",
         "requests",
@@ -153,12 +205,15 @@ class CalDAVConnector:
             require_tls=False,
             rate_limit_handle=False,
         )
+        # No redirects: a 3xx could send the request (and, on the same host, its credentials)
+        # anywhere; the server's own addresses are all we talk to.
+        client.session.max_redirects = 0
         self._clients[key] = client
         return client
 
     def calendar_url(self, owner: CalendarIdentity) -> str:
-        url = urljoin(self.url, owner.external_id)
-        return url if url.endswith("/") else url + "/"
+        """The person's collection URL, always inside the tenant's base URL (:func:`url_inside`)."""
+        return url_inside(self.url, owner.external_id)
 
     def _calendar(self, owner: CalendarIdentity) -> Calendar:
         return self._client(owner).calendar(url=self.calendar_url(owner))

@@ -263,6 +263,18 @@ class Registry:
     def validate(self, provider: str, config: Mapping[str, Any], secret: str | None) -> dict[str, Any]:
         return validate(provider, config, secret)
 
+    def calendar_address(self, provider: str, config: Mapping[str, Any], external_id: str) -> str:
+        text = external_id.strip()
+        if provider != "caldav":
+            return text
+        from calendars.caldav_provider import OutsideServer, calendar_path, url_inside
+
+        try:
+            url_inside(str(config.get("url", "")), calendar_path(text))
+        except OutsideServer as exc:
+            raise SettingsError(f"The calendar cannot be used: {exc}.", "external_id") from None
+        return text
+
     def connector(self, key: object, provider: str, config: Mapping[str, Any],
                   secret: str | None) -> CalendarConnector:
         fingerprint = hashlib.sha256(

@@ -226,6 +226,10 @@ def connect_account(
             raise ValidationFailed(
                 "Give the person's calendar URL (or its path on the server).", "external_id"
             )
+        try:
+            external = providers().calendar_address(tenant.provider.value, tenant.config, external)
+        except SettingsError as exc:
+            raise ValidationFailed(str(exc), exc.field) from None
         if not tenant.config.get("username") and not (username and secret):
             raise ValidationFailed(
                 "This CalDAV server has no shared account: give the person's username and password.",
