@@ -1,25 +1,26 @@
 """A TTL cache of busy time per person and UTC day, so a repeat query makes no provider call.
 
-Busy time is stored in fixed buckets of one UTC day per person: a query for any
-range is answered from the buckets it touches, so a wider or shifted range only
-fetches the days not seen yet (one provider call for all people missing anything,
-over the smallest run of days covering what is missing). Every bucket expires
-after ``ttl``; a change seen by change detection can drop buckets early with
-:meth:`BusyCache.invalidate`.
+Busy time is stored in fixed buckets of one block of ``BLOCK_DAYS`` UTC days per person:
+a query for any range is answered from the blocks it touches, so a wider or shifted
+range only fetches the blocks not seen yet (one provider call for all people missing
+anything, over the smallest run of blocks covering what is missing). Every bucket
+expires after ``ttl``; a change seen by change detection can drop buckets early with
+:meth:`BusyCache.invalidate`, or all of a person's with :meth:`BusyCache.forget`.
 
 Stores: :class:`MemoryStore` (in-process, the default) and :class:`RedisStore`
 (shared by all web and worker processes), best wrapped in :class:`FailSoftStore` so a
 store that is down is skipped. Provider errors are not cached.
 
-A bucket is packed: the day's sorted, disjoint ``(start_us, end_us)`` pairs as native
-int64s in one ``bytes``, so a lookup for thousands of people joins the buckets with one
-``bytes.join`` and reads them as numpy arrays, without a Python object per interval
-(``bench/matching.py``). Redis keeps its JSON list of numbers on the wire.
+A bucket is packed: the person's generation (see :meth:`BusyCache.forget`), then the block's
+sorted, disjoint ``(start_us, end_us)`` pairs, as native int64s in one ``bytes``; stores keep
+and ship those bytes as they are (Redis too: no JSON). A lookup for thousands of people
+is one ``get_many`` (one Redis MGET: the generation markers and the blocks together),
+joins the buckets with one ``bytes.join`` and reads them as numpy arrays, without a
+Python object per interval (``bench/matching.py``, ``bench/free_mentors.py``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -37,9 +38,17 @@ from freebusy.intervals import IntervalSet, from_us, to_us
 
 log = logging.getLogger(__name__)
 DAY_US = 86_400 * 1_000_000
+BLOCK_DAYS = 7
+"""Days per bucket: a two-week query reads 2-3 buckets per person (not 15), a miss fetches whole blocks."""
+BLOCK_US = BLOCK_DAYS * DAY_US
+FORMAT = "b7"
+"""In every bucket name: a change of the bucket layout gets new names, so processes of the
+previous version (during a deploy) never read buckets of the new one or the other way round."""
+HEADER_BYTES = 8
 FEW_KEYS = 3  # up to this many people (a booking page asks for two) plain Python beats numpy's set-up
 Bucket = bytes
-"""Sorted, disjoint ``(start_us, end_us)`` pairs packed as native int64s: start, end, start, ..."""
+"""Native int64s: the generation it was fetched under, then sorted, disjoint ``(start_us, end_us)``
+pairs: start, end, start, ... (generation markers hold ``(generation, 0)``)."""
 PAIR_BYTES = 16
 
 
@@ -97,7 +106,7 @@ class MemoryStore:
 
 
 class RedisStore:
-    """Buckets as JSON lists of microsecond pairs under ``prefix``, expiring by Redis TTL."""
+    """Buckets as they are (packed bytes) under ``prefix``, expiring by Redis TTL."""
 
     def __init__(
         self,
@@ -123,8 +132,8 @@ class RedisStore:
     def get_many(self, names: Sequence[str]) -> list[Bucket | None]:
         if not names:
             return []
-        raw = self.redis.mget([self.prefix + n for n in names])
-        return [None if value is None else pack(json.loads(value)) for value in raw]
+        prefix = self.prefix
+        return cast(list[Bucket | None], self.redis.mget([prefix + n for n in names]))
 
     def set_many(self, items: Mapping[str, Bucket], ttl_seconds: float) -> None:
         if not items:
@@ -132,7 +141,7 @@ class RedisStore:
         pipe = self.redis.pipeline(transaction=False)
         ttl_ms = max(1, int(ttl_seconds * 1000))
         for name, bucket in items.items():
-            pipe.set(self.prefix + name, json.dumps(unpack(bucket)), px=ttl_ms)
+            pipe.set(self.prefix + name, bucket, px=ttl_ms)
         pipe.execute()
 
     def delete(self, names: Sequence[str]) -> None:
@@ -220,30 +229,25 @@ class BusyCache:
         self.namespace = namespace
         self.fetches = 0  # provider calls made through this cache
 
-    def _prefix(self, key: Hashable, generation: int = 0) -> str:
-        """Every bucket name of ``key`` is this plus the bucket (UTC day) number."""
-        if generation:
-            return f"{self.namespace}:{key}:g{generation}:"
-        return f"{self.namespace}:{key}:"
+    def _prefix(self, key: Hashable) -> str:
+        """Every bucket name of ``key`` is this plus the block number (UTC day // ``BLOCK_DAYS``)."""
+        return f"{self.namespace}:{key}:{FORMAT}:"
 
-    def _name(self, key: Hashable, bucket: int, generation: int = 0) -> str:
-        return f"{self._prefix(key, generation)}{bucket}"
+    def _name(self, key: Hashable, block: int) -> str:
+        return f"{self._prefix(key)}{block}"
 
     def _generation_name(self, key: Hashable) -> str:
-        return f"{self.namespace}:gen:{key}"
-
-    def _generations(self, keys: Sequence[Hashable]) -> list[int]:
-        """Each key's generation (0 until :meth:`forget`); part of its bucket names."""
-        found = self.store.get_many([self._generation_name(k) for k in keys])
-        return [unpack(v)[0] if v else 0 for v in found]
+        return f"{self.namespace}:gen:{FORMAT}:{key}"
 
     def forget(self, keys: Iterable[Hashable]) -> None:
         """Forget everything cached for ``keys`` (all days) in O(1) per key.
 
-        Moves each key to a new generation, so its old buckets are never read again and
-        simply expire. The generation marker lives as long as a bucket (``ttl``): by the
-        time it expires, every bucket written before it was set has expired too, so
-        falling back to generation 0 cannot revive stale data.
+        Moves each key to a new generation: every bucket carries the generation it was
+        fetched under, and one of another generation is a miss, so the old buckets are
+        never read again and simply expire (a fetch that was under way when the key was
+        forgotten stores its answer under the old generation: a miss too). The marker lives
+        as long as a bucket (``ttl``): by the time it expires, every bucket written before
+        it was set has expired too, so falling back to generation 0 cannot revive stale data.
         """
         generation = time.time_ns()
         self.store.set_many({self._generation_name(k): pack((generation, 0)) for k in keys},
@@ -252,27 +256,32 @@ class BusyCache:
     def get_or_fetch(
         self, source: BusySource, items: Iterable[Any], start: datetime, end: datetime
     ) -> dict[Hashable, IntervalSet]:
-        """Busy time in ``[start, end)`` per key of ``items``; cached days are not fetched again."""
-        keys, buckets, days, s_us, e_us = self._lookup(source, items, start, end)
+        """Busy time in ``[start, end)`` per key of ``items``; cached blocks are not fetched again."""
+        keys, buckets, blocks, s_us, e_us = self._lookup(source, items, start, end)
         if len(keys) <= FEW_KEYS:  # a pair of people (one booking page): plain Python is quicker
-            return {k: _assemble(buckets[i * days:(i + 1) * days], s_us, e_us) for i, k in enumerate(keys)}
-        return dict(zip(keys, _sets(_clipped(buckets, days, s_us, e_us), len(keys)), strict=True))
+            return {k: _assemble(buckets[i * blocks:(i + 1) * blocks], s_us, e_us)
+                    for i, k in enumerate(keys)}
+        return dict(zip(keys, _sets(_clipped(buckets, blocks, s_us, e_us), len(keys)), strict=True))
 
     def get_or_fetch_spans(
         self, source: BusySource, items: Iterable[Any], start: datetime, end: datetime
     ) -> tuple[list[Hashable], Spans]:
         """:meth:`get_or_fetch` as one :class:`~freebusy.batch.Spans` (owner ``i`` is ``keys[i]``).
 
-        In key order, then time order; pieces split at midnight are not joined again.
+        In key order, then time order; pieces split at block boundaries are not joined again.
         """
-        keys, buckets, days, s_us, e_us = self._lookup(source, items, start, end)
-        return keys, _clipped(buckets, days, s_us, e_us)
+        keys, buckets, blocks, s_us, e_us = self._lookup(source, items, start, end)
+        return keys, _clipped(buckets, blocks, s_us, e_us)
 
     def _lookup(
         self, source: BusySource, items: Iterable[Any], start: datetime, end: datetime
     ) -> tuple[list[Hashable], list[Bucket], int, int, int]:
-        """The keys of ``items``, then every key's day buckets touching ``[start, end)``, key by
-        key in day order (what was not cached is fetched in one call), buckets per key, the range."""
+        """The keys of ``items``, then every key's blocks touching ``[start, end)`` without their
+        generation header, key by key in time order (what was not cached, or was cached under
+        an older generation, is fetched in one call), blocks per key, the range.
+
+        One ``get_many`` (one round trip to Redis) reads the generation markers and the blocks.
+        """
         s_us, e_us = to_us(start), to_us(end)
         by_key: dict[Hashable, Any] = {}
         for item in items:
@@ -280,56 +289,59 @@ class BusyCache:
         keys = list(by_key)
         if s_us >= e_us or not keys:
             return keys, [], 0, s_us, e_us
-        days = range(s_us // DAY_US, (e_us - 1) // DAY_US + 1)
-        n = len(days)
-        generations = dict(zip(keys, self._generations(keys), strict=True))
-        suffixes = [str(d) for d in days]
-        names = [p + d for p in (self._prefix(k, generations[k]) for k in keys) for d in suffixes]
-        values = self.store.get_many(names)
-        if None in values:
-            holes = [i for i, v in enumerate(values) if v is None]
+        blocks = range(s_us // BLOCK_US, (e_us - 1) // BLOCK_US + 1)
+        n, k = len(blocks), len(keys)
+        suffixes = [str(b) for b in blocks]
+        names = [self._generation_name(key) for key in keys]
+        names += [p + b for p in map(self._prefix, keys) for b in suffixes]
+        found = self.store.get_many(names)
+        heads = [_NO_GENERATION if g is None else g[:HEADER_BYTES] for g in found[:k]]
+        values = found[k:]
+        holes = [i for i, v in enumerate(values) if v is None or v[:HEADER_BYTES] != heads[i // n]]
+        if holes:
             missing = list(dict.fromkeys(keys[i // n] for i in holes))
-            lo, hi = days[min(i % n for i in holes)], days[max(i % n for i in holes)]
-            fetched = self._fetch(source, [by_key[k] for k in missing], lo, hi, generations)
+            lo, hi = blocks[min(i % n for i in holes)], blocks[max(i % n for i in holes)]
+            generations = {keys[i]: heads[i] for i in range(k)}
+            fetched = self._fetch(source, [by_key[key] for key in missing], lo, hi, generations)
             for i in holes:
-                values[i] = fetched[keys[i // n]][days[i % n]]
-        return keys, cast(list[Bucket], values), n, s_us, e_us
+                values[i] = fetched[keys[i // n]][blocks[i % n]]
+        return keys, [v[HEADER_BYTES:] for v in cast(list[Bucket], values)], n, s_us, e_us
 
     def _fetch(
-        self, source: BusySource, items: list[Any], lo: int, hi: int, generations: Mapping[Hashable, int]
+        self, source: BusySource, items: list[Any], lo: int, hi: int, generations: Mapping[Hashable, bytes]
     ) -> dict[Hashable, dict[int, Bucket]]:
-        """One provider call for days ``lo..hi``; stores and returns the day buckets per key."""
+        """One provider call for blocks ``lo..hi``; stores and returns the blocks per key (with header)."""
         self.fetches += 1
-        answer = source.busy(items, from_us(lo * DAY_US), from_us((hi + 1) * DAY_US))
+        answer = source.busy(items, from_us(lo * BLOCK_US), from_us((hi + 1) * BLOCK_US))
         out: dict[Hashable, dict[int, Bucket]] = {}
         to_store: dict[str, Bucket] = {}
         for item in items:
             k = self.key(item)
             found = IntervalSet(answer.get(k, ()))
-            days: dict[int, list[int]] = {b: [] for b in range(lo, hi + 1)}
+            blocks: dict[int, list[int]] = {b: [] for b in range(lo, hi + 1)}
             for s, e in found.us_pairs():
-                for b in range(max(lo, s // DAY_US), min(hi, (e - 1) // DAY_US) + 1):
-                    days[b] += (max(s, b * DAY_US), min(e, (b + 1) * DAY_US))
-            out[k] = {b: pack(flat) for b, flat in days.items()}
-            to_store.update({self._name(k, b, generations.get(k, 0)): v for b, v in out[k].items()})
+                for b in range(max(lo, s // BLOCK_US), min(hi, (e - 1) // BLOCK_US) + 1):
+                    blocks[b] += (max(s, b * BLOCK_US), min(e, (b + 1) * BLOCK_US))
+            head = generations.get(k, _NO_GENERATION)
+            out[k] = {b: head + pack(flat) for b, flat in blocks.items()}
+            to_store.update({self._name(k, b): v for b, v in out[k].items()})
         self.store.set_many(to_store, self.ttl.total_seconds())
         return out
 
     def invalidate(self, keys: Iterable[Hashable], start: datetime, end: datetime) -> None:
-        """Forget cached busy time of ``keys`` on the days touching ``[start, end)``."""
+        """Forget cached busy time of ``keys`` on the blocks touching ``[start, end)``."""
         s_us, e_us = to_us(start), to_us(end)
-        buckets = range(s_us // DAY_US, max(s_us, e_us - 1) // DAY_US + 1)
-        keys = list(keys)
-        generations = self._generations(keys)
-        self.store.delete(
-            [self._name(k, b, g) for k, g in zip(keys, generations, strict=True) for b in buckets]
-        )
+        blocks = range(s_us // BLOCK_US, max(s_us, e_us - 1) // BLOCK_US + 1)
+        self.store.delete([self._name(k, b) for k in keys for b in blocks])
+
+
+_NO_GENERATION = pack((0,))
 
 
 def _assemble(buckets: Sequence[Bucket], s_us: int, e_us: int) -> IntervalSet:
-    """One person's busy set from their day buckets (in day order), clipped to ``[s_us, e_us)``.
+    """One person's busy set from their blocks (in time order, headers cut), clipped to ``[s_us, e_us)``.
 
-    Each bucket holds sorted, disjoint pairs inside its own day, so the buckets read in
+    Each block holds sorted, disjoint pairs inside its own days, so the blocks read in
     order are sorted already: one linear pass, no sort.
     """
     flat = unpack(b"".join(buckets))
@@ -359,7 +371,7 @@ def _clipped(buckets: Sequence[Bucket], per_key: int, s_us: int, e_us: int) -> S
 def _sets(spans: Spans, owners: int) -> list[IntervalSet]:
     """One normalised :class:`IntervalSet` per owner from :func:`_clipped`'s sorted spans.
 
-    Sorted and disjoint per owner already; only pieces touching at midnight are joined.
+    Sorted and disjoint per owner already; only pieces touching at a block boundary are joined.
     """
     if not len(spans):
         return [IntervalSet() for _ in range(owners)]

@@ -10,7 +10,17 @@ import pytest
 
 from calendars.base import BusyInterval, CalendarIdentity
 from freebusy.busy import StaticBusySource
-from freebusy.cache import FEW_KEYS, BusyCache, CachedBusySource, MemoryStore, RedisStore
+from freebusy.cache import (
+    BLOCK_DAYS,
+    BLOCK_US,
+    FEW_KEYS,
+    FORMAT,
+    BusyCache,
+    CachedBusySource,
+    MemoryStore,
+    RedisStore,
+    pack,
+)
 from freebusy.intervals import Interval, IntervalSet, to_us
 
 D0 = datetime(2030, 1, 7, tzinfo=UTC)
@@ -50,9 +60,25 @@ def test_repeat_query_makes_no_provider_call() -> None:
     assert src.calls == 1 and list(inner["ann@example.com"]) == [Interval(at(1, 23), at(2, 1))]
 
 
-def test_widening_fetches_only_the_missing_days_once() -> None:
+def block_start(moment: datetime) -> datetime:
+    """The start of the cache block (``BLOCK_DAYS`` UTC days from the epoch) holding ``moment``."""
+    return datetime.fromtimestamp(to_us(moment) // BLOCK_US * BLOCK_US / 1e6, UTC)
+
+
+def test_widening_fetches_only_the_missing_blocks_once() -> None:
     src, cache = source(), BusyCache()
+    first: list[tuple[datetime, datetime]] = []
+    original = src.busy
+
+    def spy_first(keys: Any, start: datetime, end: datetime) -> Any:
+        first.append((start, end))
+        return original(keys, start, end)
+
+    src.busy = spy_first  # type: ignore[method-assign]
     cache.get_or_fetch(src, PEOPLE, D0, at(2, 0))
+    block = timedelta(days=BLOCK_DAYS)
+    assert first == [(block_start(D0), block_start(D0) + block)]  # the whole block, once
+    src.busy = original  # type: ignore[method-assign]
     calls: list[tuple[datetime, datetime]] = []
     original = src.busy
 
@@ -62,7 +88,8 @@ def test_widening_fetches_only_the_missing_days_once() -> None:
 
     src.busy = spy  # type: ignore[method-assign]
     got = cache.get_or_fetch(src, PEOPLE, at(1, 0), at(4, 0))
-    assert calls == [(at(2, 0), at(4, 0))]  # days 0-1 were cached
+    assert block_start(at(4, 0)) > block_start(D0)  # the range reaches into the next block
+    assert calls == [(block_start(at(4, 0)), block_start(at(4, 0)) + block)]  # the first was cached
     assert list(got["bob@example.com"]) == [Interval(at(3, 12), at(3, 13))]
     cache.get_or_fetch(src, PEOPLE, D0, at(4, 0))
     assert len(calls) == 1
@@ -92,8 +119,10 @@ def test_redis_store_is_shared_between_caches(redis: Any) -> None:
     a = one.get_or_fetch(src, PEOPLE, D0, at(14, 0))
     b = two.get_or_fetch(src, PEOPLE, D0, at(14, 0))
     assert src.calls == 1 and a == b
-    ttl = redis.pttl("flashmentor:busy:busy:ann@example.com:" + str(int(D0.timestamp()) // 86400))
-    assert 0 < ttl <= 300_000
+    name = f"flashmentor:busy:busy:ann@example.com:{FORMAT}:{to_us(D0) // BLOCK_US}"
+    assert 0 < redis.pttl(name) <= 300_000
+    # Packed on the wire: the generation (none yet), then ann's first interval as int64 pairs.
+    assert redis.get(name)[:24] == pack((0, to_us(at(0, 9)), to_us(at(0, 10))))
 
 
 def test_cached_source_has_the_source_shape_and_errors_are_not_cached() -> None:
@@ -153,11 +182,21 @@ def test_spans_for_many_people_are_the_same_busy_time(shared: bool, request: Any
     sets = cache.get_or_fetch(src, PEOPLE, at(0, 9.5), at(4, 0))
     assert src.calls == 2
     assert [spans.of(i) for i in range(len(keys))] == [sets[k] for k in keys]
-    # Clipped to the range, split at midnight in the spans, joined again in the sets.
+    # Clipped to the range.
     ann = list(zip(spans.start[spans.owner == 0].tolist(), spans.end[spans.owner == 0].tolist(), strict=True))
-    assert ann == [(to_us(at(0, 9.5)), to_us(at(0, 10))), (to_us(at(1, 22)), to_us(at(2, 0))),
-                   (to_us(at(2, 0)), to_us(at(2, 2)))]
+    assert ann == [(to_us(at(0, 9.5)), to_us(at(0, 10))), (to_us(at(1, 22)), to_us(at(2, 2)))]
     assert list(sets["ann@example.com"]) == [Interval(at(0, 9.5), at(0, 10)), Interval(at(1, 22), at(2, 2))]
+    # Across a block boundary: split in the spans, joined again in the sets.
+    edge = block_start(at(7, 0))
+    crossing = [BusyInterval(edge - timedelta(hours=2), edge + timedelta(hours=3))]
+    across = StaticBusySource({"ann@example.com": crossing, "bob@example.com": crossing})
+    keys, spans = BusyCache(store, namespace="edge").get_or_fetch_spans(across, PEOPLE, D0, at(14, 0))
+    mine = spans.owner == 0
+    assert list(zip(spans.start[mine].tolist(), spans.end[mine].tolist(), strict=True)) == [
+        (to_us(edge - timedelta(hours=2)), to_us(edge)), (to_us(edge), to_us(edge + timedelta(hours=3)))]
+    joined = BusyCache(store, namespace="edge").get_or_fetch(across, PEOPLE, D0, at(14, 0))
+    assert list(joined["ann@example.com"]) == [Interval(edge - timedelta(hours=2), edge + timedelta(hours=3))]
+    assert across.calls == 1
 
 
 def test_busy_sets_are_the_same_for_a_pair_and_for_many_people() -> None:
