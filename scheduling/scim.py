@@ -76,7 +76,13 @@ def schemas() -> list[Schema]:
     user.attributes = [a for a in user.attributes or [] if a.name in USER_ATTRIBUTES]
     for attribute in user.attributes:
         if attribute.name == "emails":
-            attribute.required = Required.true  # people sign in with an email (the primary one)
+            # People sign in with an email (the primary one), so a user has at least one, with a
+            # value: a client filling only required attributes sends a usable address. An
+            # email-like userName stands in for missing emails (see _primary_email).
+            attribute.required = Required.true
+            for sub in attribute.sub_attributes or []:
+                if sub.name == "value":
+                    sub.required = Required.true
     group = Group.to_schema()
     group.attributes = [a for a in group.attributes or [] if a.name in GROUP_ATTRIBUTES]
     for attribute in group.attributes:
@@ -111,7 +117,9 @@ def user_resource(person: Person, link: PersonIdentity | None, base_url: str) ->
         user_name=(link.user_name if link is not None and link.user_name else person.email),
         display_name=person.name if not provisioned or "displayName" in attrs else None,
         title=(person.title or None) if not provisioned or "title" in attrs else None,
-        active=person.active,
+        # An active person whose provider stopped stating ``active`` (PATCH remove, PUT without
+        # it) shows it unassigned, as sent; an inactive person always shows false.
+        active=None if person.active and provisioned and "active" not in attrs else person.active,
         emails=emails,
     )
     user.meta = Meta(resource_type="User", created=person.created_at, last_modified=person.created_at,
@@ -144,7 +152,7 @@ def _primary_email(user: User) -> str:
 
 
 def _stored_attributes(payload: dict[str, Any]) -> dict[str, Any]:
-    return {k: payload[k] for k in ("displayName", "title", "emails") if payload.get(k) is not None}
+    return {k: payload[k] for k in ("displayName", "title", "emails", "active") if payload.get(k) is not None}
 
 
 def _check_user_name(session: Session, provider: IdentityProvider, user: User, person_id: int | None) -> str:
@@ -229,8 +237,7 @@ def delete_user(session: Session, provider: IdentityProvider, user_id: str,
         session.commit()
 
 
-def list_users(session: Session, provider: IdentityProvider, filter_: str | None, start_index: int,
-               count: int, base_url: str) -> Page:
+def _users_query(session: Session, provider: IdentityProvider, filter_: str | None) -> Any:
     linked = select(PersonIdentity.person_id).where(PersonIdentity.provider_id == provider.id)
     query = select(Person).where(or_(Person.active, Person.id.in_(linked)))
     if filter_:
@@ -250,8 +257,43 @@ def list_users(session: Session, provider: IdentityProvider, filter_: str | None
         else:
             raise InvalidFilter(f"Filtering on {attribute!r} is not supported; use userName, externalId, "
                                 "emails or displayName with eq.", "filter")
-    return _page(session, query.order_by(Person.id), start_index, count,
+    return query.order_by(Person.id)
+
+
+def list_users(session: Session, provider: IdentityProvider, filter_: str | None, start_index: int,
+               count: int, base_url: str) -> Page:
+    return _page(session, _users_query(session, provider, filter_), start_index, count,
                  lambda p: user_resource(p, _link(session, provider, p.id), base_url))
+
+
+def search_all(session: Session, provider: IdentityProvider, filter_: str | None, start_index: int,
+               count: int, base_url: str) -> Page:
+    """``POST /.search`` at the root (RFC 7644 3.4.3): users, then groups, paged as one list.
+
+    A filter on an attribute one type lacks matches none of that type; one neither has is refused.
+    """
+    queries: list[tuple[Any, Any]] = []
+    refused: InvalidFilter | None = None
+    for build, render in (
+            (_users_query, lambda p: user_resource(p, _link(session, provider, p.id), base_url)),
+            (_groups_query, lambda g: group_resource(g, base_url))):
+        try:
+            queries.append((build(session, provider, filter_), render))
+        except InvalidFilter as exc:
+            refused = exc
+    if not queries and refused is not None:
+        raise InvalidFilter("Filter on userName, externalId, emails or displayName with eq.", "filter")
+    start, count = max(1, start_index), max(0, min(count, MAX_PAGE))
+    total, skip = 0, start - 1
+    resources: list[Any] = []
+    for query, render in queries:
+        found = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+        total += found
+        take = min(max(0, count - len(resources)), max(0, found - skip))
+        if take:
+            resources += [render(r) for r in session.scalars(query.offset(skip).limit(take)).all()]
+        skip = max(0, skip - found)
+    return Page(total=total, start_index=start, resources=resources)
 
 
 def _parse_filter(text: str) -> tuple[str, str]:
@@ -376,8 +418,7 @@ def delete_group(session: Session, provider: IdentityProvider, group_id: str) ->
         session.commit()
 
 
-def list_groups(session: Session, provider: IdentityProvider, filter_: str | None, start_index: int,
-                count: int, base_url: str) -> Page:
+def _groups_query(session: Session, provider: IdentityProvider, filter_: str | None) -> Any:
     query = select(ScimGroup).where(ScimGroup.provider_id == provider.id)
     if filter_:
         attribute, value = _parse_filter(filter_)
@@ -387,7 +428,12 @@ def list_groups(session: Session, provider: IdentityProvider, filter_: str | Non
             query = query.where(ScimGroup.external_id == value)
         else:
             raise InvalidFilter("Filter groups on displayName or externalId with eq.", "filter")
-    return _page(session, query.order_by(ScimGroup.id), start_index, count,
+    return query.order_by(ScimGroup.id)
+
+
+def list_groups(session: Session, provider: IdentityProvider, filter_: str | None, start_index: int,
+                count: int, base_url: str) -> Page:
+    return _page(session, _groups_query(session, provider, filter_), start_index, count,
                  lambda g: group_resource(g, base_url))
 
 

@@ -25,6 +25,7 @@ from scim2_models import (
     ResourceType,
     ResponseParameters,
     Schema,
+    SearchRequest,
     ServiceProviderConfig,
     Sort,
     User,
@@ -60,9 +61,10 @@ def _response_parameters() -> Any:
         raise ScimFailure(400, "attributes and excludedAttributes name attributes.", "invalidValue") from None
 
 
-def _answer(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def _answer(body: Any, status: int = 200, headers: dict[str, str] | None = None,
+            parameters: Any = None) -> Response:
     data = body if not hasattr(body, "model_dump") else body.model_dump(
-        scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=_response_parameters())
+        scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=parameters or _response_parameters())
     return Response(json.dumps(data), status=status, mimetype=MEDIA_TYPE, headers=headers)
 
 
@@ -143,10 +145,30 @@ def _paging() -> tuple[int, int]:
     return start, count
 
 
-def _list(page: scim.Page, model: Any) -> Response:
+def _list(page: scim.Page, model: Any, parameters: Any = None) -> Response:
     return _answer(ListResponse[model](
         total_results=page.total, start_index=page.start_index, items_per_page=len(page.resources),
-        resources=page.resources or None))
+        resources=page.resources or None), parameters=parameters)
+
+
+def _search(lister: Any, model: Any) -> Response:
+    """POST ``.../.search`` (RFC 7644 3.4.3): the query in a SearchRequest body instead of the URL."""
+    search = _parse(SearchRequest[Any], Context.SEARCH_REQUEST)
+    if search.sort_by is not None:
+        raise ScimFailure(400, "Sorting is not supported (see ServiceProviderConfig).", "invalidValue")
+    page = lister(db(), g.scim_provider, str(search.filter) if search.filter is not None else None,
+                  search.start_index or 1, DEFAULT_COUNT if search.count is None else search.count,
+                  base_url())
+    parameters = None
+    if search.attributes or search.excluded_attributes:
+        parameters = ResponseParameters[Any](attributes=search.attributes,
+                                             excluded_attributes=search.excluded_attributes)
+    return _list(page, model, parameters)
+
+
+@bp.post("/.search")
+def search_all() -> Response:
+    return _search(scim.search_all, User[Any] | Group)
 
 
 # ----------------------------------------------------------------- discovery
@@ -214,6 +236,11 @@ def users_list() -> Response:
     return _list(page, User[Any])
 
 
+@bp.post("/Users/.search")
+def users_search() -> Response:
+    return _search(scim.list_users, User[Any])
+
+
 @bp.post("/Users")
 def users_create() -> Response:
     user = _parse(User[Any], Context.RESOURCE_CREATION_REQUEST)
@@ -264,6 +291,11 @@ def groups_list() -> Response:
     start, count = _paging()
     page = scim.list_groups(db(), g.scim_provider, request.args.get("filter"), start, count, base_url())
     return _list(page, Group)
+
+
+@bp.post("/Groups/.search")
+def groups_search() -> Response:
+    return _search(scim.list_groups, Group)
 
 
 @bp.post("/Groups")
