@@ -3,18 +3,19 @@
 Two transactions that lock the same rows in different orders can deadlock, so every
 service takes its row locks in this order, and only in it:
 
+0. a program (only to create its default survey questions once: reading the questions
+   may do it, so it comes before anything a service may lock after such a read);
 1. people, by ascending id (the mentee's row serialises their limits, the mentor's their
    capacity and their bookings);
 2. a routing request (an admin's assignment);
 3. a meeting request;
 4. a meeting;
-5. a row that hangs off a meeting (a survey invitation, a follow-up);
-6. a program (only to create its default survey questions once).
+5. a row that hangs off a meeting (a survey invitation, a follow-up).
 
-A service may skip levels, and may ask again for a row it already holds, but never for a
-lower level, nor for a person with a lower id than one it holds, once it holds something
-later in the order: :class:`LockOrderViolation` says so at once, on SQLite too, so a wrong
-order fails the tests instead of deadlocking in production.
+Within a level, rows go by ascending id. A service may skip levels, and may ask again for a
+row it already holds, but never for a lower level, nor for a lower id within the level it is
+at, once it holds something later in the order: :class:`LockOrderViolation` says so at once,
+on SQLite too, so a wrong order fails the tests instead of deadlocking in production.
 
 Locks are ``FOR NO KEY UPDATE``: they serialise the services but do not block the key-share
 locks PostgreSQL takes for foreign keys, so inserting a message or a meeting that points
@@ -42,12 +43,12 @@ from scheduling.models import (
 
 PEOPLE = 1
 RANKS: dict[type[Any], int] = {
+    Program: 0,
     RoutingRequest: 2,
     MeetingRequest: 3,
     Meeting: 4,
     SurveyInvitation: 5,
     FollowUp: 5,
-    Program: 6,
 }
 _KEY = "flashmentor_locks"
 
@@ -61,7 +62,7 @@ class _Held:
     """What this transaction holds so far."""
 
     transaction: SessionTransaction
-    rank: int = 0
+    rank: int = -1  # nothing held yet
     people: set[int] = field(default_factory=set)
     rows: set[tuple[type[Any], int]] = field(default_factory=set)
 
@@ -109,16 +110,11 @@ def lock_row(session: Session, row: Any) -> None:
     held = _held(session)
     if key in held.rows:
         return
-    if held.rank > rank:
+    same_rank_after = any(RANKS[kind] == rank and row_id > key[1] for kind, row_id in held.rows)
+    if held.rank > rank or same_rank_after:
         raise LockOrderViolation(f"{type(row).__name__} #{key[1]} locked after a rank-{held.rank} row")
     if _on_postgresql(session):
         session.refresh(row, with_for_update={"key_share": True})
     held.rows.add(key)
     held.rank = rank
 
-
-def lock(session: Session, *, people: tuple[int, ...] = (), rows: tuple[Any, ...] = ()) -> None:
-    """People, then each row in the order given (which must follow the lock order)."""
-    lock_people(session, *people)
-    for row in rows:
-        lock_row(session, row)

@@ -106,7 +106,10 @@ def booked(
     return mentor, mentee, meetings
 
 
-def test_cancel_against_reschedule_never_errors_and_ends_consistent(server: Gunicorn, db: Session) -> None:
+@pytest.mark.parametrize("round_", [1, 2, 3])  # one round hit the old deadlock about every other run
+def test_cancel_against_reschedule_never_errors_and_ends_consistent(
+    server: Gunicorn, db: Session, round_: int
+) -> None:
     """The mentee cancels while the mentor moves the same meeting, 20 meetings at once: each pair
     runs one after the other in some order, so the cancel always wins and the move either came
     first (and is kept in the canceled meeting) or found the meeting canceled (409)."""

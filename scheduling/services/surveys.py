@@ -124,7 +124,7 @@ def ensure_default_questions(session: Session, program: Program) -> None:
     """Give ``program`` the default question list of each variant it has none for (no commit).
 
     Idempotent. Only when a set is missing is the program row locked (PostgreSQL;
-    last in the order of ``scheduling.locks``) and the check repeated, so two first
+    first in the order of ``scheduling.locks``) and the check repeated, so two first
     calls at once cannot both insert a set while the usual call, which finds both
     sets, takes no lock.
     """
@@ -465,8 +465,10 @@ def record_survey(
         program = session.get(Program, meeting.program_id) if meeting is not None else None
         if meeting is None or program is None:
             raise NotFound("No such survey.")
-        # The order of scheduling.locks: the two people, the meeting (decide on the state the other
-        # side's answer left), then the invitation (one submission at a time).
+        # The order of scheduling.locks: the program (if its questions are still to be made), the two
+        # people, the meeting (decide on the state the other side's answer left), the invitation (one
+        # submission at a time).
+        ensure_default_questions(session, program)
         lock_people(session, meeting.mentor_id, meeting.mentee_id)
         lock_row(session, meeting)
         lock_row(session, invitation)
