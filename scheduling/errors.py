@@ -159,6 +159,18 @@ class AdminRoutingOff(Forbidden):
     code = "admin_routing_off"
 
 
+class OneTimeNotOffered(Forbidden):
+    """The program (or, where mentors choose, the mentor) offers ongoing mentoring only."""
+
+    code = "one_time_not_offered"
+
+
+class MentorPaused(Conflict):
+    """The mentor is not taking new requests until a date they set."""
+
+    code = "mentor_paused"
+
+
 class OngoingNotOffered(Forbidden):
     """The program runs one-time meetings only, so an ongoing mentorship cannot be agreed."""
 

@@ -46,6 +46,7 @@ from scheduling.models import (
 )
 from scheduling.services.competencies import gaps_for
 from scheduling.services.limits import COUNTED_MEETING_STATES, month_bounds
+from scheduling.services.people import taking_requests
 from scheduling.services.validation import current_time
 from scheduling.zones import zone_named
 
@@ -136,12 +137,13 @@ def rank_mentors(
     if limit is None:  # everybody comes back with their row: load the rows once, score from them
         people = _people(session, mentor_ids=mentor_ids)
         people.pop(mentee.id, None)
+        people = {k: p for k, p in people.items() if not p.paused_at(now)}
         rows = list(people.values())
     else:
         query = (
             select(Person.id, Person.name, Person.department, Person.region, Person.time_zone,
                    Person.monthly_meeting_cap)
-            .where(Person.is_mentor, Person.active, Person.id != mentee.id)
+            .where(Person.is_mentor, Person.active, Person.id != mentee.id, taking_requests(now))
         )
         if mentor_ids is not None:
             query = query.where(Person.id.in_(list(mentor_ids)))

@@ -41,6 +41,7 @@ from scheduling.models import (
     PersonSkill,
     Program,
     QuestionKind,
+    RequestKind,
     RequestState,
     Skill,
     SkillRelation,
@@ -49,7 +50,7 @@ from scheduling.models import (
     SurveyQuestion,
     SurveyVariant,
 )
-from scheduling.services import followups, messages
+from scheduling.services import followups, messages, modes
 from scheduling.services.surveys import RATING_MAX, RATING_MIN
 from scheduling.services.validation import current_time
 
@@ -80,7 +81,21 @@ def program_health(
         "decline_reasons": _decline_reasons(session, program),
         "conversations": messages.message_counts(session, program),
         "skill_changes": followups.skill_changes(session, program)["by_skill"],
+        "mentoring_modes": _mentoring_modes(session, program),
     }
+
+
+def _mentoring_modes(session: Session, program: Program) -> dict[str, Any]:
+    """The program's mode, what active mentors offer (they choose under ``mentor_choice``), and
+    requests by kind (one meeting, or a mentoring connection)."""
+    kinds = {k.value: 0 for k in RequestKind}
+    for kind, n in session.execute(
+        select(MeetingRequest.kind, func.count(MeetingRequest.id))
+        .where(MeetingRequest.program_id == program.id).group_by(MeetingRequest.kind)
+    ):
+        kinds[RequestKind(kind).value] = int(n)
+    return {"program_mode": program.mentoring_mode.value, "mentors": modes.mode_counts(session),
+            "requests_by_kind": kinds}
 
 
 # --- requests -----------------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from app.web import (  # noqa: E402,F401
     conversations,
     directory,
     meetings,
+    mentoring,
     oauth,
     offers,
     profile,

@@ -36,7 +36,8 @@ from scheduling import matching
 from scheduling.availability import bookable_slots
 from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError, ValidationFailed
-from scheduling.models import MeetingMode, Person
+from scheduling.models import MeetingMode, Person, RequestKind
+from scheduling.services import modes
 from scheduling.services import requests as svc
 from scheduling.services.validation import enum_value, text
 
@@ -58,6 +59,13 @@ class DayChoices:
     day: date
     label: str
     slots: list[SlotChoice]
+
+
+KIND_LABELS = {
+    RequestKind.ONE_TIME: ("One meeting", "A single conversation about one topic."),
+    RequestKind.ONGOING: ("A mentoring connection",
+                          "A first meeting that starts an ongoing mentorship: you meet regularly after it."),
+}
 
 
 def _mentor(mentor_id: int) -> Person:
@@ -118,15 +126,22 @@ def request_start(mentor_id: int) -> Any:
     if (routed := _routed(mentor)) is not None:
         return routed
     errors = FormErrors()
-    details = stored_draft(DRAFT, mentor_id=mentor.id) or blank_details()
+    kinds = modes.offered_kinds(program(), mentor)
+    if not kinds:
+        abort(404, description=f"{mentor.name} offers no mentoring right now.")
+    details = stored_draft(DRAFT, mentor_id=mentor.id) or {**blank_details(), "kind": kinds[0].value}
     if request.method == "POST":
         details, errors = check_details(request.form)
+        details["kind"] = (request.form.get("kind") or kinds[0].value).strip()
+        if details["kind"] not in {k.value for k in kinds}:
+            errors["kind"] = "Choose " + " or ".join(modes.MODE_LABELS[k] for k in kinds) + "."
         if not errors:
             session[DRAFT] = {"mentor_id": mentor.id, **details}
             target = "web.request_propose" if request.form.get("next") == "propose" else "web.request_time"
             return redirect(url_for(target, mentor_id=mentor.id))
-    return render_template("web/request_form.html", me=person, mentor=mentor, details=details,
-                           errors=errors, modes=MODES), 422 if errors else 200
+    page = render_template("web/request_form.html", me=person, mentor=mentor, details=details,
+                           errors=errors, modes=MODES, kinds=kinds, kind_labels=KIND_LABELS)
+    return page, 422 if errors else 200
 
 
 def week_choices(slots: Iterable[Slot], viewer: Person) -> list[DayChoices]:
@@ -206,6 +221,7 @@ def _create(
     req = svc.request_meeting(
         db(), program=program(), mentee=person, mentor=mentor, topic=draft["topic"],
         description=draft["description"], mode=draft["mode"], location=draft["location"], times=times,
+        kind=draft.get("kind") or None,
     )
     session.pop(DRAFT, None)
     flash(f"Request sent to {mentor.name}.", "info")

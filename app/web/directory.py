@@ -17,6 +17,7 @@ from scheduling.availability import shared_slot_counts
 from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError
 from scheduling.models import Person, Program, Skill
+from scheduling.services import modes
 from scheduling.services import people as people_svc
 
 PAGE_SIZE = 20
@@ -74,6 +75,7 @@ def directory() -> Any:
     filters = {k: (v or None) for k, v in values.items()}
     q, skill, department, title, time_zone = (filters[k] for k in FILTERS)
     only = matching.visible_mentor_ids(session, program(), person)  # hidden directory: recommendations
+    now = utcnow()  # mentors who paused themselves until later are not listed
     mentors: list[Person] = []
     total = 0
     counts: dict[int, int] = {}
@@ -81,9 +83,8 @@ def directory() -> Any:
         if free_week:
             found = people_svc.search_people(session, q=q, skill=skill, department=department, title=title,
                                              time_zone=time_zone, role="mentor", limit=FREE_SCAN,
-                                             only_ids=only)
+                                             only_ids=only, taking_requests_at=now)
             found = [m for m in found if m.id != person.id]
-            now = utcnow()
             week_end = now + timedelta(days=7)
             counts = shared_slot_counts(session, program(), found, person, now, week_end, now=now)
             free = [m for m in found if counts[m.id] > 0]
@@ -91,9 +92,10 @@ def directory() -> Any:
         else:
             mentors = people_svc.search_people(session, q=q, skill=skill, department=department, title=title,
                                                time_zone=time_zone, role="mentor", limit=PAGE_SIZE,
-                                               offset=offset, only_ids=only)
+                                               offset=offset, only_ids=only, taking_requests_at=now)
             total = people_svc.count_people(session, q=q, skill=skill, department=department, title=title,
-                                            time_zone=time_zone, role="mentor", only_ids=only)
+                                            time_zone=time_zone, role="mentor", only_ids=only,
+                                            taking_requests_at=now)
     except DomainError as exc:
         errors.add(exc)
     options = {
@@ -125,5 +127,7 @@ def mentor_card(mentor_id: int) -> Any:
     if mentor.id != person.id:
         counts = shared_slot_counts(session, prog, [mentor], person, now, now + timedelta(days=7), now=now)
         free = counts[mentor.id]
+    paused = mentor.paused_at(now)
     return render_template("web/mentor.html", me=person, mentor=mentor, free=free, program=prog,
-                           can_request=person.is_mentee and mentor.id != person.id)
+                           paused=paused, kinds=modes.offered_kinds(prog, mentor),
+                           can_request=person.is_mentee and mentor.id != person.id and not paused)

@@ -29,6 +29,13 @@ from scheduling.models.meetings import (
     MeetingState,
 )
 from scheduling.models.messages import Message
+from scheduling.models.notifications import (
+    EmailChoice,
+    EmailState,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+)
 from scheduling.models.people import Person, PersonSkill, Skill, SkillAlias, SkillRelation
 from scheduling.models.program import AvailabilityMode, MentoringMode, Program
 from scheduling.models.requests import (
@@ -38,11 +45,13 @@ from scheduling.models.requests import (
     MeetingMode,
     MeetingRequest,
     ProposedTime,
+    RequestKind,
     RequestState,
 )
 from scheduling.models.surveys import (
     QuestionKind,
     SurveyAnswer,
+    SurveyAudience,
     SurveyInvitation,
     SurveyQuestion,
     SurveyVariant,
@@ -61,6 +70,8 @@ __all__ = [
     "Competency",
     "DatedSlot",
     "DeclineReason",
+    "EmailChoice",
+    "EmailState",
     "FollowUp",
     "FollowUpKind",
     "FollowUpState",
@@ -72,6 +83,9 @@ __all__ = [
     "MeetingState",
     "MentoringMode",
     "Message",
+    "Notification",
+    "NotificationKind",
+    "NotificationPreference",
     "Person",
     "PersonIdentity",
     "PersonSkill",
@@ -82,6 +96,7 @@ __all__ = [
     "QuestionKind",
     "ReassessmentState",
     "Recommendation",
+    "RequestKind",
     "RequestState",
     "RoutingChoice",
     "RoutingRequest",
@@ -94,6 +109,7 @@ __all__ = [
     "SkillReassessment",
     "SkillRelation",
     "SurveyAnswer",
+    "SurveyAudience",
     "SurveyInvitation",
     "SurveyQuestion",
     "SurveyVariant",

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduling.db import Base, UTCDateTime, str_enum, utcnow
@@ -42,6 +42,12 @@ class Person(Base):
     availability_note: Mapped[str] = mapped_column(Text, default="")
     # A mentor's own cap on meetings per month (None: only the program's rules apply).
     monthly_meeting_cap: Mapped[int | None] = mapped_column(Integer)
+    # "Not taking requests" until this moment (None: taking them): hidden from recommendations
+    # and the directory; pending requests stay as they are.
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The mentoring a mentor offers where the program lets mentors choose (mentor_choice).
+    offers_one_time: Mapped[bool] = mapped_column(default=True, server_default=true())
+    offers_ongoing: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     manager: Mapped[Person | None] = relationship(remote_side=[id])
@@ -54,6 +60,10 @@ class Person(Base):
     dated_slots: Mapped[list[DatedSlot]] = relationship(
         back_populates="mentor", cascade="all, delete-orphan"
     )
+
+    def paused_at(self, now: datetime) -> bool:
+        """Whether the mentor is not taking requests at ``now``."""
+        return self.paused_until is not None and self.paused_until > now
 
     @property
     def roles(self) -> list[str]:

@@ -48,6 +48,11 @@ class Initiator(enum.StrEnum):
     MENTOR = "mentor"
 
 
+class RequestKind(enum.StrEnum):
+    ONE_TIME = "one_time"  # one (flash) meeting
+    ONGOING = "ongoing"  # a mentoring connection: a first meeting that starts an ongoing mentorship
+
+
 class MeetingRequest(Base):
     __tablename__ = "meeting_requests"
 
@@ -57,6 +62,9 @@ class MeetingRequest(Base):
     mentor_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     initiated_by: Mapped[Initiator] = mapped_column(
         str_enum(Initiator, 10), default=Initiator.MENTEE
+    )
+    kind: Mapped[RequestKind] = mapped_column(
+        str_enum(RequestKind, 16), default=RequestKind.ONE_TIME, server_default=RequestKind.ONE_TIME.value
     )
     topic: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")

@@ -24,6 +24,14 @@ class SurveyVariant(enum.StrEnum):
     CANCELED = "canceled"
 
 
+class SurveyAudience(enum.StrEnum):
+    """Who is asked a question: the seed has a mentor survey and a mentee survey."""
+
+    EVERYONE = "everyone"
+    MENTOR = "mentor"
+    MENTEE = "mentee"
+
+
 class SurveyQuestion(Base):
     __tablename__ = "survey_questions"
 
@@ -31,6 +39,10 @@ class SurveyQuestion(Base):
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"), index=True)
     variant: Mapped[SurveyVariant] = mapped_column(
         str_enum(SurveyVariant, 16), default=SurveyVariant.HELD
+    )
+    audience: Mapped[SurveyAudience] = mapped_column(
+        str_enum(SurveyAudience, 16), default=SurveyAudience.EVERYONE,
+        server_default=SurveyAudience.EVERYONE.value,
     )
     position: Mapped[int] = mapped_column(Integer, default=0)
     text: Mapped[str] = mapped_column(String(500))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import available_timezones
@@ -399,6 +400,7 @@ def _search_query(
     time_zone: str | None,
     role: str | None,
     only_ids: Collection[int] | None = None,
+    taking_requests_at: datetime | None = None,
 ) -> Select[Person] | None:
     """The filtered query, or None when the filters cannot match anyone (unknown skill)."""
     for name, value in (("q", q), ("skill", skill), ("department", department), ("title", title),
@@ -430,7 +432,14 @@ def _search_query(
         query = query.where(_matches_term(term))
     if only_ids is not None:  # e.g. a hidden directory: only the mentee's recommendations
         query = query.where(Person.id.in_(list(only_ids)))
+    if taking_requests_at is not None:  # mentors who paused themselves are not listed
+        query = query.where(taking_requests(taking_requests_at))
     return query
+
+
+def taking_requests(now: datetime) -> Any:
+    """SQL: the person has not paused taking requests past ``now``."""
+    return or_(Person.paused_until.is_(None), Person.paused_until <= now)
 
 
 def _matches_term(term: str) -> Any:
@@ -469,6 +478,7 @@ def search_people(
     only_ids: Collection[int] | None = None,
     limit: int = 50,
     offset: int = 0,
+    taking_requests_at: datetime | None = None,
 ) -> list[Person]:
     """Active people matching every given filter, by name.
 
@@ -478,7 +488,8 @@ def search_people(
     skills they offer; None or "any" lists everyone.
     """
     query = _search_query(session, q=q, skill=skill, department=department, title=title,
-                          time_zone=time_zone, role=role, only_ids=only_ids)
+                          time_zone=time_zone, role=role, only_ids=only_ids,
+                          taking_requests_at=taking_requests_at)
     if query is None:
         return []
     query = query.order_by(func.lower(Person.name), Person.id).limit(limit).offset(offset)
@@ -495,10 +506,12 @@ def count_people(
     time_zone: str | None = None,
     role: str | None = "mentor",
     only_ids: Collection[int] | None = None,
+    taking_requests_at: datetime | None = None,
 ) -> int:
     """How many people :func:`search_people` would find without paging."""
     query = _search_query(session, q=q, skill=skill, department=department, title=title,
-                          time_zone=time_zone, role=role, only_ids=only_ids)
+                          time_zone=time_zone, role=role, only_ids=only_ids,
+                          taking_requests_at=taking_requests_at)
     if query is None:
         return 0
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0

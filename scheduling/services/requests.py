@@ -35,6 +35,7 @@ from scheduling.errors import (
     InvalidTransition,
     MeetingOverlap,
     MentorCreationNotAllowed,
+    MentorPaused,
     NotAMentee,
     NotAMentor,
     NotParticipant,
@@ -56,8 +57,10 @@ from scheduling.models import (
     Person,
     Program,
     ProposedTime,
+    RequestKind,
     RequestState,
 )
+from scheduling.services import modes
 from scheduling.services.limits import check_meeting_limits, check_mentor_cap, check_pending_limit
 from scheduling.services.transaction import retry_lost_races, unit_of_work
 from scheduling.services.validation import current_time, enum_value, text, time_range
@@ -131,6 +134,7 @@ def request_meeting(
     now: datetime | None = None,
     initiated_by: Initiator | str = Initiator.MENTEE,
     routed: bool = False,
+    kind: RequestKind | str | None = None,
 ) -> MeetingRequest:
     """Create a pending request after checking every program rule for every proposed time.
 
@@ -161,6 +165,11 @@ def request_meeting(
         location = text(location, "location", max_length=LOCATION_MAX)
         if mode == MeetingMode.IN_PERSON and not location:
             raise ValidationFailed("Say where to meet for an in-person meeting.", "location")
+        kind = modes.default_kind(program, mentor) if kind is None else enum_value(RequestKind, kind, "kind")
+        modes.check_kind(program, mentor, kind)
+        if initiated_by == Initiator.MENTEE and mentor.paused_at(now):
+            raise MentorPaused(f"{mentor.name} is not taking requests until "
+                               f"{mentor.paused_until:%Y-%m-%d}.", "mentor_id")
         slots = _proposed_times(times)
         if initiated_by == Initiator.MENTEE:
             check_pending_limit(session, program, mentee)
@@ -176,6 +185,7 @@ def request_meeting(
             mentee=mentee,
             mentor=mentor,
             initiated_by=initiated_by,
+            kind=kind,
             topic=topic,
             description=description,
             mode=mode,
