@@ -64,6 +64,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     use_providers(PROVIDERS)  # scheduling reaches the providers only through calendars.base
 
+    from calendars.oidc_client import HttpOidcClient
+    from scheduling.oidc import use_client
+
+    use_client(HttpOidcClient())  # sign-in reaches identity providers only through calendars.oidc_base
+
     from app.api.availability import init_busy_cache
 
     init_busy_cache(app)  # availability reads calendars through a cache (memory in TESTING)

@@ -1,37 +1,49 @@
-"""OpenID Connect relying party: discovery, the authorization request, the code exchange, ID token checks.
+"""OpenID Connect relying party: the authorization request and the ID token checks.
 
 Authorization code flow with PKCE (S256); ``state`` and ``nonce`` are made here and
 kept by the caller (the web session) between :func:`begin` and :func:`finish`. The ID
-token's signature is checked against the issuer's JWKS, fetched once and fetched again
-when a token names a key id the cached set lacks (key rotation). Issuer, audience,
+token's signature is checked against the issuer's JWKS; when a token names a key id the
+cached set lacks, the set is fetched again once (key rotation). Issuer, audience,
 authorized party, expiry and nonce are checked with a small clock leeway.
+
+The network (discovery, key set, code exchange) is reached only through the
+:class:`calendars.oidc_base.OidcClient` installed by :func:`use_client` at start-up.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import requests
-from authlib.common.urls import add_params_to_uri
-from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
+from calendars.oidc_base import OidcClient, OidcEndpoints, OidcRefused, OidcUnavailable
 from scheduling.errors import DomainError
 from scheduling.models import IdentityProvider
 
-HTTP_TIMEOUT = 10
-DISCOVERY_TTL = 3600.0
-JWKS_TTL = 3600.0
 LEEWAY_SECONDS = 60
 SIGNING_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384")
+
+_client: OidcClient | None = None
+
+
+def use_client(client: OidcClient) -> None:
+    """Install the network side (the app factory does, with ``calendars.oidc_client``)."""
+    global _client
+    _client = client
+
+
+def _network() -> OidcClient:
+    if _client is None:
+        raise RuntimeError("scheduling.oidc.use_client() was not called at start-up")
+    return _client
 
 
 class SignInFailed(DomainError):
@@ -56,61 +68,36 @@ class AuthRequest:
     code_verifier: str
 
 
-_lock = threading.Lock()
-_discovery: dict[str, tuple[float, dict[str, Any]]] = {}
-_jwks: dict[str, tuple[float, KeySet]] = {}
-
-
-def clear_caches() -> None:
-    with _lock:
-        _discovery.clear()
-        _jwks.clear()
-
-
-def _get_json(url: str) -> dict[str, Any]:
+def discover(issuer: str, *, refresh: bool = False) -> OidcEndpoints:
+    """The issuer's endpoints; its discovery document must name exactly the issuer configured."""
     try:
-        resp = requests.get(url, timeout=HTTP_TIMEOUT, headers={"Accept": "application/json"})
-        resp.raise_for_status()
-        body = resp.json()
-    except (requests.RequestException, ValueError) as exc:
-        raise ProviderUnreachable(f"The identity provider did not answer at {url}: {exc}") from exc
-    if not isinstance(body, dict):
-        raise ProviderUnreachable(f"The identity provider's answer at {url} is not a JSON object.")
-    return body
-
-
-def discover(issuer: str, *, refresh: bool = False) -> dict[str, Any]:
-    """The issuer's discovery document (cached); its ``issuer`` must be exactly the one configured."""
-    now = time.monotonic()
-    with _lock:
-        cached = _discovery.get(issuer)
-    if cached and not refresh and now - cached[0] < DISCOVERY_TTL:
-        return cached[1]
-    doc = _get_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
-    if doc.get("issuer") != issuer:
+        endpoints = _network().discover(issuer, refresh=refresh)
+    except OidcUnavailable as exc:
+        raise ProviderUnreachable(str(exc), "issuer") from None
+    if endpoints.issuer != issuer:
         raise ProviderUnreachable(
-            f"The discovery document names the issuer {doc.get('issuer')!r}, not {issuer!r}.", "issuer")
-    for key in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
-        if not isinstance(doc.get(key), str):
-            raise ProviderUnreachable(f"The discovery document has no {key}.", "issuer")
-    with _lock:
-        _discovery[issuer] = (now, doc)
-    return doc
+            f"The discovery document names the issuer {endpoints.issuer!r}, not {issuer!r}.", "issuer")
+    return endpoints
 
 
 def _keys(jwks_uri: str, *, refresh: bool) -> KeySet:
-    now = time.monotonic()
-    with _lock:
-        cached = _jwks.get(jwks_uri)
-    if cached and not refresh and now - cached[0] < JWKS_TTL:
-        return cached[1]
     try:
-        keys = KeySet.import_key_set(_get_json(jwks_uri))  # type: ignore[arg-type]
+        return KeySet.import_key_set(_network().key_set(jwks_uri, refresh=refresh))  # type: ignore[arg-type]
+    except OidcUnavailable as exc:
+        raise ProviderUnreachable(str(exc)) from None
     except (JoseError, ValueError, TypeError) as exc:
         raise ProviderUnreachable(f"The identity provider's key set at {jwks_uri} is not usable.") from exc
-    with _lock:
-        _jwks[jwks_uri] = (now, keys)
-    return keys
+
+
+def _with_params(url: str, params: dict[str, str]) -> str:
+    parts = urlsplit(url)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
+    return urlunsplit(parts._replace(query=query))
+
+
+def _s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def begin(provider: IdentityProvider, redirect_uri: str, *, login_hint: str = "") -> AuthRequest:
@@ -121,13 +108,13 @@ def begin(provider: IdentityProvider, redirect_uri: str, *, login_hint: str = ""
     params: dict[str, str] = {
         "response_type": "code", "client_id": provider.client_id, "redirect_uri": redirect_uri,
         "scope": "openid email profile", "state": state, "nonce": nonce,
-        "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256",
+        "code_challenge": _s256(verifier), "code_challenge_method": "S256",
     }
     if login_hint:
         params["login_hint"] = login_hint
     if provider.preset == "google" and len(provider.domains) == 1:
         params["hd"] = provider.domains[0]
-    url = add_params_to_uri(doc["authorization_endpoint"], params)
+    url = _with_params(doc.authorization_endpoint, params)
     return AuthRequest(url=url, state=state, nonce=nonce, code_verifier=verifier)
 
 
@@ -135,29 +122,26 @@ def finish(provider: IdentityProvider, *, code: str, redirect_uri: str, code_ver
            nonce: str) -> tuple[dict[str, Any], str]:
     """Exchange the code for tokens and return the validated ID token's claims and the raw token."""
     doc = discover(provider.issuer)
-    client = OAuth2Session(provider.client_id, provider.client_secret, redirect_uri=redirect_uri)
     try:
-        token = client.fetch_token(doc["token_endpoint"], code=code, code_verifier=code_verifier,
-                                   timeout=HTTP_TIMEOUT)
-    except requests.RequestException as exc:
-        raise ProviderUnreachable(f"The identity provider's token endpoint did not answer: {exc}") from exc
-    except Exception as exc:  # Authlib raises OAuthError subclasses for error answers
-        raise SignInFailed(f"The identity provider refused the sign-in: {exc}") from exc
-    id_token = token.get("id_token")
-    if not isinstance(id_token, str):
-        raise SignInFailed("The identity provider sent no ID token.")
+        id_token = _network().exchange_code(
+            doc.token_endpoint, client_id=provider.client_id, client_secret=provider.client_secret or "",
+            code=code, redirect_uri=redirect_uri, code_verifier=code_verifier)
+    except OidcUnavailable as exc:
+        raise ProviderUnreachable(str(exc)) from None
+    except OidcRefused as exc:
+        raise SignInFailed(f"The identity provider refused the sign-in: {exc}") from None
     return validate_id_token(provider, id_token, nonce=nonce), id_token
 
 
 def validate_id_token(provider: IdentityProvider, id_token: str, *, nonce: str) -> dict[str, Any]:
     """Signature (JWKS, refetched once for an unknown key id), issuer, audience, azp, expiry, nonce."""
     doc = discover(provider.issuer)
-    keys = _keys(doc["jwks_uri"], refresh=False)
+    keys = _keys(doc.jwks_uri, refresh=False)
     try:
         token = _decode(id_token, keys)
     except _UnknownKey:
         try:
-            token = _decode(id_token, _keys(doc["jwks_uri"], refresh=True))
+            token = _decode(id_token, _keys(doc.jwks_uri, refresh=True))
         except _UnknownKey as exc:
             raise SignInFailed("The ID token is signed with a key the identity provider does not publish.") \
                 from exc
@@ -209,9 +193,8 @@ def logout_url(provider: IdentityProvider, *, id_token: str, post_logout_redirec
         doc = discover(provider.issuer)
     except DomainError:
         return None
-    endpoint = doc.get("end_session_endpoint")
-    if not isinstance(endpoint, str):
+    if doc.end_session_endpoint is None:
         return None
-    return str(add_params_to_uri(endpoint, {
+    return _with_params(doc.end_session_endpoint, {
         "id_token_hint": id_token, "post_logout_redirect_uri": post_logout_redirect_uri,
-        "client_id": provider.client_id}))
+        "client_id": provider.client_id})
