@@ -744,3 +744,14 @@ def test_pushing_recommendations_from_the_pick_list_and_csv(
 def test_pushing_nothing_says_what_is_missing(client: Any, admin: Person) -> None:
     res = client.post("/admin/recommendations", data={"mentor_ids": ["1"]})
     assert res.status_code == 422 and "Choose at least one mentee." in text_of(res)
+
+
+def test_the_report_says_when_background_work_is_overdue(
+    db: Session, client: Any, admin: Person, program: Program
+) -> None:
+    assert "Background work needs a look" not in text_of(client.get("/admin/report"))
+    timed_work.plan(db, WorkKind.REQUEST_REMINDER, "request-1-reminder",
+                    due_at=datetime.now(UTC) - timedelta(hours=2), args=[1])
+    db.commit()  # no worker: nothing relays it
+    page = text_of(client.get("/admin/report"))
+    assert "Background work needs a look: 1 overdue, 0 given up." in page

@@ -8,10 +8,10 @@ from typing import Any
 from scheduling.models import TimedWork, WorkState
 from tests.factories import NOW, login, make_admin, make_mentee, make_mentor, make_program, make_request, slot
 from tests.fakes.dav_servers import free_port
-from tests.worker_harness import Life, config, life, smtp
+from tests.worker_harness import Life, config, life
 from worker import startup
 
-__all__ = ["life", "smtp"]
+__all__ = ["life"]
 START = NOW + timedelta(days=8)
 
 

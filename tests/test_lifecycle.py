@@ -30,13 +30,11 @@ from scheduling.models import (
 from scheduling.services import meetings as meeting_svc
 from scheduling.services import requests as svc
 from scheduling.services import surveys
-from tests import calendar_backends as harness
 from tests.factories import NOW, at, make_mentee, make_mentor, make_program, make_request, slot
 from tests.fakes.dav_servers import DavServer
-from tests.worker_harness import BASE_URL, Life, life, smtp
+from tests.worker_harness import BASE_URL, Life, life
 
-__all__ = ["life", "smtp"]
-radicale_server = harness.radicale_server
+__all__ = ["life"]
 START = at("2030-01-15", "10:00")  # Tuesday, a week after NOW; 30 minutes
 END = START + timedelta(minutes=30)
 H = timedelta(hours=1)

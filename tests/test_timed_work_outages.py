@@ -25,10 +25,10 @@ from scheduling.services import requests as svc
 from tests.factories import NOW, at, login, make_mentee, make_mentor, make_program, make_request, slot
 from tests.fakes.smtp_server import SmtpServer
 from tests.redis_process import RedisProcess, redis_process
-from tests.worker_harness import Life, config, smtp
+from tests.worker_harness import Life, config
 from worker import relay, runtime, startup
 
-__all__ = ["redis_process", "smtp"]
+__all__ = ["redis_process"]
 START = at("2030-01-15", "10:00")  # a week after NOW; 30 minutes
 H = timedelta(hours=1)
 D = timedelta(days=1)

@@ -22,18 +22,16 @@ from sqlalchemy.orm import Session
 from scheduling import tenants
 from scheduling.models import TimedWork, WorkState
 from scheduling.services import requests as svc
-from tests import calendar_backends as harness
 from tests.factories import NOW, at, make_mentee, make_mentor, make_program, make_request, slot
 from tests.fakes.dav_servers import DavServer
 from tests.fakes.smtp_server import SmtpServer
 from tests.fakes.throttle_proxy import Proxy, throttle_proxy
 from tests.redis_process import RedisProcess, redis_process
 from tests.test_lifecycle import stored_events
-from tests.worker_harness import QUEUE, config, smtp
+from tests.worker_harness import QUEUE, config
 from worker import startup
 
-__all__ = ["redis_process", "smtp"]
-radicale_server = harness.radicale_server
+__all__ = ["redis_process"]
 ROOT = Path(__file__).resolve().parent.parent
 START = at("2030-01-15", "10:00")
 RECOVERY_DEADLINE = 60  # seconds from a new worker's start to the event in Radicale (docs/reliability.md)
@@ -137,3 +135,28 @@ def test_the_production_worker_beats_while_a_job_runs(redis_process: RedisProces
     assert job.get_status() == "finished"
     assert job.started_at is not None and job.last_heartbeat is not None
     assert (job.last_heartbeat - job.started_at).total_seconds() >= 0.5
+
+
+def test_the_production_worker_stops_without_waiting_out_its_command_channel(
+    redis_process: RedisProcess,
+) -> None:
+    """redis-py's pubsub thread sleeps up to RQ's 60 s poll; stopping must not wait it out
+    (it did: a burst, or a SIGTERM, hung for up to a minute, one time in a few)."""
+    import threading
+
+    from rq import Queue
+
+    from worker.process import FlashWorker
+
+    connection = redis_process.client()
+    queue = Queue("stop", connection=connection)
+
+    def bursts() -> None:
+        for _ in range(10):
+            queue.enqueue("time.sleep", 0)
+            FlashWorker([queue], connection=connection).work(burst=True)
+
+    runner = threading.Thread(target=bursts, daemon=True)
+    runner.start()
+    runner.join(45)  # ten stops; one waited-out poll alone is 60 s
+    assert not runner.is_alive(), "a worker's stop waited out its command channel"

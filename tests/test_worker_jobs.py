@@ -34,15 +34,14 @@ from tests.factories import (
 )
 from tests.fakes.dav_servers import DavServer, free_port
 from tests.test_lifecycle import mentor_on_radicale
-from tests.worker_harness import Life, config, life, plain_connection, smtp
+from tests.worker_harness import Life, config, life, plain_connection
 from worker import calendar_jobs, failures, startup
 from worker.jobs import calendars as calendar_rounds
 from worker.jobs import meetings as meetings_jobs
 from worker.jobs import requests as requests_jobs
 from worker.jobs import surveys as surveys_jobs
 
-__all__ = ["life", "smtp"]
-radicale_server = harness.radicale_server
+__all__ = ["life"]
 START = at("2030-01-15", "10:00")
 D = timedelta(days=1)
 H = timedelta(hours=1)

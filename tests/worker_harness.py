@@ -16,14 +16,15 @@ from typing import Any
 import pytest
 import time_machine
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduling.models import TimedWork, WorkState
-from tests.fakes.smtp_server import SmtpServer, smtp_server
+from tests.fakes.smtp_server import SmtpServer
 from worker import relay, runtime, startup
+from worker.process import FlashWorker
 
 QUEUE = "fm-test"
 BASE_URL = "https://mentoring.example.com"
@@ -38,7 +39,7 @@ def plain_connection(redis: Any) -> Redis:
 def drain(connection: Redis, *, now: datetime | None = None) -> None:
     """Relay the work due by ``now`` and run it in a burst worker, until nothing is due."""
     queue = Queue(QUEUE, connection=connection)
-    worker = SimpleWorker([queue], connection=connection)
+    worker = FlashWorker([queue], connection=connection)
     for _ in range(20):
         relayed = relay.relay_once(runtime.session_factory(), queue, now=now, rounds=False).relayed
         if not relayed and not queue.count:
@@ -83,12 +84,6 @@ class Life:
     def mail_to(self, address: str) -> list[str]:
         """Subjects received by ``address``, in order."""
         return [r.subject for r in self.mail.to(address)]
-
-
-@pytest.fixture(scope="session")
-def smtp() -> Iterator[SmtpServer]:
-    with smtp_server() as server:
-        yield server
 
 
 def config(database_url: str, mail: SmtpServer, **extra: Any) -> dict[str, Any]:

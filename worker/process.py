@@ -41,6 +41,15 @@ class FlashWorker(SimpleWorker):
             beat.join(HEARTBEAT_SECONDS)
         self.set_state(WorkerStatus.IDLE)
 
+    def unsubscribe(self) -> None:
+        """RQ stops its command-channel thread and waits a second for it; redis-py 8.2's
+        ``stop()`` itself waits until the thread's next wake-up (up to RQ's 60 s poll),
+        which made every stop (and every burst) hang for up to a minute. Bound it."""
+        if self.pubsub_thread is not None and self.pubsub is not None:
+            self.pubsub.unsubscribe()
+            self.pubsub_thread.stop(timeout=1)
+            self.pubsub.close()
+
     def _beat(self, job: Job, done: threading.Event) -> None:
         while not done.wait(self.job_monitoring_interval):
             try:

@@ -16,6 +16,7 @@ from app.admin.charts import Bar, bar_chart
 from app.db import db
 from scheduling.reports import health_csv, program_health
 from scheduling.services.program import get_program
+from worker import failures
 
 
 def charts_for(report: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +52,8 @@ def report_page() -> Any:
     session = db()
     report = program_health(session, get_program(session))
     session.commit()
-    return render_template("admin/report.html", report=report, charts=charts_for(report))
+    return render_template("admin/report.html", report=report, charts=charts_for(report),
+                           backlog=failures.backlog(session))
 
 
 @bp.get("/report.csv")
