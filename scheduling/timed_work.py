@@ -273,12 +273,6 @@ def plan_manual_reminder(session: Session, request_id: int, *, now: datetime) ->
 # --- results of a run -------------------------------------------------------------------------------
 
 
-def record_done(row: TimedWork, *, now: datetime) -> None:
-    row.state = WorkState.DONE
-    row.finished_at = now
-    row.last_error = ""
-
-
 def record_failure(row: TimedWork, error: str, *, now: datetime) -> None:
     """A run failed: retry after the kind's next delay, or give up (dead) after the last."""
     delays = retry_delays(row.kind)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
+from sqlalchemy import select, update
+
 from scheduling import timed_work
 from scheduling.db import utcnow
 from scheduling.models import TimedWork, WorkState
@@ -40,13 +42,15 @@ def _describe(exc: BaseException) -> str:
 
 
 def _finish(work_id: int, relays: int, *, error: str | None) -> None:
+    """Record the outcome, unless the row moved on meanwhile (re-planned, recovered)."""
     with runtime.session_scope() as db:
-        row = db.get(TimedWork, work_id, with_for_update=True)
-        if row is None or row.relays != relays or row.state != WorkState.QUEUED:
-            return
+        mine = (TimedWork.id == work_id, TimedWork.relays == relays, TimedWork.state == WorkState.QUEUED)
         now = utcnow()
-        if error is None:
-            timed_work.record_done(row, now=now)
+        if error is None:  # the common case: one statement
+            done = {"state": WorkState.DONE, "finished_at": now, "last_error": ""}
+            db.execute(update(TimedWork).where(*mine).values(**done))
         else:
-            timed_work.record_failure(row, error, now=now)
+            row = db.scalar(select(TimedWork).where(*mine).with_for_update())
+            if row is not None:
+                timed_work.record_failure(row, error, now=now)
         db.commit()
