@@ -276,7 +276,9 @@ class GoogleConnector:
         service = self._service(owner)
         calendar_id = owner.external_id
         event_id = event_id_for(spec.uid)
-        body = {"id": event_id, **self._body(spec)}
+        # iCalUID: the meeting's UID, so Google's invitation, the attendee's copy and the app's own
+        # mails are one meeting everywhere; the id (derived from it) makes a retried insert a 409.
+        body = {"id": event_id, "iCalUID": spec.uid, **self._body(spec)}
         try:
             created = self._execute(
                 lambda: service.events().insert(calendarId=calendar_id, body=body, sendUpdates="all"),
@@ -348,7 +350,9 @@ class GoogleConnector:
     def _change_from(
         owner: CalendarIdentity, calendar_id: str, item: Mapping[str, Any]
     ) -> EventChange | None:
-        uid = (item.get("extendedProperties", {}).get("private", {}) or {}).get(UID_PROPERTY, "")
+        uid = (item.get("extendedProperties", {}).get("private", {}) or {}).get(UID_PROPERTY, "") or str(
+            item.get("iCalUID", "")
+        )
         event_id = item["id"]
         if item.get("status") == "cancelled":
             return EventChange(ChangeKind.CANCELED, calendar_id, event_id, uid)

@@ -13,6 +13,7 @@ Nothing here sends anything: :mod:`worker.mail` does.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -221,25 +222,40 @@ def request_answered(request: MeetingRequest, base_url: str) -> list[Notice]:
 # --- meetings -------------------------------------------------------------------------------------
 
 
-def meeting_ics(meeting: Meeting, *, stamp: datetime | None = None) -> tuple[bytes, str]:
-    """The iTIP message for the meeting as it is now: REQUEST, or CANCEL once it is canceled.
+def meeting_ics(
+    meeting: Meeting, *, stamp: datetime | None = None, method: str | None = None
+) -> tuple[bytes, str]:
+    """The iTIP message for the meeting as it is now: REQUEST, or CANCEL once it is canceled
+    (``method`` overrides: PUBLISH for an organizer whose calendar the app cannot write).
 
     The mentor organizes and the mentee is invited, as in the mentor's calendar: the same
     event the calendar write sends (:func:`scheduling.calendar_event.meeting_event`).
     """
     canceled = meeting.state == MeetingState.CANCELED
-    method = CANCEL if canceled else REQUEST
+    method = method or (CANCEL if canceled else REQUEST)
     spec = meeting_event(meeting, owner=meeting.mentor, attendees=(meeting.mentee,))
     cal = build_event(spec, status="CANCELLED" if canceled else "CONFIRMED", stamp=stamp)
     cal.add("METHOD", method)
     return cal.to_ical(), method
 
 
-def meeting_invite(meeting: Meeting, base_url: str, *, stamp: datetime | None = None) -> list[Notice]:
-    """The meeting (new, moved or canceled) with its invitation, to both people."""
-    ics, method = meeting_ics(meeting, stamp=stamp)
+CALENDAR_HAS_IT = "Your calendar has it (or its invitation)."
+
+
+def meeting_invite(
+    meeting: Meeting, base_url: str, *, stamp: datetime | None = None, itip: Mapping[int, str] | None = None
+) -> list[Notice]:
+    """The meeting (new, moved or canceled), to both people.
+
+    ``itip`` maps person id to the METHOD of the iCalendar part their mail carries; people
+    not in it get the words only (their calendar has the event already, or a provider sent
+    the invitation: one invitation per person). None: everyone gets the meeting's
+    REQUEST/CANCEL (callers that know no calendars)."""
+    _, method = meeting_ics(meeting, stamp=stamp)
     notices = []
     for person, other in ((meeting.mentor, meeting.mentee), (meeting.mentee, meeting.mentor)):
+        own = method if itip is None else itip.get(person.id)
+        ics = meeting_ics(meeting, stamp=stamp, method=own)[0] if own else None
         when = format_when(meeting.start_at, meeting.end_at, person)
         where = [f"Where: {meeting.location}"] if meeting.location else []
         if method == CANCEL:
@@ -257,10 +273,12 @@ def meeting_invite(meeting: Meeting, base_url: str, *, stamp: datetime | None = 
                 f"When: {when}",
                 f"Mode: {meeting.mode.value.replace('_', ' ')}",
                 *where,
-                "The invitation is attached for your calendar.",
+                "The invitation is attached for your calendar." if ics else CALENDAR_HAS_IT,
             ]
         link = ("Open the meeting", _url(base_url, f"/meetings/{meeting.id}"))
-        notices.append(_compose(person, subject, paragraphs, link=link, ics=ics, ics_method=method))
+        notices.append(
+            _compose(person, subject, paragraphs, link=link, ics=ics, ics_method=own if ics else None)
+        )
     return notices
 
 

@@ -102,6 +102,33 @@ def sides_of(session: Session, meeting: Meeting) -> list[Side]:
     return sides
 
 
+# Providers that mail the invitation themselves when an event with attendees is written
+# (Google with ``sendUpdates=all``, Exchange always): the app mails no iTIP to those attendees.
+INVITING_PROVIDERS = frozenset({"google", "microsoft"})
+
+
+def itip_methods(session: Session, meeting: Meeting) -> dict[int, str]:
+    """Who gets the app's iTIP part with the meeting's mail, and with which METHOD.
+
+    One invitation per person: nobody whose calendar the worker writes the event into (their
+    own side), nobody a provider already invited (an attendee of a Google/Microsoft side).
+    Everyone else: the mentee gets REQUEST (CANCEL once canceled); the mentor, who
+    organizes, never gets a REQUEST for their own meeting: PUBLISH puts it in a calendar
+    the app cannot write (CANCEL takes it out)."""
+    reached: set[int] = set()
+    for side in sides_of(session, meeting):
+        reached.add(side.person.id)
+        if side.account.tenant.provider.value in INVITING_PROVIDERS:
+            reached.update(p.id for p in side.attendees)
+    canceled = meeting.state == MeetingState.CANCELED
+    methods: dict[int, str] = {}
+    if meeting.mentee_id not in reached:
+        methods[meeting.mentee_id] = "CANCEL" if canceled else "REQUEST"
+    if meeting.mentor_id not in reached:
+        methods[meeting.mentor_id] = "CANCEL" if canceled else "PUBLISH"
+    return methods
+
+
 @dataclass
 class WriteResult:
     created: list[int] = field(default_factory=list)  # person ids
@@ -500,7 +527,7 @@ def ensure_push(
     )
     capable = _push_capability(tenant)
     address = push_address(base_url, tenant)
-    if capable is None or person is None or account is None or not push_wanted(tenant):
+    if capable is None or person is None or not person.active or account is None or not push_wanted(tenant):
         if sub is None:
             return "unchanged"
         _drop(db, sub, capable, account, person)

@@ -123,6 +123,7 @@ class GoogleFake:
     tokens: dict[str, str] = field(default_factory=dict)  # access token -> user email
     page_size: int = 250
     send_updates: list[str] = field(default_factory=list)
+    invitations: list[tuple[str, str, str]] = field(default_factory=list)  # (to, iCalUID, request|cancel)
     channels: dict[str, Channel] = field(default_factory=dict)
     channel_max_ttl: timedelta = timedelta(days=30)
     notifier: Notifier = field(default_factory=Notifier)
@@ -309,10 +310,14 @@ class GoogleFake:
             self.apply_body(event, body)
             self.send_updates.append(query.get("sendUpdates", ""))
             self.store.put(event)
+            if event.organizer.lower() == calendar:
+                self._mirror(event, query, "request")
             return 200, self.event_json(event, user)
         if method == "DELETE":
             self.send_updates.append(query.get("sendUpdates", ""))
             self.store.delete(calendar, event_id)
+            if event.organizer.lower() == calendar:
+                self._mirror(event, query, "cancel")
             return 204, None
         return 405, _error(405, "Method not allowed", "badRequest")
 
@@ -347,13 +352,46 @@ class GoogleFake:
             id=event_id, calendar=calendar, start=datetime.now(UTC), end=datetime.now(UTC), organizer=calendar
         )
         self.apply_body(event, body)
-        event.ical_uid = f"{event_id}@google.com"
+        event.ical_uid = str(body.get("iCalUID") or f"{event_id}@google.com")
         for att in event.attendees:
             if att["email"].lower() == calendar:
                 att["response"] = "accepted"
         self.send_updates.append(query.get("sendUpdates", ""))
         self.store.put(event)
+        self._mirror(event, query, "request")
         return 200, self.event_json(event, calendar)
+
+    def _mirror(self, event: FakeEvent, query: dict[str, str], method: str) -> None:
+        """What Google does with attendees: each attendee in this Workspace gets their own copy
+        (same id and iCalUID, their own response kept), and with ``sendUpdates=all`` every
+        attendee but the organizer gets one invitation mail (counted in :attr:`invitations`)."""
+        for att in event.attendees:
+            email = att["email"].lower()
+            if email == event.organizer.lower():
+                continue
+            if query.get("sendUpdates") == "all":
+                self.invitations.append((email, event.ical_uid, method))
+            if not self.store.has_calendar(email):
+                continue
+            copy = self.store.get(email, event.id)
+            mine = copy.response_of(email) if copy is not None else None
+            attendees = [dict(a) for a in event.attendees]
+            for a in attendees:
+                if a["email"].lower() == email and mine:
+                    a["response"] = mine
+            self.store.put(FakeEvent(
+                id=event.id, calendar=email, start=event.start, end=event.end, summary=event.summary,
+                description=event.description, location=event.location, time_zone=event.time_zone,
+                status=event.status, organizer=event.organizer, attendees=attendees,
+                sequence=event.sequence, ical_uid=event.ical_uid, private=dict(event.private),
+                deleted=event.deleted,
+            ))
+
+    def attendee_respond(self, attendee: str, event_id: str, response: str, comment: str = "") -> None:
+        """``attendee`` answers in their own copy; Google shows the answer on the organizer's too."""
+        copy = self.store.respond(attendee, event_id, attendee, response, comment)
+        if copy.organizer.lower() != attendee.lower() and self.store.has_calendar(copy.organizer):
+            self.store.respond(copy.organizer, event_id, attendee, response, comment)
 
     def _list(self, calendar: str, query: dict[str, str], user: str) -> tuple[int, Any]:
         page = int(query["pageToken"].split(":")[1]) if "pageToken" in query else 0

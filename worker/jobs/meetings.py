@@ -22,7 +22,8 @@ def send_meeting_invite(meeting_id: int, sequence: int) -> int:
             return 0
         if meeting.state not in (*ACTIVE_MEETING_STATES, MeetingState.CANCELED):
             return 0
-        items = notices.meeting_invite(meeting, runtime.base_url(), stamp=utcnow())
+        itip = calendar_jobs.itip_methods(db, meeting)
+        items = notices.meeting_invite(meeting, runtime.base_url(), stamp=utcnow(), itip=itip)
         return send_all(items, lambda n: f"meeting-{meeting_id}-invite-{sequence}-{n.to[0]}")
 
 
