@@ -35,6 +35,7 @@ from tests.factories import PASSWORD, at, make_mentee, make_mentor, make_program
 from tests.gunicorn_server import Gunicorn, gunicorn
 
 WED_10 = at("2030-01-09", "10:00")
+pytestmark = pytest.mark.slow  # a gunicorn and some hundred HTTP requests: ~20 s on PostgreSQL
 
 
 @pytest.fixture(scope="module")
