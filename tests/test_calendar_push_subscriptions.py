@@ -36,6 +36,7 @@ from scheduling.models import (
     CalendarTenant,
     MeetingState,
     Person,
+    TimedWork,
     WorkKind,
     WorkState,
 )
@@ -524,3 +525,33 @@ def test_connecting_a_calendar_opens_its_channel_at_once(
     tenants.connect_account(db, person=other, tenant=dav, external_id="calendar")
     rq()
     assert subs(db, dav) == {}
+
+
+def test_deactivating_a_person_stops_their_channels_at_the_provider_by_a_timed_work_row(
+    db: Session, google_fake: GoogleFake, google: CalendarTenant, live_url: str, rq: Callable[[], Redis],
+) -> None:
+    from scheduling.services import deactivation
+
+    mentor, mentee = pair(db, google_fake, google)
+    rq()  # connecting the calendars opened the channels
+    channel = subs(db, google)[mentee.id].channel_id
+
+    deactivation.deactivate(db, mentee)
+    row = timed_work.find(db, f"person-{mentee.id}-stop-push")
+    assert row is not None and row.kind == WorkKind.STOP_PUSH and row.args == [mentee.id]
+    assert set(subs(db, google)) == {mentor.id, mentee.id}  # the row, not the deactivation, stops it
+
+    connection = rq()
+    job = Job.fetch(f"fm-person-{mentee.id}-stop-push", connection=connection)
+    assert job.get_status() == "finished" and job.return_value() == {google.id: "removed"}
+    assert google_fake.channels[channel].stopped
+    assert google_fake.live_channels(mentee.email) == []
+    assert set(subs(db, google)) == {mentor.id}  # the mentor's channel is untouched
+    db.expire_all()
+    assert db.get(TimedWork, row.id).state == WorkState.DONE  # type: ignore[union-attr]
+    # Nothing reopens a channel for someone who left, and nobody without channels gets a row.
+    assert ensure(db, google, mentee, live_url) == "unchanged"
+    assert subs(db, google).keys() == {mentor.id}
+    deactivation.deactivate(db, make_mentee(db))
+    assert db.scalar(select(TimedWork).where(
+        TimedWork.kind == WorkKind.STOP_PUSH, TimedWork.key != row.key)) is None

@@ -36,6 +36,7 @@ class WorkKind(enum.StrEnum):
     ENSURE_PUSH = "calendar.ensure_push"
     SYNC_ROUND = "calendar.sync_round"  # periodic: one TENANT_SYNC per tenant
     PUSH_ROUND = "calendar.push_round"  # periodic: one ENSURE_PUSH per person due
+    STOP_PUSH = "calendar.stop_push"  # a deactivated person's channels, stopped at the provider
     NOTIFICATION_EMAIL = "notice.notification"  # one in-app notification's immediate email
     NOTIFICATION_DIGEST = "notice.digest"  # a person's daily digest of notifications
 

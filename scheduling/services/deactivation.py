@@ -5,17 +5,20 @@ still open is closed through the same services people use, so the other person h
 about it exactly as if it had been done by hand: requests they started are withdrawn,
 requests waiting on them are declined (or closed, when they had countered), and their
 future meetings are canceled, which also takes the events off both calendars. Their
-push channels are dropped so nothing renews them. Every step is its own transaction
-and skips what is already closed, so running it again finishes an interrupted run.
+push channels are stopped at the provider by a timed work row (``person-<id>-stop-push``,
+written with the deactivation), and nothing renews or reopens a channel of an inactive
+person. Every step is its own transaction and skips what is already closed, so running it
+again finishes an interrupted run.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from scheduling import timed_work
 from scheduling.models import (
     ACTIVE_MEETING_STATES,
     OPEN_REQUEST_STATES,
@@ -25,6 +28,7 @@ from scheduling.models import (
     Person,
     PushSubscription,
     RequestState,
+    WorkKind,
 )
 from scheduling.services import meetings as meeting_service
 from scheduling.services import requests as request_service
@@ -54,7 +58,10 @@ def deactivate(session: Session, person: Person, *, now: datetime | None = None)
     for meeting in future:
         meeting_service.cancel(session, meeting, actor=None, reason=note, now=now)
     with unit_of_work(session):
-        session.execute(delete(PushSubscription).where(PushSubscription.person_id == person.id))
+        if session.scalar(select(PushSubscription.id).where(PushSubscription.person_id == person.id)
+                          .limit(1)) is not None:
+            timed_work.plan(session, WorkKind.STOP_PUSH, f"person-{person.id}-stop-push", due_at=now,
+                            args=[person.id])
         person.active = False
         session.commit()
     return person

@@ -29,6 +29,7 @@ JOBS: dict[WorkKind, Callable[..., Any]] = {
     WorkKind.ENSURE_PUSH: calendars.ensure_push,
     WorkKind.SYNC_ROUND: calendars.sync_round,
     WorkKind.PUSH_ROUND: calendars.push_round,
+    WorkKind.STOP_PUSH: calendars.stop_push,
 }
 
 # RQ job timeout per family (seconds): a notice or a calendar write needs seconds, a
@@ -40,6 +41,7 @@ TIMEOUTS: dict[WorkKind, int] = {
     WorkKind.ENSURE_PUSH: 60,
     WorkKind.SYNC_ROUND: 60,
     WorkKind.PUSH_ROUND: 120,
+    WorkKind.STOP_PUSH: 120,
 }
 MAIL_TIMEOUT = 60
 

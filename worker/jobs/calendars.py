@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from scheduling import timed_work
 from scheduling.db import utcnow
-from scheduling.models import CalendarTenant, WorkKind
+from scheduling.models import CalendarTenant, Person, WorkKind
+from scheduling.models.calendars import PushSubscription
 from worker import calendar_jobs, runtime
 
 log = logging.getLogger(__name__)
@@ -135,3 +136,17 @@ def ensure_push(tenant_id: int, person_id: int) -> str:
         return "off"  # push is switched off, or providers could not call us back
     with runtime.session_scope() as db:
         return calendar_jobs.ensure_push(db, tenant_id, person_id, base_url=base_url)
+
+
+def stop_push(person_id: int) -> dict[int, str]:
+    """A deactivated person's push channels: stopped at the provider and forgotten, whether or
+    not push renewal is on (tenant id -> what ``calendar_jobs.ensure_push`` did). Someone let
+    back in before this ran keeps theirs."""
+    base_url = runtime.base_url()
+    with runtime.session_scope() as db:
+        person = db.get(Person, person_id)
+        if person is None or person.active:
+            return {}
+        tenant_ids = list(db.scalars(select(PushSubscription.tenant_id).where(
+            PushSubscription.person_id == person_id).order_by(PushSubscription.tenant_id)))
+        return {tid: calendar_jobs.ensure_push(db, tid, person_id, base_url=base_url) for tid in tenant_ids}
