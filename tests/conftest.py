@@ -25,6 +25,24 @@ use_providers(PROVIDERS)  # as the app factory does: tests also call scheduling 
 # Fixtures every module finds without importing them (an imported fixture is a second copy).
 pytest_plugins = ["tests.servers"]
 
+# Left out of the fast loop, ``bin/test -m "not slow"`` (the default run keeps them): every
+# browser test, and these modules or single tests, the costliest in ``--durations=30``. They
+# wait out real timeouts, kill and restart servers, or fuzz every page. A node id prefix each.
+SLOW = (
+    "tests/test_timed_work_outages.py",
+    "tests/test_worker_crash.py",
+    "tests/test_bad_input.py::test_junk_never_makes_a_server_error",
+    "tests/test_bad_input.py::test_junk_queries_never_make_a_server_error",
+    "tests/test_calendar_push_subscriptions.py::test_no_round_work_while_providers_cannot_reach_the_address",
+    "tests/test_lifecycle.py::test_rescheduling_re_times_the_reminder_and_survey",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("browser") or item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
