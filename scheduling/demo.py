@@ -419,7 +419,8 @@ def _answer_surveys(session: Session, program: Program, meeting: Meeting, rng: r
     """Both sides answered the held meeting's survey, so the report has results to show."""
     sent = meeting.end_at + timedelta(hours=2)
     for invitation, comment in zip(surveys.invite(session, meeting, now=sent), SURVEY_COMMENTS, strict=True):
-        questions = surveys.questions_for(session, program, invitation.variant)
+        questions = surveys.questions_for(session, program, invitation.variant,
+                                          surveys.audience_of(meeting, invitation.person_id))
         answers: dict[str, object] = {}
         for q in questions:
             if q.kind == QuestionKind.TOOK_PLACE:

@@ -59,6 +59,7 @@ HOUR = 3600.0
 SETTLED_STATES = (RequestState.ACCEPTED, RequestState.DECLINED, RequestState.EXPIRED)
 MONTH_COLUMNS = ("held", "not_held", "canceled", "upcoming")
 
+TEXT_ANSWERS = 50  # written answers shown per free-text question, newest first
 
 def program_health(
     session: Session, program: Program, *, now: datetime | None = None, top_skills: int = TOP_SKILLS
@@ -224,8 +225,9 @@ def _survey_results(session: Session, program: Program) -> dict[str, Any]:
             SurveyQuestion.variant, SurveyQuestion.active.desc(), SurveyQuestion.position, SurveyQuestion.id
         )
     )
+    texts = _text_answers(session, program)
     results = [
-        _question_result(q, counted.get(q.id, {}))
+        _question_result(q, counted.get(q.id, {}), texts.get(q.id, []))
         for q in questions
         if q.active or q.id in counted
     ]
@@ -236,8 +238,33 @@ def _survey_results(session: Session, program: Program) -> dict[str, Any]:
     }
 
 
-def _question_result(question: SurveyQuestion, counts: dict[str, int]) -> dict[str, Any]:
-    """One question's figures from ``{json-encoded value: count}``."""
+def _text_answers(session: Session, program: Program) -> dict[int, list[dict[str, Any]]]:
+    """The written answers of each free-text question, newest first (at most ``TEXT_ANSWERS`` each),
+    with whether a mentor or a mentee wrote them (not who: the report is read by every admin)."""
+    rows = session.execute(
+        select(SurveyAnswer.question_id, SurveyAnswer.text, SurveyInvitation.answered_at,
+               SurveyInvitation.person_id, Meeting.mentor_id)
+        .join(SurveyQuestion, SurveyQuestion.id == SurveyAnswer.question_id)
+        .join(SurveyInvitation, SurveyInvitation.id == SurveyAnswer.invitation_id)
+        .join(Meeting, Meeting.id == SurveyInvitation.meeting_id)
+        .where(SurveyQuestion.program_id == program.id, SurveyQuestion.kind == QuestionKind.TEXT,
+               SurveyAnswer.text != "")
+        .order_by(SurveyInvitation.answered_at.desc(), SurveyAnswer.id.desc())
+    )
+    out: dict[int, list[dict[str, Any]]] = {}
+    for question_id, text, answered_at, person_id, mentor_id in rows:
+        found = out.setdefault(question_id, [])
+        if len(found) < TEXT_ANSWERS:
+            when = answered_at.isoformat().replace("+00:00", "Z") if answered_at else ""
+            found.append({"text": text, "by": "mentor" if person_id == mentor_id else "mentee",
+                          "answered_at": when})
+    return out
+
+
+def _question_result(
+    question: SurveyQuestion, counts: dict[str, int], texts: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """One question's figures from ``{json-encoded value: count}`` (and a text question's answers)."""
     values = {json.loads(raw): n for raw, n in counts.items()} if question.kind != QuestionKind.TEXT else {}
     out: dict[str, Any] = {
         "question_id": question.id,
@@ -246,8 +273,11 @@ def _question_result(question: SurveyQuestion, counts: dict[str, int]) -> dict[s
         "text": question.text,
         "kind": question.kind.value,
         "active": question.active,
+        "audience": question.audience.value,
         "answers": sum(counts.values()),
     }
+    if question.kind == QuestionKind.TEXT:
+        out["texts"] = list(texts or [])
     if question.kind == QuestionKind.TOOK_PLACE:
         out["yes"] = values.get(True, 0)
         out["no"] = values.get(False, 0)

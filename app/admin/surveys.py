@@ -19,10 +19,12 @@ from app.admin import bp
 from app.admin.forms import back_to
 from app.db import db
 from scheduling.errors import DomainError
-from scheduling.models import QuestionKind, SurveyVariant
+from scheduling.models import QuestionKind, SurveyAudience, SurveyVariant
 from scheduling.services.program import get_program
 from scheduling.services.surveys import questions_for, replace_questions
 
+AUDIENCES = [(SurveyAudience.EVERYONE.value, "Both sides"), (SurveyAudience.MENTOR.value, "Mentors only"),
+             (SurveyAudience.MENTEE.value, "Mentees only")]
 NEW_ROWS = 3
 MAX_ROWS = 40
 EDITABLE_KINDS = tuple(k for k in QuestionKind if k != QuestionKind.TOOK_PLACE)
@@ -42,6 +44,7 @@ class Row:
     remove: bool = False
     order: str = ""
     fixed: bool = False  # the took-place question: first, required, not removable
+    audience: str = SurveyAudience.EVERYONE.value  # the mentor survey, the mentee survey, or both
     errors: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -49,7 +52,8 @@ class Row:
         return self.id is None and not self.text.strip() and not self.choices.strip()
 
     def as_item(self) -> dict[str, Any]:
-        item: dict[str, Any] = {"text": self.text, "kind": self.kind, "required": self.required}
+        item: dict[str, Any] = {"text": self.text, "kind": self.kind, "required": self.required,
+                                "audience": SurveyAudience.EVERYONE.value if self.fixed else self.audience}
         if self.id is not None:
             item["id"] = self.id
         if self.kind == QuestionKind.CHOICE.value or self.choices.strip():
@@ -71,7 +75,7 @@ def _rows_from_db(variant: SurveyVariant) -> list[Row]:
     session.commit()  # the default questions, created on first use, keep their ids
     rows = [
         Row(i, q.id, q.text, q.kind.value, "\n".join(q.choices or []), q.required, False, str(i + 1),
-            fixed=q.kind == QuestionKind.TOOK_PLACE)
+            fixed=q.kind == QuestionKind.TOOK_PLACE, audience=q.audience.value)
         for i, q in enumerate(questions)
     ]
     start = len(rows)
@@ -98,6 +102,7 @@ def _rows_from_form() -> list[Row]:
             remove=bool(get("remove")),
             order=get("order").strip(),
             fixed=get("kind") == QuestionKind.TOOK_PLACE.value and i == 0,
+            audience=get("audience") or SurveyAudience.EVERYONE.value,
         ))
     return rows
 
@@ -118,6 +123,7 @@ def _render(variant: SurveyVariant, rows: list[Row], problem: str = "", status: 
         variants=list(SurveyVariant),
         rows=rows,
         kinds=EDITABLE_KINDS,
+        audiences=AUDIENCES,
         problem=problem,
     ), status
 

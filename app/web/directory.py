@@ -19,6 +19,7 @@ from scheduling.errors import DomainError
 from scheduling.models import Person, Program, Skill
 from scheduling.services import modes
 from scheduling.services import people as people_svc
+from scheduling.services import surveys as surveys_svc
 
 PAGE_SIZE = 20
 FREE_SCAN = 200  # mentors checked for free time at once when "has free time this week" is on
@@ -46,7 +47,8 @@ def recommendations(person: Person, prog: Program, n: int = HOME_COUNT) -> list[
 def home() -> Any:
     person = me()
     prog = program()
-    return render_template("web/home.html", me=person, recs=recommendations(person, prog), program=prog)
+    return render_template("web/home.html", me=person, recs=recommendations(person, prog), program=prog,
+                           feedback=surveys_svc.waiting_for(db(), person))
 
 
 def _filter_values() -> tuple[dict[str, str], FormErrors]:

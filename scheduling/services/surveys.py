@@ -52,6 +52,7 @@ from scheduling.models import (
     Program,
     QuestionKind,
     SurveyAnswer,
+    SurveyAudience,
     SurveyInvitation,
     SurveyQuestion,
     SurveyVariant,
@@ -70,7 +71,7 @@ MAX_CHOICES = 20
 MAX_QUESTIONS = 30
 ANSWER_TEXT_MAX = 4000
 RATING_MIN, RATING_MAX = 1, 5
-QUESTION_KEYS = frozenset({"id", "text", "kind", "choices", "required"})
+QUESTION_KEYS = frozenset({"id", "text", "kind", "choices", "required", "audience"})
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class DefaultQuestion:
     kind: QuestionKind
     required: bool = False
     choices: tuple[str, ...] = ()
+    audience: SurveyAudience = SurveyAudience.EVERYONE
 
 
 YES_MAYBE_NO = ("Yes", "Maybe", "No")
@@ -146,6 +148,7 @@ def ensure_default_questions(session: Session, program: Program) -> None:
                     kind=q.kind,
                     choices=list(q.choices),
                     required=q.required,
+                    audience=q.audience,
                     active=True,
                 )
             )
@@ -161,22 +164,32 @@ def _variants_present(session: Session, program: Program) -> set[SurveyVariant]:
 
 
 def questions_for(
-    session: Session, program: Program, variant: SurveyVariant | str
+    session: Session, program: Program, variant: SurveyVariant | str,
+    audience: SurveyAudience | None = None,
 ) -> list[SurveyQuestion]:
-    """The active questions of ``variant`` in order (defaults created on first use; no commit)."""
+    """The active questions of ``variant`` in order (defaults created on first use; no commit).
+
+    ``audience``: only those a mentor (or a mentee) is asked; None: the whole list, as admins edit it.
+    """
     variant = enum_value(SurveyVariant, variant, "variant")
     ensure_default_questions(session, program)
-    return list(
-        session.scalars(
-            select(SurveyQuestion)
-            .where(
-                SurveyQuestion.program_id == program.id,
-                SurveyQuestion.variant == variant,
-                SurveyQuestion.active.is_(True),
-            )
-            .order_by(SurveyQuestion.position, SurveyQuestion.id)
+    query = (
+        select(SurveyQuestion)
+        .where(
+            SurveyQuestion.program_id == program.id,
+            SurveyQuestion.variant == variant,
+            SurveyQuestion.active.is_(True),
         )
+        .order_by(SurveyQuestion.position, SurveyQuestion.id)
     )
+    if audience is not None and audience != SurveyAudience.EVERYONE:
+        query = query.where(SurveyQuestion.audience.in_([SurveyAudience.EVERYONE, audience]))
+    return list(session.scalars(query))
+
+
+def audience_of(meeting: Meeting, person_id: int) -> SurveyAudience:
+    """Which survey a participant answers: the mentor's or the mentee's."""
+    return SurveyAudience.MENTOR if person_id == meeting.mentor_id else SurveyAudience.MENTEE
 
 
 def question_dict(question: SurveyQuestion) -> dict[str, Any]:
@@ -188,6 +201,7 @@ def question_dict(question: SurveyQuestion) -> dict[str, Any]:
         "choices": list(question.choices or []),
         "required": question.required,
         "active": question.active,
+        "audience": question.audience.value,
     }
 
 
@@ -257,6 +271,10 @@ def replace_questions(
             target.kind = item.kind
             target.choices = list(item.choices)
             target.required = item.required
+            if item.audience is not None:
+                target.audience = item.audience
+            elif target.id is None:
+                target.audience = SurveyAudience.EVERYONE
             target.active = True
             saved.append(target)
         session.flush()
@@ -271,6 +289,7 @@ class _QuestionItem:
     kind: QuestionKind
     choices: tuple[str, ...]
     required: bool
+    audience: SurveyAudience | None = None  # None: keep an existing question's, else everyone
 
 
 def _check_question_list(questions: object) -> list[_QuestionItem]:
@@ -317,7 +336,11 @@ def _check_question(raw: object, field: str) -> _QuestionItem:
     if kind == QuestionKind.TOOK_PLACE:
         required = True  # the answer that finishes the meeting is never optional
     choices = _check_choices(raw.get("choices"), kind, f"{field}.choices")
-    return _QuestionItem(qid, text, kind, choices, required)
+    audience = raw.get("audience")
+    checked = None if audience is None else enum_value(SurveyAudience, audience, f"{field}.audience")
+    if kind == QuestionKind.TOOK_PLACE and checked not in (None, SurveyAudience.EVERYONE):
+        raise ValidationFailed("Both sides are asked whether the meeting took place.", f"{field}.audience")
+    return _QuestionItem(qid, text, kind, choices, required, checked)
 
 
 def _check_choices(raw: object, kind: QuestionKind, field: str) -> tuple[str, ...]:
@@ -430,6 +453,17 @@ def invitations_of(session: Session, person: Person) -> list[SurveyInvitation]:
     )
 
 
+def waiting_for(session: Session, person: Person) -> list[SurveyInvitation]:
+    """The surveys of past meetings ``person`` has not answered yet, oldest first (the home tile)."""
+    return list(
+        session.scalars(
+            select(SurveyInvitation)
+            .where(SurveyInvitation.person_id == person.id, SurveyInvitation.answered_at.is_(None))
+            .order_by(SurveyInvitation.sent_at, SurveyInvitation.id)
+        )
+    )
+
+
 # --- answering ----------------------------------------------------------------------------------
 
 
@@ -474,7 +508,8 @@ def record_survey(
         lock_row(session, invitation)
         if invitation.answered_at is not None:
             raise SurveyAlreadyAnswered("You have already answered this survey.")
-        questions = questions_for(session, program, invitation.variant)
+        questions = questions_for(session, program, invitation.variant,
+                                  audience_of(meeting, invitation.person_id))
         parsed = check_answers(questions, answers, invitation.variant)
         if meeting.is_active and now < meeting.start_at:
             raise InvalidTransition("The meeting has not started yet; answer the survey afterwards.")
@@ -617,7 +652,8 @@ def survey_view(invitation: SurveyInvitation, viewer: Person) -> dict[str, Any]:
     program = session.get(Program, meeting.program_id)
     assert program is not None
     answers = {a.question_id: a for a in invitation.answers}
-    shown = {q.id: q for q in questions_for(session, program, invitation.variant)}
+    shown = {q.id: q for q in questions_for(session, program, invitation.variant,
+                                            audience_of(meeting, invitation.person_id))}
     for given in answers.values():
         shown.setdefault(given.question_id, given.question)
     questions = []
