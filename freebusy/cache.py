@@ -105,6 +105,23 @@ class MemoryStore:
                 self._data.pop(name, None)
 
 
+JOINED_MGET = r"""
+local prefix, sizes, values, names = ARGV[1], {}, {}, {}
+for name in string.gmatch(ARGV[2], "[^\n]+") do names[#names + 1] = prefix .. name end
+for first = 1, #names, 1000 do
+  local found = redis.call("MGET", unpack(names, first, math.min(first + 999, #names)))
+  for i = 1, #found do
+    local v = found[i]
+    if v then values[#values + 1] = v; sizes[#sizes + 1] = #v else sizes[#sizes + 1] = -1 end
+  end
+end
+return {table.concat(sizes, ","), table.concat(values)}
+"""
+"""MGET of ``prefix`` + each newline-separated name, answered as two strings: the sizes
+(-1: no such key) and the values joined. The names are built on the server, so this suits one
+Redis server (or a cluster only if all the names hash to one slot: they do not)."""
+
+
 class RedisStore:
     """Buckets as they are (packed bytes) under ``prefix``, expiring by Redis TTL."""
 
@@ -120,6 +137,7 @@ class RedisStore:
         self._redis = redis
         self._connect = connect
         self.prefix = prefix
+        self._joined: Any = None
 
     @property
     def redis(self) -> Any:
@@ -130,10 +148,23 @@ class RedisStore:
         return self._redis
 
     def get_many(self, names: Sequence[str]) -> list[Bucket | None]:
+        """One round trip and two replies for any number of names (see :data:`JOINED_MGET`):
+        redis-py would otherwise encode every name and parse every value one by one in Python,
+        ~40 us each, which is most of a thousand-mentor query's time."""
         if not names:
             return []
-        prefix = self.prefix
-        return cast(list[Bucket | None], self.redis.mget([prefix + n for n in names]))
+        if self._joined is None:
+            self._joined = self.redis.register_script(JOINED_MGET)
+        sizes, blob = self._joined(args=[self.prefix, "\n".join(names)])
+        out: list[Bucket | None] = []
+        at = 0
+        for size in map(int, sizes.split(b",")):
+            if size < 0:
+                out.append(None)
+            else:
+                out.append(blob[at:at + size])
+                at += size
+        return out
 
     def set_many(self, items: Mapping[str, Bucket], ttl_seconds: float) -> None:
         if not items:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -54,11 +55,27 @@ from scheduling.models import (
     Program,
     WeeklySlot,
 )
-from scheduling.zones import zone_of
+from scheduling.zones import zone_named, zone_of
 
 log = logging.getLogger(__name__)
 
 BusySourceFactory = Callable[[Session], BusySource]
+
+
+class MentorLike(Protocol):
+    """What counting a mentor's slots reads of them: a ``Person`` row, or just its columns
+    (``scheduling.free_mentors.MentorCard``); busy sources get these and key them by ``id``."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def time_zone(self) -> str: ...
+
+
 # Calendar busy per person id, already fetched (e.g. by a ranking over many mentors).
 BusyMap = Mapping[int, IntervalSet]
 
@@ -220,7 +237,7 @@ def _meetings(
 
 def calendar_busy(
     session: Session,
-    people: Sequence[Person],
+    people: Sequence[MentorLike],
     start: datetime,
     end: datetime,
     source: BusySource | None = None,
@@ -346,7 +363,7 @@ def bookable_slots(
 def shared_slot_counts(
     session: Session,
     program: Program,
-    mentors: Sequence[Person],
+    mentors: Sequence[MentorLike],
     mentee: Person,
     start: datetime,
     end: datetime,
@@ -378,7 +395,7 @@ def shared_slot_counts(
         return counts
     # Busy time only of the mentors with a start, and of the mentee (last).
     asked = np.flatnonzero(np.bincount(owner, minlength=len(ids))).tolist()
-    people = [*(mentors[i] for i in asked), mentee]
+    people: list[MentorLike] = [*(mentors[i] for i in asked), mentee]
     people_ids = [*(ids[i] for i in asked), mentee.id]
     buffer = timedelta(minutes=program.buffer_minutes)
     booked = _meetings(session, set(people_ids), start, end, buffer)
@@ -395,7 +412,7 @@ def shared_slot_counts(
 
 def _slot_starts(
     session: Session,
-    mentors: Sequence[Person],
+    mentors: Sequence[MentorLike],
     ids: Sequence[int],
     minutes: int,
     start: datetime,
@@ -435,7 +452,7 @@ def _slot_starts(
     found, owners = [starts], [owner]
     for i in by_hand:
         m = mentors[i]
-        grid_zone = person_zone(m)
+        grid_zone = zone_named(m.time_zone, strict=True, owner=m.name)
         try:
             rules_of = rules_from_text(rules[m.id], m.time_zone) if m.id in rules else []
         except UnknownZone as exc:
@@ -449,7 +466,7 @@ def _slot_starts(
 
 def _calendar_spans(
     session: Session,
-    people: Sequence[Person],
+    people: Sequence[MentorLike],
     ids: Sequence[int],
     start: datetime,
     end: datetime,

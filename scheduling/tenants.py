@@ -308,17 +308,20 @@ class TenantBusySource:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def busy(self, people: Sequence[Person], start: datetime, end: datetime) -> dict[int, list[BusyInterval]]:
+    def busy(self, people: Sequence[Any], start: datetime, end: datetime) -> dict[int, list[BusyInterval]]:
+        """``people``: anything with the person's ``id`` (a ``Person`` row, or a row of its columns)."""
         if not people:
             return {}
-        by_id = {p.id: p for p in people}
-        accounts = self.session.scalars(
-            select(CalendarAccount).where(CalendarAccount.person_id.in_(list(by_id)))
-        ).all()
+        ids = list({int(p.id) for p in people})
+        # The connected ones only, with the person each calendar belongs to (email and zone).
+        connected = self.session.execute(
+            select(CalendarAccount, Person).join(Person, Person.id == CalendarAccount.person_id)
+            .where(CalendarAccount.person_id.in_(ids))
+        )
         groups: dict[int, list[CalendarIdentity]] = {}
         tenants: dict[int, CalendarTenant] = {}
-        for account in accounts:
-            groups.setdefault(account.tenant_id, []).append(identity_for(account, by_id[account.person_id]))
+        for account, person in connected:
+            groups.setdefault(account.tenant_id, []).append(identity_for(account, person))
             tenants[account.tenant_id] = account.tenant
         out: dict[int, list[BusyInterval]] = {}
         for tenant_id, identities in groups.items():

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 
 from flask import Flask
 from pydantic import Field, WithJsonSchema
-from sqlalchemy import exists, select
 
 from app.api import bp
 from app.api.fields import Input, checked, short_text
@@ -29,11 +28,12 @@ from app.auth import require_person
 from app.db import db
 from freebusy.slots import Slot
 from scheduling import calendar_reads
-from scheduling.availability import bookable_slots, person_zone, shared_slot_counts
+from scheduling.availability import bookable_slots, person_zone
 from scheduling.db import get_row, utcnow
 from scheduling.errors import NotFound, ValidationFailed
+from scheduling.free_mentors import free_mentors as free_mentors_of
 from scheduling.matching import visible_mentor_ids
-from scheduling.models import Person, PersonSkill, SkillRelation
+from scheduling.models import Person
 from scheduling.services.program import get_program
 from scheduling.services.serialize import local_iso, utc_iso
 from scheduling.services.skills import find_skill
@@ -206,23 +206,16 @@ def free_mentors(query: FreeQuery) -> Any:
     limit, offset = query.limit, query.offset
     skill_name = query.skill or ""
     session = db()
-    people = select(Person).where(Person.active, Person.is_mentor, Person.id != viewer.id)
+    skill_id = None
     if skill_name:
         skill = find_skill(session, skill_name)
         if skill is None:
             raise ValidationFailed(f"Unknown skill {skill_name!r}.", "skill")
-        people = people.where(exists(select(PersonSkill.id).where(
-            PersonSkill.person_id == Person.id,
-            PersonSkill.skill_id == skill.id,
-            PersonSkill.relation == SkillRelation.OFFERS,
-        )))
+        skill_id = skill.id
     program = get_program(session)
+    # None: everybody; else the program hides the directory: recommendations only.
     visible = visible_mentor_ids(session, program, viewer)
-    if visible is not None:  # the program hides the directory: recommendations only
-        people = people.where(Person.id.in_(visible))
-    mentors = list(session.scalars(people))
-    counts = shared_slot_counts(session, program, mentors, viewer, start, end)
-    ranked = sorted((m for m in mentors if counts[m.id] > 0), key=lambda m: (-counts[m.id], m.name, m.id))
+    ranked = free_mentors_of(session, program, viewer, start, end, skill_id=skill_id, only=visible)
     return {
         "from": utc_iso(start),
         "to": utc_iso(end),
@@ -231,8 +224,8 @@ def free_mentors(query: FreeQuery) -> Any:
         "total": len(ranked),
         "mentors": [
             {"id": m.id, "name": m.name, "title": m.title, "department": m.department,
-             "time_zone": m.time_zone, "shared_slots": counts[m.id]}
-            for m in ranked[offset:offset + limit]
+             "time_zone": m.time_zone, "shared_slots": f.shared_slots}
+            for f in ranked[offset:offset + limit] for m in (f.mentor,)
         ],
         **calendar_status(),
     }

@@ -1,0 +1,74 @@
+"""Who is free with me: mentors ranked by the slots they share with a mentee (``GET /mentors/free``).
+
+Reads only what the answer shows and the count needs: one row of columns per mentor
+(:class:`MentorCard`, no ``Person`` object, none of its relationships), the weekly rules as
+one string per mentor (memoised grids, ``freebusy.batch``), and everyone's busy time in
+one read of the busy cache. The counts are ``scheduling.availability.shared_slot_counts``'s,
+the same as ``bookable_slots`` listed one mentor at a time (tests/test_free_mentors.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from scheduling.availability import shared_slot_counts
+from scheduling.models import Person, PersonSkill, Program, SkillRelation
+
+
+@dataclass(frozen=True, slots=True)
+class MentorCard:
+    """What a list of mentors shows of one; ``id`` is also the busy-cache key (``freebusy.busy.key_of``)."""
+
+    id: int
+    name: str
+    title: str
+    department: str
+    time_zone: str
+
+
+@dataclass(frozen=True, slots=True)
+class FreeMentor:
+    mentor: MentorCard
+    shared_slots: int
+
+
+def mentor_cards(
+    session: Session, viewer_id: int, *, skill_id: int | None = None, only: Collection[int] | None = None
+) -> list[MentorCard]:
+    """Active mentors other than the viewer (offering ``skill_id``; among ``only``), as columns."""
+    query = select(Person.id, Person.name, Person.title, Person.department, Person.time_zone).where(
+        Person.active, Person.is_mentor, Person.id != viewer_id)
+    if skill_id is not None:
+        query = query.where(exists(select(PersonSkill.id).where(
+            PersonSkill.person_id == Person.id,
+            PersonSkill.skill_id == skill_id,
+            PersonSkill.relation == SkillRelation.OFFERS,
+        )))
+    if only is not None:
+        query = query.where(Person.id.in_(list(only)))
+    return [MentorCard(*row) for row in session.execute(query)]
+
+
+def free_mentors(
+    session: Session,
+    program: Program,
+    viewer: Person,
+    start: datetime,
+    end: datetime,
+    *,
+    skill_id: int | None = None,
+    only: Collection[int] | None = None,
+    now: datetime | None = None,
+) -> list[FreeMentor]:
+    """The mentors sharing at least one bookable slot with ``viewer`` in ``[start, end)``: most
+    shared slots first, then by name and id."""
+    cards = mentor_cards(session, viewer.id, skill_id=skill_id, only=only)
+    counts = shared_slot_counts(session, program, cards, viewer, start, end, now=now)
+    ranked = [FreeMentor(card, counts[card.id]) for card in cards if counts[card.id] > 0]
+    ranked.sort(key=lambda f: (-f.shared_slots, f.mentor.name, f.mentor.id))
+    return ranked
