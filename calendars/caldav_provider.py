@@ -29,6 +29,7 @@ from caldav.lib import error as dav_error
 from lxml import etree
 
 from calendars.base import (
+    AlreadyExists,
     AuthError,
     BusyInterval,
     CalendarError,
@@ -288,13 +289,29 @@ class CalDAVConnector:
             response = client.put(
                 href, body, {"Content-Type": "text/calendar; charset=utf-8", "If-None-Match": "*"}
             )
-            if int(response.status) == 412:  # already there: an earlier attempt made it
-                return self._fetch_ref(client, cal_url, href)
+            status = int(response.status)
+            if status == 412:  # already there: an earlier attempt made it (or, below, someone else)
+                try:
+                    return self._fetch_ref(client, cal_url, href)
+                except NotFound:
+                    status = 409  # Xandikos: the UID lives under another name
+            if status == 409:  # Radicale: a mail client imported the invitation first
+                return self._adopt(owner, client, cal_url, spec)
             _check(response, "create event")
             etag = response.headers.get("ETag") or ""
             return EventRef(cal_url, href, etag) if etag else self._fetch_ref(client, cal_url, href)
 
         return self._call(put, "create event")
+
+    def _adopt(self, owner: CalendarIdentity, client: DAVClient, cal_url: str, spec: EventSpec) -> EventRef:
+        """The resource that already holds ``spec.uid`` (under a name we did not choose), brought
+        up to date: one event per UID per calendar, as RFC 4791 wants."""
+        try:
+            found: Any = self._calendar(owner).object_by_uid(spec.uid)
+        except dav_error.NotFoundError:
+            raise AlreadyExists(f"the calendar refused {spec.uid} but holds no event with it") from None
+        ref = self._fetch_ref(client, cal_url, urljoin(cal_url, str(found.url)))
+        return self._rewrite(owner, ref, spec, "CONFIRMED")
 
     def _fetch_ref(self, client: DAVClient, cal_url: str, href: str) -> EventRef:
         response = _check(client.request(href, "GET"), "read event")
@@ -311,7 +328,9 @@ class CalDAVConnector:
             current, etag = self._read(client, ref.event_id)
             event = master_event(current)
             old_sequence = int(event.get("SEQUENCE", 0)) if event is not None else 0
-            body = build_event(spec, sequence=max(spec.sequence, old_sequence + 1), status=status)
+            # The meeting's own sequence: a retried update writes the same version again, it
+            # does not announce another one.
+            body = build_event(spec, sequence=max(spec.sequence, old_sequence), status=status)
             headers = {"Content-Type": "text/calendar; charset=utf-8"}
             if etag:
                 headers["If-Match"] = etag

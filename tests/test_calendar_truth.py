@@ -134,3 +134,105 @@ def test_a_mentor_on_caldav_gets_no_itip_for_their_own_meeting(
     meeting_svc.cancel(db, meeting, actor=mentor, reason="Ill", now=NOW)
     assert mails(db, meeting) == {mentor.email: None, mentee.email: "CANCEL"}
     assert meeting.state == MeetingState.CANCELED
+
+
+# --- CalDAV: both calendars, one resource per UID ---------------------------------------------------
+
+
+def dav_calendar(db: Session, server: DavServer, tenant: Any, person: Person) -> str:
+    principal = "user" if server.name == "xandikos" else server.username
+    path = f"{principal}/truth-{uuid.uuid4().hex[:8]}/"
+    made = requests.request("MKCALENDAR", server.base_url + path, auth=(server.username, server.password),
+                            verify=server.ca_file)
+    assert made.status_code == 201, made.text
+    tenants.connect_account(db, person=person, tenant=tenant, external_id=path)
+    return server.base_url + path
+
+
+def dav_uids(server: DavServer, calendar_url: str) -> list[tuple[str, str]]:
+    """(UID, STATUS) of every event resource in the collection."""
+    body = ('<?xml version="1.0"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">'
+            '<d:prop><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"/></c:filter>'
+            "</c:calendar-query>")
+    response = requests.request("REPORT", calendar_url, data=body, auth=(server.username, server.password),
+                                headers={"Depth": "1", "Content-Type": "application/xml"},
+                                verify=server.ca_file)
+    out = []
+    for chunk in response.text.split("BEGIN:VCALENDAR")[1:]:
+        event = icalendar.Calendar.from_ical("BEGIN:VCALENDAR" + chunk.split("END:VCALENDAR")[0]
+                                             + "END:VCALENDAR").walk("VEVENT")[0]
+        out.append((str(event["UID"]), str(event.get("STATUS", ""))))
+    return out
+
+
+def dav_tenant(db: Session, server: DavServer) -> Any:
+    trust = {"ca_bundle": server.ca_file} if isinstance(server.ca_file, str) else {}
+    return tenants.create_tenant(
+        db, name=f"DAV {uuid.uuid4().hex[:6]}", provider="caldav",
+        config={"url": server.base_url, "username": server.username, **trust, **FAST}, secret=server.password)
+
+
+def dav_sequences(server: DavServer, calendar_url: str) -> list[int]:
+    body = ('<?xml version="1.0"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">'
+            '<d:prop><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"/></c:filter>'
+            "</c:calendar-query>")
+    response = requests.request("REPORT", calendar_url, data=body, auth=(server.username, server.password),
+                                headers={"Depth": "1", "Content-Type": "application/xml"},
+                                verify=server.ca_file)
+    return [int(line.split(":")[1]) for line in response.text.splitlines() if line.startswith("SEQUENCE:")]
+
+
+@pytest.fixture(params=["radicale", "xandikos"])
+def dav(request: pytest.FixtureRequest) -> DavServer:
+    server: DavServer = request.getfixturevalue(f"{request.param}_server")
+    return server
+
+
+def test_same_caldav_server_both_calendars_hold_the_meeting(
+    db: Session, dav: DavServer
+) -> None:
+    mentor, mentee = pair(db)
+    tenant = dav_tenant(db, dav)
+    mentor_url = dav_calendar(db, dav, tenant, mentor)
+    mentee_url = dav_calendar(db, dav, tenant, mentee)
+    meeting = meeting_of(db, mentor, mentee)
+
+    calendar_jobs.write_meeting_events(meeting.id, session=db)
+    calendar_jobs.write_meeting_events(meeting.id, session=db)
+    assert dav_uids(dav, mentor_url) == [(meeting.uid, "CONFIRMED")]
+    assert dav_uids(dav, mentee_url) == [(meeting.uid, "CONFIRMED")]
+    assert mails(db, meeting) == {mentor.email: None, mentee.email: None}  # both calendars have it
+
+    later = meeting.start_at + timedelta(days=1)
+    meeting_svc.reschedule(db, meeting, actor=mentee, start=later, end=later + timedelta(minutes=30), now=NOW)
+    calendar_jobs.write_meeting_events(meeting.id, session=db)
+    for link in meeting.events:
+        link.synced_sequence = 0  # the job's commit was lost: it runs again
+    db.commit()
+    calendar_jobs.write_meeting_events(meeting.id, session=db)
+    assert dav_sequences(dav, mentor_url) == dav_sequences(dav, mentee_url) == [1]  # not bumped twice
+
+    meeting_svc.cancel(db, meeting, actor=mentor, reason="Ill", now=NOW)
+    calendar_jobs.write_meeting_events(meeting.id, session=db)
+    assert dav_uids(dav, mentor_url) == [(meeting.uid, "CANCELLED")]
+    assert dav_uids(dav, mentee_url) == [(meeting.uid, "CANCELLED")]
+
+
+def test_an_event_imported_under_another_name_is_adopted(db: Session, dav: DavServer) -> None:
+    """A mail client imported the invitation first: Radicale answers 409, Xandikos 412; the
+    worker takes that resource over instead of failing on every retry."""
+    mentor, mentee = pair(db)
+    tenant = dav_tenant(db, dav)
+    mentor_url = dav_calendar(db, dav, tenant, mentor)
+    meeting = meeting_of(db, mentor, mentee)
+    imported = notices.meeting_ics(meeting)[0].replace(b"METHOD:REQUEST\r\n", b"")
+    put = requests.put(mentor_url + "imported-by-mail.ics", data=imported, auth=(dav.username, dav.password),
+                       headers={"Content-Type": "text/calendar"}, verify=dav.ca_file)
+    assert put.status_code in (201, 204)
+
+    result = calendar_jobs.write_meeting_events(meeting.id, session=db)
+
+    assert result.created == [mentor.id]
+    assert dav_uids(dav, mentor_url) == [(meeting.uid, "CONFIRMED")]
+    [link] = meeting.events
+    assert link.event_id.endswith("imported-by-mail.ics")

@@ -84,16 +84,34 @@ class Side:
     person: Person
     account: CalendarAccount
     attendees: tuple[Person, ...]
+    organizer: Person | None = None  # the attendee's copy names the mentor; else ``person``
+
+
+def _server_delivers(account: CalendarAccount) -> bool:
+    """Whether the server puts the organizer's invitation into the attendee's calendar itself:
+    Google and Exchange do. CalDAV servers are not trusted to (Xandikos advertises RFC 6638
+    ``calendar-auto-schedule`` yet delivers nothing; Radicale has none): the worker writes the
+    attendee's copy, and where a server did deliver one, the write adopts it (same UID)."""
+    return account.tenant.provider.value in INVITING_PROVIDERS
 
 
 def sides_of(session: Session, meeting: Meeting) -> list[Side]:
-    """Mentor's calendar (mentee invited); the mentee's only when it is in another tenant."""
+    """Mentor's calendar (mentee invited); the mentee's when it is in another tenant, or in the
+    same one when that server does not deliver invitations (CalDAV, see :func:`_server_delivers`): then
+    the worker writes the attendee's copy (the mentor organizing, the mentee invited)."""
     mentor_account = account_of(session, meeting.mentor)
     mentee_account = account_of(session, meeting.mentee)
     sides = []
     if mentor_account is not None:
         sides.append(Side(meeting.mentor, mentor_account, (meeting.mentee,)))
-    if mentee_account is not None and (
+    if (
+        mentor_account is not None
+        and mentee_account is not None
+        and mentee_account.tenant_id == mentor_account.tenant_id
+        and not _server_delivers(mentee_account)
+    ):
+        sides.append(Side(meeting.mentee, mentee_account, (meeting.mentee,), organizer=meeting.mentor))
+    elif mentee_account is not None and (
         mentor_account is None or mentee_account.tenant_id != mentor_account.tenant_id
     ):
         # Without a mentor calendar the mentee's event invites the mentor; else it is a plain block.
@@ -166,7 +184,7 @@ def _write_side(db: Session, meeting: Meeting, side: Side, result: WriteResult) 
     tenant = side.account.tenant
     connector = connector_for(tenant)
     owner = identity_for(side.account, side.person)
-    spec = meeting_event(meeting, owner=side.person, attendees=side.attendees)
+    spec = meeting_event(meeting, owner=side.organizer or side.person, attendees=side.attendees)
     link = _link(db, meeting, side.person)
     if link is not None and link.tenant_id != tenant.id:
         link = None  # the person moved to another calendar: write it there (the old event stays)
@@ -229,8 +247,12 @@ def _cancel(db: Session, meeting: Meeting) -> WriteResult:
         if tenant is None or person is None or account is None:
             continue  # the calendar connection is gone; nothing we can reach
         connector = connector_for(tenant)
-        attendees = (meeting.mentee,) if person.id == meeting.mentor_id else ()
-        spec = meeting_event(meeting, owner=person, attendees=attendees)
+        side = next((sd for sd in sides_of(db, meeting) if sd.person.id == person.id), None)
+        if side is not None:
+            spec = meeting_event(meeting, owner=side.organizer or person, attendees=side.attendees)
+        else:
+            attendees = (meeting.mentee,) if person.id == meeting.mentor_id else ()
+            spec = meeting_event(meeting, owner=person, attendees=attendees)
         connector.cancel_event(
             identity_for(account, person), EventRef(link.calendar_id, link.event_id, link.etag), spec
         )
