@@ -95,6 +95,8 @@ class WorkPlanned(DomainEvent):
 
 @event.listens_for(Session, "before_commit")
 def _plan(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT released: the outer transaction has not committed anything yet
     from scheduling import timed_work  # it imports this module's event types
 
     pending = [ev for ev in session.info.get(_KEY, ()) if not isinstance(ev, WorkPlanned)]
@@ -109,6 +111,8 @@ def _plan(session: Session) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _publish(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # only the outermost commit makes the change real
     pending = session.info.pop(_KEY, [])
     for ev in pending:
         for fn in list(_subscribers):
@@ -117,5 +121,7 @@ def _publish(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT rolled back; the outer transaction (and its events) goes on
     session.info.pop(_KEY, None)
     session.info.pop("flashmentor_planned_work", None)
