@@ -249,7 +249,8 @@ def bench_latency(database_url: str, redis_url: str, conn: Redis, ids: list[int]
     q = statistics.quantiles(waits, n=100)
     print(
         f"latency: {len(ids)} rows due over 60 s, 1 relay + {workers} workers: backlog done {total:6.1f} s "
-        f"after the first was due-5s; due->done p50 {q[49]:6.1f} s  p95 {q[94]:6.1f} s  max {waits[-1]:6.1f} s"
+        f"after the first was due-5s; due->done p50 {q[49]:6.1f} s  p95 {q[94]:6.1f} s  "
+        f"max {waits[-1]:6.1f} s"
     )
 
 
@@ -268,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("set DATABASE_URL (PostgreSQL) and REDIS_URL: the bench runs the production path")
     conn = Redis.from_url(args.redis_url)
     print(
-        f"database {args.database_url.split(':', 1)[0]}; redis {args.redis_url}; python {sys.version.split()[0]}"
+        f"database {args.database_url.split(':', 1)[0]}; redis {args.redis_url}; "
+        f"python {sys.version.split()[0]}"
     )
 
     ids = seed(args.database_url, args.jobs)
@@ -284,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     sample = ids[: args.fork_sample]
     fork_s = bench_run(args.database_url, args.redis_url, conn, sample, args.workers, "fork")
     print(
-        f"run {n} reminders, {args.workers} FlashWorker processes: {run_s:6.2f} s ({n / run_s:6.0f} jobs/s)   "
+        f"run {n} reminders, {args.workers} FlashWorker processes: {run_s:6.2f} s "
+        f"({n / run_s:6.0f} jobs/s)   "
         f"baseline rq.Worker (fork per job) on {len(sample)}: {fork_s:6.2f} s "
         f"({len(sample) / fork_s:6.1f} jobs/s)   ratio {(n / run_s) / (len(sample) / fork_s):5.1f}x "
         "(both incl. worker start)"
