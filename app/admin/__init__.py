@@ -30,6 +30,7 @@ def _guard() -> Any:
 
 
 from app.admin import (  # noqa: E402,F401
+    invitations,
     people,
     recommendations,
     report,

@@ -15,6 +15,7 @@ from app.admin import bp
 from app.admin.forms import back_to
 from app.db import db
 from scheduling.errors import DomainError, ImportFailed
+from scheduling.services import access
 from scheduling.services import people as svc
 from scheduling.services.people_import import COLUMNS, MAX_ERRORS_SHOWN, import_people
 
@@ -69,6 +70,7 @@ def _render(*, import_errors: list[tuple[int, str | None, str]] | None = None, i
         more_errors=max(0, len(import_errors or []) - MAX_ERRORS_SHOWN),
         max_errors=MAX_ERRORS_SHOWN,
         csv_text=csv_text,
+        invited=access.invited_ids(session, [p.id for p in people]),
     ), status
 
 

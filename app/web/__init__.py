@@ -42,6 +42,7 @@ def _span(start: datetime, end: datetime, viewer: Any = None) -> str:
 
 
 from app.web import (  # noqa: E402,F401
+    access,
     availability,
     booking,
     calendar,
@@ -49,6 +50,7 @@ from app.web import (  # noqa: E402,F401
     directory,
     meetings,
     mentoring,
+    notifications,
     oauth,
     offers,
     profile,

@@ -1,6 +1,7 @@
 """All mapped classes, importable from one place (Alembic needs them all loaded)."""
 
 from scheduling.db import Base
+from scheduling.models.access import AccessLink, LinkPurpose
 from scheduling.models.availability import DatedSlot, WeeklySlot
 from scheduling.models.calendars import CalendarAccount, CalendarTenant, Provider, PushSubscription
 from scheduling.models.identity import (
@@ -62,6 +63,7 @@ __all__ = [
     "ACTIVE_MEETING_STATES",
     "OPEN_REQUEST_STATES",
     "OPEN_WORK_STATES",
+    "AccessLink",
     "AvailabilityMode",
     "Base",
     "CalendarAccount",
@@ -77,6 +79,7 @@ __all__ = [
     "FollowUpState",
     "IdentityProvider",
     "Initiator",
+    "LinkPurpose",
     "Meeting",
     "MeetingMode",
     "MeetingRequest",

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, true
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduling.db import Base, UTCDateTime, str_enum, utcnow
@@ -49,6 +49,8 @@ class Person(Base):
     offers_one_time: Mapped[bool] = mapped_column(default=True, server_default=true())
     offers_ongoing: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when they accept an invitation: the first sign-in asks for the profile before Home.
+    needs_profile: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     manager: Mapped[Person | None] = relationship(remote_side=[id])
     skills: Mapped[list[PersonSkill]] = relationship(

@@ -37,6 +37,7 @@ class WorkKind(enum.StrEnum):
     SYNC_ROUND = "calendar.sync_round"  # periodic: one TENANT_SYNC per tenant
     PUSH_ROUND = "calendar.push_round"  # periodic: one ENSURE_PUSH per person due
     STOP_PUSH = "calendar.stop_push"  # a deactivated person's channels, stopped at the provider
+    ACCOUNT_EMAIL = "person.account_email"  # an invitation or password-reset link
     NOTIFICATION_EMAIL = "notice.notification"  # one in-app notification's immediate email
     NOTIFICATION_DIGEST = "notice.digest"  # a person's daily digest of notifications
 

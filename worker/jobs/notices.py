@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from scheduling.notices import Notice
+from scheduling.services import access
 from worker import runtime
 
 SENT_MARK_TTL = 60 * 24 * 3600  # how long "this notice was sent" is remembered (seconds)
@@ -25,3 +26,15 @@ def send_once(key: str, notice: Notice) -> bool:
 
 def send_all(items: list[Notice], key: Callable[[Notice], str]) -> int:
     return sum(1 for n in items if send_once(key(n), n))
+
+
+def send_account_email(link_id: int) -> bool:
+    """An invitation or password-reset email; nothing when the link was sent, used or retired
+    meanwhile. The token is wiped from the database once the email is out."""
+    with runtime.session_scope() as db:
+        email = access.pending_email(db, link_id)
+        if email is None:
+            return False
+        runtime.mailer().send(access.link_notice(email, runtime.base_url()))
+        access.mark_sent(db, link_id)
+    return True
