@@ -50,7 +50,6 @@ from app.web import (  # noqa: E402,F401
     directory,
     meetings,
     mentoring,
-    notifications,
     oauth,
     offers,
     profile,
