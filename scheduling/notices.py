@@ -329,3 +329,20 @@ def survey_invite(
         subject = "Reminder: " + subject
         paragraphs.insert(0, "You have not answered this short survey yet.")
     return _compose(person, subject, paragraphs, link=("Answer the survey", survey_url(base_url, invitation)))
+
+
+# --- in-app notifications by email ------------------------------------------------------------------
+
+
+def notification_email(person: Person, title: str, body: str, link: str, base_url: str) -> Notice:
+    """One notification, emailed at once (the person's preference, or a mail the rules require)."""
+    paragraphs = [title] + ([body] if body else [])
+    return _compose(person, title, paragraphs, link=("Open", _url(base_url, link)) if link else None)
+
+
+def notification_digest(person: Person, items: list[tuple[str, str]], base_url: str) -> Notice:
+    """The day's notifications the person asked to get as one email: ``(title, link)`` each."""
+    lines = "\n".join(f"• {title}" + (f" ({_url(base_url, link)})" if link else "") for title, link in items)
+    subject = f"Your Flashmentor digest: {len(items)} update{'' if len(items) == 1 else 's'}"
+    return _compose(person, subject, ["What happened since yesterday:", lines],
+                    link=("All notifications", _url(base_url, "/notifications")))

@@ -50,6 +50,7 @@ from app.web import (  # noqa: E402,F401
     directory,
     meetings,
     mentoring,
+    notifications,
     oauth,
     offers,
     profile,

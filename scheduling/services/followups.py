@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scheduling import notifications
 from scheduling.db import get_row
 from scheduling.errors import (
     Conflict,
@@ -38,6 +39,7 @@ from scheduling.models import (
     Meeting,
     MeetingState,
     MentoringMode,
+    NotificationKind,
     Person,
     PersonSkill,
     Program,
@@ -100,6 +102,10 @@ def propose(
             ).limit(1)) is not None:
                 raise Conflict("An ongoing mentorship was already proposed for this meeting.")
             session.add(follow)
+            other = meeting.mentee_id if actor.id == meeting.mentor_id else meeting.mentor_id
+            notifications.notify(session, other, NotificationKind.FOLLOW_UP,
+                                 f"{actor.name} proposes an ongoing mentorship after “{meeting.topic}”",
+                                 body=body, link=f"/meetings/{meeting.id}", now=now)
             session.commit()
         return follow
     if not times:
@@ -219,6 +225,10 @@ def reassess(
                                 previous_level=_has_level(person, skill.id), new_level=new_level,
                                 state=ReassessmentState.PENDING, created_at=now)
         session.add(row)
+        if person.manager_id is not None:
+            title = f"{person.name} re-assessed {skill.name} at level {new_level}: please confirm"
+            notifications.notify(session, person.manager_id, NotificationKind.REASSESSMENT, title,
+                                 link="/team", now=now)
         session.commit()
     return row
 

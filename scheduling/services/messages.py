@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from scheduling import notifications
 from scheduling.db import get_row
 from scheduling.errors import Forbidden, NotFound, ValidationFailed
-from scheduling.models import Meeting, MeetingRequest, Message, Person, Program
+from scheduling.models import Meeting, MeetingRequest, Message, NotificationKind, Person, Program
 from scheduling.services.serialize import timestamp
 from scheduling.services.transaction import unit_of_work
 from scheduling.services.validation import current_time, text
@@ -46,6 +47,10 @@ def post_message(
         cleaned = text(body, "body", max_length=BODY_MAX, required=True)
         message = Message(request_id=req.id, author_id=author.id, body=cleaned, created_at=now)
         session.add(message)
+        reader = req.mentor_id if author.id == req.mentee_id else req.mentee_id
+        notifications.notify(session, reader, NotificationKind.MESSAGE,
+                             f"{author.name} wrote about “{req.topic}”",
+                             body=cleaned[:500], link=f"/requests/{req.id}", now=now)
         session.commit()
     return message
 

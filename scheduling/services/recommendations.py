@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from scheduling import notifications
 from scheduling.errors import Forbidden, ImportFailed, NotFound, ValidationFailed
-from scheduling.models import Person, Program, Recommendation
+from scheduling.models import NotificationKind, Person, Program, Recommendation
 from scheduling.services.transaction import unit_of_work
 from scheduling.services.validation import text
 
@@ -83,6 +84,11 @@ def _push(
                 rec = Recommendation(program_id=program.id, mentee_id=mentee_id, mentor_id=mentor_id,
                                      pushed_by_id=actor.id, note=note)
                 session.add(rec)
+                mentor = people[mentor_id]  # the rules require this email (seed 003): always sent
+                notifications.notify(session, mentee_id, NotificationKind.RECOMMENDATION,
+                                     f"Recommended for you: {mentor.name}",
+                                     body=note or f"{mentor.name} ({mentor.title or 'a mentor'}) could help.",
+                                     link=f"/mentors/{mentor_id}")
             elif note:
                 rec.note = note
             out.append(rec)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from scheduling import notifications
 from scheduling.availability import bookable_slots
 from scheduling.db import get_row
 from scheduling.errors import (
@@ -31,6 +32,7 @@ from scheduling.errors import (
 from scheduling.locks import lock_people, lock_row
 from scheduling.models import (
     MeetingRequest,
+    NotificationKind,
     Person,
     Program,
     RoutingChoice,
@@ -181,6 +183,9 @@ def assign(
                                   description=routing.description, times=times, now=now, routed=True)
     with unit_of_work(session):
         routing.request_id = request.id
+        notifications.notify(session, routing.mentee_id, NotificationKind.ROUTED,
+                             f"An admin asked {mentor.name} to meet you about “{routing.topic}”",
+                             link=f"/requests/{request.id}", now=now)
         session.commit()
     return request
 

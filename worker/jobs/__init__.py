@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from scheduling.models import WorkKind
-from worker.jobs import calendars, meetings, notices, requests, surveys
+from worker.jobs import calendars, meetings, notices, notifications, requests, surveys
 
 JOBS: dict[WorkKind, Callable[..., Any]] = {
     WorkKind.REQUEST_CREATED: requests.notify_request_created,
@@ -30,6 +30,8 @@ JOBS: dict[WorkKind, Callable[..., Any]] = {
     WorkKind.SYNC_ROUND: calendars.sync_round,
     WorkKind.PUSH_ROUND: calendars.push_round,
     WorkKind.STOP_PUSH: calendars.stop_push,
+    WorkKind.NOTIFICATION_EMAIL: notifications.email_notification,
+    WorkKind.NOTIFICATION_DIGEST: notifications.send_digest,
     WorkKind.ACCOUNT_EMAIL: notices.send_account_email,
 }
 
