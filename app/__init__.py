@@ -26,6 +26,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.config.update(overrides)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     init_resilience(app)  # deadlines, rate-limit store options, calendar budget, 503 when the DB is down
+    from app.observability import init_observability
+
+    init_observability(app)  # request ids, JSON logs, latency metrics, /metrics
 
     init_db(app)
     init_errors(app)

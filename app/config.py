@@ -42,4 +42,9 @@ def from_env() -> dict[str, Any]:
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_ENABLED": env("FLASHMENTOR_RATELIMIT", "1") == "1",
+        # /metrics answers "Bearer <METRICS_TOKEN>", or clients in these networks (app/observability.py).
+        "METRICS_TOKEN": env("FLASHMENTOR_METRICS_TOKEN", ""),
+        "METRICS_ALLOW": env("FLASHMENTOR_METRICS_ALLOW", "127.0.0.1/32,::1/128"),
+        "LOG_FORMAT": env("FLASHMENTOR_LOG_FORMAT", "json"),  # json | plain (Python's default)
+        "LOG_LEVEL": env("FLASHMENTOR_LOG_LEVEL", "INFO"),
     }

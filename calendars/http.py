@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
+from prometheus_client import Counter, Histogram
+
 from calendars.base import (
     AlreadyExists,
     AuthError,
@@ -31,6 +33,24 @@ from calendars.base import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+PROVIDER_CALLS = Counter(
+    "flashmentor_provider_calls", "Calls to a calendar provider (each attempt), by outcome",
+    ["provider", "outcome"])
+PROVIDER_ERRORS = Counter(
+    "flashmentor_provider_errors", "Failed calendar provider calls (each attempt), by error type",
+    ["provider", "error"])
+PROVIDER_SECONDS = Histogram(
+    "flashmentor_provider_call_duration_seconds", "Seconds one calendar provider call (attempt) took",
+    ["provider"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+PROVIDER_OF_WORD = {"caldav": "caldav", "google": "google", "graph": "microsoft", "microsoft": "microsoft"}
+"""The provider named by the first word of ``RetryPolicy.run``'s ``what`` (every provider starts it so)."""
+
+
+def provider_of(what: str) -> str:
+    word = what.split(" ", 1)[0].lower()
+    return PROVIDER_OF_WORD.get(word, "other")
+
 
 # Google's reasons for a 403 that means "slow down" rather than "forbidden".
 RATE_LIMIT_REASONS = frozenset(
@@ -133,11 +153,14 @@ class RetryPolicy:
         """Run ``call``, retrying retryable :class:`CalendarError` s; re-raise the last one."""
         attempt = 1
         started = self.clock()
+        provider = provider_of(what)
         while True:
+            began = time.perf_counter()
             try:
-                return call()
-            except CalendarError as exc:
-                if not exc.retryable or attempt >= self.max_attempts:
+                result = call()
+            except Exception as exc:
+                _observe(provider, began, exc)
+                if not isinstance(exc, CalendarError) or not exc.retryable or attempt >= self.max_attempts:
                     raise
                 wait = self.delay(attempt, exc)
                 if wait > self.max_retry_after:
@@ -149,6 +172,17 @@ class RetryPolicy:
                 )
                 self.sleep(wait)
                 attempt += 1
+            else:
+                _observe(provider, began, None)
+                return result
+
+
+def _observe(provider: str, began: float, error: BaseException | None) -> None:
+    """Count and time one attempt (Prometheus: ``flashmentor_provider_*``)."""
+    PROVIDER_SECONDS.labels(provider).observe(time.perf_counter() - began)
+    PROVIDER_CALLS.labels(provider, "ok" if error is None else "error").inc()
+    if error is not None:
+        PROVIDER_ERRORS.labels(provider, type(error).__name__).inc()
 
 
 DEFAULT_POLICY = RetryPolicy()

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 import numpy as np
+from prometheus_client import Counter
 
 from calendars.base import BusyInterval
 from freebusy.batch import Ints, Spans
@@ -50,6 +51,10 @@ Bucket = bytes
 """Native int64s: the generation it was fetched under, then sorted, disjoint ``(start_us, end_us)``
 pairs: start, end, start, ... (generation markers hold ``(generation, 0)``)."""
 PAIR_BYTES = 16
+LOOKUPS = Counter(
+    "flashmentor_busy_cache_lookups", "Busy-cache buckets read (person x week), found or missing",
+    ["result"])
+"""Hit ratio: ``rate(..{result="hit"}) / rate(..)``; a miss is a bucket fetched from the calendars."""
 
 
 def pack(values: Iterable[int]) -> Bucket:
@@ -329,6 +334,8 @@ class BusyCache:
         heads = [_NO_GENERATION if g is None else g[:HEADER_BYTES] for g in found[:k]]
         values = found[k:]
         holes = [i for i, v in enumerate(values) if v is None or v[:HEADER_BYTES] != heads[i // n]]
+        LOOKUPS.labels("hit").inc(len(values) - len(holes))
+        LOOKUPS.labels("miss").inc(len(holes))
         if holes:
             missing = list(dict.fromkeys(keys[i // n] for i in holes))
             lo, hi = blocks[min(i % n for i in holes)], blocks[max(i % n for i in holes)]

@@ -9,9 +9,11 @@ failed registry keeps the traceback.
 
 from __future__ import annotations
 
+import time
 import traceback
 from typing import Any
 
+from prometheus_client import Histogram
 from sqlalchemy import select, update
 
 from scheduling import timed_work
@@ -20,6 +22,10 @@ from scheduling.models import TimedWork, WorkState
 from worker import runtime
 from worker.jobs import JOBS
 
+JOB_SECONDS = Histogram(
+    "flashmentor_job_duration_seconds", "Seconds a timed work row's job ran, per WorkKind and outcome",
+    ["kind", "outcome"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+
 
 def run_work(work_id: int, relays: int) -> Any:
     with runtime.session_scope() as db:
@@ -27,11 +33,14 @@ def run_work(work_id: int, relays: int) -> Any:
         if row is None or row.relays != relays or row.state != WorkState.QUEUED:
             return None  # superseded, canceled or finished by another hand-over
         kind, args = row.kind, list(row.args)
+    began = time.perf_counter()
     try:
         result = JOBS[kind](*args)
     except Exception as exc:
+        JOB_SECONDS.labels(kind.value, "error").observe(time.perf_counter() - began)
         _finish(work_id, relays, error=_describe(exc))
         raise
+    JOB_SECONDS.labels(kind.value, "ok").observe(time.perf_counter() - began)
     _finish(work_id, relays, error=None)
     return result
 
