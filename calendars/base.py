@@ -117,7 +117,7 @@ class EventRef:
 class ChangeKind(enum.StrEnum):
     MOVED = "moved"
     CANCELED = "canceled"  # deleted or status cancelled
-    DECLINED = "declined"  # the calendar owner declined the invite
+    DECLINED = "declined"  # a participant declined: the owner, or an attendee (``EventChange.by``)
     UPDATED = "updated"  # something else changed (ignored by the domain)
 
 
@@ -130,6 +130,9 @@ class EventChange:
     start: datetime | None = None
     end: datetime | None = None
     note: str = ""
+    # Whose answer a DECLINED is: the owner's address, or the attendee whose answer shows on
+    # the owner's copy (the organizer's event shows each attendee's response).
+    by: str = ""
 
 
 @dataclass

@@ -45,7 +45,15 @@ from calendars.base import (
     RateLimited,
 )
 from calendars.http import DEFAULT_POLICY, RetryPolicy, error_for_status
-from calendars.ical import build_event, busy_from_calendars, event_times, master_event, merge, zone
+from calendars.ical import (
+    build_event,
+    busy_from_calendars,
+    declined_by,
+    event_times,
+    master_event,
+    merge,
+    zone,
+)
 
 T = TypeVar("T")
 _DAV = "DAV:"
@@ -463,17 +471,15 @@ class CalDAVConnector:
         uid = str(event.get("UID", ""))
         if str(event.get("STATUS", "")).upper() == "CANCELLED":
             return EventChange(ChangeKind.CANCELED, cal_url, href, uid)
-        from calendars.ical import partstat_of
-
-        if partstat_of(event, owner.address) == "DECLINED":
-            note = str(event.get("COMMENT", "")) if event.get("COMMENT") else ""
-            return EventChange(ChangeKind.DECLINED, cal_url, href, uid, note=note)
         times = event_times(event, zone(owner.time_zone))
+        start, end = (times[0].astimezone(UTC), times[1].astimezone(UTC)) if times else (None, None)
+        who = declined_by(event, owner.address)
+        if who is not None:
+            note = str(event.get("COMMENT", "")) if event.get("COMMENT") else ""
+            return EventChange(ChangeKind.DECLINED, cal_url, href, uid, start, end, note=note, by=who)
         if times is None:
             return EventChange(ChangeKind.UPDATED, cal_url, href, uid)
-        return EventChange(
-            ChangeKind.MOVED, cal_url, href, uid, times[0].astimezone(UTC), times[1].astimezone(UTC)
-        )
+        return EventChange(ChangeKind.MOVED, cal_url, href, uid, start, end)
 
     # --- connection check -----------------------------------------------------------------------
 

@@ -364,11 +364,22 @@ class GoogleConnector:
             ),
             None,
         )
-        if me is not None and me.get("responseStatus") == "declined":
-            return EventChange(ChangeKind.DECLINED, calendar_id, event_id, uid, note=me.get("comment", ""))
-        if "start" not in item or "end" not in item:
+        # The owner's answer first; on the organizer's event Google shows each attendee's too.
+        declined = [a for a in item.get("attendees", []) if a.get("responseStatus") == "declined"]
+        if me is not None and me in declined:
+            declined = [me]
+        timed = "start" in item and "end" in item
+        start = _when(item["start"], owner.time_zone) if timed else None
+        end = _when(item["end"], owner.time_zone) if timed else None
+        if declined:
+            who = declined[0]
+            by = owner.address if who is me and owner.address else str(who.get("email", ""))
+            return EventChange(
+                ChangeKind.DECLINED, calendar_id, event_id, uid, start, end,
+                note=who.get("comment", ""), by=by.lower(),
+            )
+        if not timed:
             return EventChange(ChangeKind.UPDATED, calendar_id, event_id, uid)
-        start, end = _when(item["start"], owner.time_zone), _when(item["end"], owner.time_zone)
         return EventChange(ChangeKind.MOVED, calendar_id, event_id, uid, start, end)
 
     # --- push ---------------------------------------------------------------------------------------

@@ -71,6 +71,20 @@ def partstat_of(component: icalendar.cal.Component, email: str) -> str | None:
     return None
 
 
+def declined_by(component: icalendar.cal.Component, owner_email: str) -> str | None:
+    """Who declined: the owner if they did, else the first attendee whose line says DECLINED
+    (an organizer's copy shows each attendee's answer), else None."""
+    if owner_email and partstat_of(component, owner_email) == "DECLINED":
+        return owner_email.lower()
+    attendees = component.get("ATTENDEE")
+    if attendees is None:
+        return None
+    for att in attendees if isinstance(attendees, list) else [attendees]:
+        if str(att.params.get("PARTSTAT", "")).upper() == "DECLINED":
+            return _addr(att)
+    return None
+
+
 def blocks_time(component: icalendar.cal.Component, owner_email: str) -> bool:
     """Whether the event makes its owner busy (opaque, not cancelled, not declined)."""
     if str(component.get("TRANSP", "OPAQUE")).upper() == "TRANSPARENT":

@@ -396,18 +396,20 @@ class MicrosoftConnector:
         uid = str(item.get("transactionId") or "")
         if "@removed" in item or item.get("isCancelled"):
             return EventChange(ChangeKind.CANCELED, calendar_id, event_id, uid)
+        timed = "start" in item and "end" in item
+        start = _parse_graph_time(item["start"]) if timed else None
+        end = _parse_graph_time(item["end"]) if timed else None
         if (item.get("responseStatus") or {}).get("response") == "declined":
-            return EventChange(ChangeKind.DECLINED, calendar_id, event_id, uid)
-        if "start" not in item or "end" not in item:
+            by = owner.address.lower()
+            return EventChange(ChangeKind.DECLINED, calendar_id, event_id, uid, start, end, by=by)
+        # The organizer's event shows each attendee's answer (``attendees[].status.response``).
+        for attendee in item.get("attendees") or []:
+            if (attendee.get("status") or {}).get("response") == "declined":
+                address = str((attendee.get("emailAddress") or {}).get("address", "")).lower()
+                return EventChange(ChangeKind.DECLINED, calendar_id, event_id, uid, start, end, by=address)
+        if not timed:
             return EventChange(ChangeKind.UPDATED, calendar_id, event_id, uid)
-        return EventChange(
-            ChangeKind.MOVED,
-            calendar_id,
-            event_id,
-            uid,
-            _parse_graph_time(item["start"]),
-            _parse_graph_time(item["end"]),
-        )
+        return EventChange(ChangeKind.MOVED, calendar_id, event_id, uid, start, end)
 
     # --- push ---------------------------------------------------------------------------------------
 

@@ -359,14 +359,19 @@ def _apply(
         return None
     kind = change.kind
     note = change.note
+    who = _decliner(db, meeting, person, change.by) if kind == ChangeKind.DECLINED else None
+    if kind == ChangeKind.DECLINED and who is None:
+        # someone else on the event said no: not the meeting's business, but it may have moved
+        kind = ChangeKind.MOVED if change.start is not None and change.end is not None else ChangeKind.UPDATED
     if kind == ChangeKind.MOVED:
         if link.synced_sequence < meeting.sequence:
             return None  # our newer version has not reached the calendar yet; it will overwrite this
         if (change.start, change.end) == (meeting.start_at, meeting.end_at):
             return None
-    elif kind in (ChangeKind.CANCELED, ChangeKind.DECLINED):
-        verb = "declined the meeting" if kind == ChangeKind.DECLINED else "removed the meeting"
-        note = f"{person.name} {verb} in their calendar." + (f" Note: {note}" if note else "")
+    elif kind == ChangeKind.DECLINED and who is not None:
+        note = f"{who.name} declined the meeting in their calendar." + (f" Note: {note}" if note else "")
+    elif kind == ChangeKind.CANCELED:
+        note = f"{person.name} removed the meeting in their calendar." + (f" Note: {note}" if note else "")
     else:
         return None
     try:
@@ -379,6 +384,18 @@ def _apply(
         link.synced_sequence = meeting.sequence  # the calendar already shows the new time
         db.commit()
     return (meeting.id, kind.value) if changed else None
+
+
+def _decliner(db: Session, meeting: Meeting, owner: Person, by: str) -> Person | None:
+    """Which of the meeting's two people a DECLINED is from: the calendar's owner (no or their own
+    address), or the other participant whose answer shows on the owner's copy; None for anyone else."""
+    if not by or by.lower() == owner.email.lower():
+        return owner
+    for person_id in (meeting.mentor_id, meeting.mentee_id):
+        person = db.get(Person, person_id)
+        if person is not None and person.email.lower() == by.lower():
+            return person
+    return None
 
 
 def identity(session: Session, person: Person) -> CalendarIdentity | None:

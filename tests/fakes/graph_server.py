@@ -376,6 +376,11 @@ class GraphFake:
         self.store.put(event)
         return 201, self.event_json(event, user)
 
+    def attendee_respond(self, organizer: str, event_id: str, attendee: str, response: str) -> None:
+        """``attendee`` answers (in Outlook, or by an iTIP reply Exchange reads): Exchange records
+        it on the organizer's event as that attendee's ``status.response``."""
+        self.store.respond(organizer, event_id, attendee, response)
+
     def _delta(self, user: str, query: dict[str, str]) -> tuple[int, Any]:
         base = f"{self.graph_url}/users/{user}/calendarView/delta"
         if "$skiptoken" in query:
