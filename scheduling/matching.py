@@ -21,6 +21,7 @@ starts memoised per weekly rules, busy time as arrays; see ``docs/performance.md
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +61,9 @@ LOAD_POINTS = 30.0
 UNCAPPED_PER_MEETING = 2.0
 UNCAPPED_MAX = 10.0
 DEFAULT_OFFER_LEVEL = 3
+MAX_SCORE = SKILL_POINTS + DEPARTMENT_POINTS + REGION_POINTS + SLOT_POINTS
+ROTATION_BAND = 10.0  # scores this close are "about as good": rotated between mentees
+ROTATION_POOL = 3  # recommendations are chosen among this many times as many ranked mentors
 
 
 @dataclass(slots=True)
@@ -72,6 +76,12 @@ class MentorMatch:
     shared_slots: int
     recommended: bool = False
     components: dict[str, float] = field(default_factory=dict)
+    full: bool = False  # the mentor's own monthly cap is used up
+
+    @property
+    def percent(self) -> int:
+        """The score as "NN% match" (of the most a mentor can score), for pages."""
+        return match_percent(self.score)
 
 
 @dataclass(frozen=True)
@@ -164,7 +174,7 @@ def rank_mentors(
     if missing:
         people.update(_people(session, missing))
     return [
-        MentorMatch(people[s.mentor_id], s.total, s.reasons(), s.slots or 0, s.recommended, s.parts)
+        MentorMatch(people[s.mentor_id], s.total, s.reasons(), s.slots or 0, s.recommended, s.parts, s.full)
         for s in scored
     ]
 
@@ -251,8 +261,28 @@ def recommendations_for(
     room = max(0, n - len(pushed))
     if not room:
         return pushed
-    ranked = rank_mentors(session, program, mentee, now=now, busy=busy, limit=room + len(pushed))
-    return pushed + [m for m in ranked if m.mentor.id not in by_id][:room]
+    ranked = rank_mentors(session, program, mentee, now=now, busy=busy,
+                          limit=(room + len(pushed)) * ROTATION_POOL)
+    others = [m for m in ranked if m.mentor.id not in by_id and not m.full]
+    return pushed + rotate(others, mentee.id, current_time(now))[:room]
+
+
+def rotate(matches: Sequence[MentorMatch], mentee_id: int, now: datetime) -> list[MentorMatch]:
+    """Fair rotation: mentors whose scores fall in the same ``ROTATION_BAND`` are about equally good,
+    so their order is shuffled per mentee and per week (stable within the week). A clearly better
+    mentor still comes first, but one popular mentor is no longer shown to every mentee."""
+    week = now.isocalendar()[:2]
+
+    def key(m: MentorMatch) -> tuple[int, str]:
+        digest = hashlib.blake2b(f"{mentee_id}:{m.mentor.id}:{week}".encode(), digest_size=8).hexdigest()
+        return (-int(m.score // ROTATION_BAND), digest)
+
+    return sorted(matches, key=key)
+
+
+def match_percent(score: float) -> int:
+    """A score as a percentage of the most a mentor can score (skills, diversity, free time)."""
+    return max(0, min(100, round(100 * score / MAX_SCORE)))
 
 
 # ---------------------------------------------------------------- the score
@@ -271,6 +301,7 @@ class _Scored:
     base: float  # everything but free time (skills + diversity + load, summed in that order)
     total: float  # the score, rounded
     slots: int | None = None
+    full: bool = False
 
     def set_slots(self, slots: int) -> None:
         self.slots = slots
@@ -344,6 +375,7 @@ class _Scorer:
         before += reasons
 
         cap = mentor.monthly_meeting_cap
+        full = cap is not None and load >= cap
         if cap:
             load_part = -LOAD_POINTS * min(1.0, load / cap)
             if load >= cap:
@@ -357,7 +389,7 @@ class _Scorer:
         base = skills + diversity + load_part
         # Tuples of strings: the garbage collector stops tracking them at once (5,000 lists it would not).
         return _Scored(mentor_id, mentor.name, {"skills": skills, "diversity": diversity, "load": load_part},
-                       tuple(before), tuple(after), recommended, base, round(base, 2))
+                       tuple(before), tuple(after), recommended, base, round(base, 2), full=full)
 
 
 def _norm(value: str | None) -> str:
@@ -409,6 +441,11 @@ def _monthly_loads(session: Session, mentors: Sequence[Any], now: datetime) -> d
     return loads
 
 
+
+
+def monthly_loads(session: Session, mentors: Sequence[Any], now: datetime) -> dict[int, int]:
+    """Counted meetings per mentor in their own calendar month of ``now``."""
+    return _monthly_loads(session, mentors, now)
 
 
 RECOMMENDED_IN_DIRECTORY = 5  # computed matches shown besides admin pushes when the directory is hidden

@@ -197,9 +197,9 @@ def mark_read(session: Session, person: Person, notification_id: int | None = No
     query = update(Notification).where(Notification.person_id == person.id, Notification.read_at.is_(None))
     if notification_id is not None:
         query = query.where(Notification.id == notification_id)
-    done = session.execute(query.values(read_at=now or utcnow())).rowcount
+    result = session.execute(query.values(read_at=now or utcnow()))
     session.commit()
-    return int(done or 0)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def waiting_for_digest(session: Session, person_id: int, until: datetime) -> list[Notification]:

@@ -19,6 +19,7 @@ from app.db import db
 from scheduling.errors import DomainError, ImportFailed
 from scheduling.models import Person
 from scheduling.services import recommendations as svc
+from scheduling.services import top_recommendations as top
 from scheduling.services.program import get_program
 
 PICK_LIST_MAX = 1000
@@ -34,7 +35,7 @@ def _ids(name: str) -> list[int]:
 
 
 def _render(*, problem: str = "", errors: list[tuple[int, str | None, str]] | None = None,
-            status: int = 200) -> Any:
+            status: int = 200, top_problem: str = "") -> Any:
     session = db()
     return render_template(
         "admin/recommendations.html",
@@ -47,6 +48,8 @@ def _render(*, problem: str = "", errors: list[tuple[int, str | None, str]] | No
         csv_text=request.form.get("csv", ""),
         problem=problem,
         errors=errors or [],
+        top_n=request.form.get("n", "3"),
+        top_problem=top_problem,
     ), status
 
 
@@ -81,4 +84,20 @@ def recommendations_remove(recommendation_id: int) -> Any:
     session = db()
     svc.remove(session, get_program(session), require_person(), recommendation_id)
     flash("Recommendation removed.", "success")
+    return back_to("admin.recommendations_page")
+
+
+@bp.post("/recommendations/top")
+def recommendations_top() -> Any:
+    """Bulk: the top N computed mentors to every active mentee (``services.top_recommendations``)."""
+    session = db()
+    raw = request.form.get("n", "").strip()
+    try:
+        n: object = int(raw) if raw.isdigit() else raw
+        result = top.push_top(session, get_program(session), require_person(), n)
+    except DomainError as exc:
+        session.rollback()
+        return _render(top_problem=exc.message, status=exc.status)
+    flash(f"Recommended mentors to {result.mentees} mentee{'s' if result.mentees != 1 else ''} "
+          f"({result.pushed} recommendations); each mentee was emailed.", "success")
     return back_to("admin.recommendations_page")

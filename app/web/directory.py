@@ -34,12 +34,14 @@ class Recommendation:
     reasons: list[str] = field(default_factory=list)
     shared_slots: int = 0
     pushed: bool = False  # recommended by a program admin
+    percent: int | None = None  # the match score as "NN% match"
 
 
 def recommendations(person: Person, prog: Program, n: int = HOME_COUNT) -> list[Recommendation]:
     """Top mentors for the mentee and why (admin-pushed first), from ``scheduling.matching``."""
     found = matching.recommendations_for(db(), prog, person, n=n)
-    return [Recommendation(m.mentor, list(m.reasons), m.shared_slots, m.recommended) for m in found]
+    return [Recommendation(m.mentor, list(m.reasons), m.shared_slots, m.recommended, m.percent)
+            for m in found]
 
 
 @bp.get("/home")
@@ -63,6 +65,15 @@ def _filter_values() -> tuple[dict[str, str], FormErrors]:
     return values, errors
 
 
+def _match_percents(person: Person, mentors: list[Person]) -> dict[int, int]:
+    """``{mentor id: NN}`` of "NN% match" for the viewer (a mentee), from ``scheduling.matching``."""
+    ids = [m.id for m in mentors if m.id != person.id]
+    if not ids:
+        return {}
+    ranked = matching.rank_mentors(db(), program(), person, mentor_ids=ids)
+    return {m.mentor.id: m.percent for m in ranked}
+
+
 @bp.get("/mentors")
 @signed_in()
 def directory() -> Any:
@@ -70,6 +81,8 @@ def directory() -> Any:
     session = db()
     values, errors = _filter_values()
     free_week = request.args.get("free") == "1"
+    by_match = request.args.get("sort") == "match" and person.is_mentee
+    scores: dict[int, int] = {}
     try:
         offset = max(0, int(request.args.get("offset") or 0))
     except ValueError:
@@ -82,15 +95,19 @@ def directory() -> Any:
     total = 0
     counts: dict[int, int] = {}
     try:
-        if free_week:
+        if free_week or by_match:
             found = people_svc.search_people(session, q=q, skill=skill, department=department, title=title,
                                              time_zone=time_zone, role="mentor", limit=FREE_SCAN,
                                              only_ids=only, taking_requests_at=now)
             found = [m for m in found if m.id != person.id]
-            week_end = now + timedelta(days=7)
-            counts = shared_slot_counts(session, program(), found, person, now, week_end, now=now)
-            free = [m for m in found if counts[m.id] > 0]
-            total, mentors = len(free), free[offset:offset + PAGE_SIZE]
+            if free_week:
+                week_end = now + timedelta(days=7)
+                counts = shared_slot_counts(session, program(), found, person, now, week_end, now=now)
+                found = [m for m in found if counts[m.id] > 0]
+            if by_match:
+                scores = _match_percents(person, found)
+                found.sort(key=lambda m: -scores.get(m.id, 0))  # stable: ties keep the name order
+            total, mentors = len(found), found[offset:offset + PAGE_SIZE]
         else:
             mentors = people_svc.search_people(session, q=q, skill=skill, department=department, title=title,
                                                time_zone=time_zone, role="mentor", limit=PAGE_SIZE,
@@ -98,6 +115,8 @@ def directory() -> Any:
             total = people_svc.count_people(session, q=q, skill=skill, department=department, title=title,
                                             time_zone=time_zone, role="mentor", only_ids=only,
                                             taking_requests_at=now)
+        if person.is_mentee and not by_match:
+            scores = _match_percents(person, mentors)
     except DomainError as exc:
         errors.add(exc)
     options = {
@@ -110,7 +129,7 @@ def directory() -> Any:
     return render_template(
         "web/directory.html", me=person, mentors=mentors, total=total, values=values, free_week=free_week,
         counts=counts, offset=offset, page_size=PAGE_SIZE, options=options, errors=errors,
-        hidden=only is not None,
+        hidden=only is not None, scores=scores, by_match=by_match,
     ), status
 
 

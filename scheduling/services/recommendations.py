@@ -50,6 +50,9 @@ def _push(
     actor: Person,
     items: Sequence[tuple[int, int, str]],
     first_row: int = 1,
+    *,
+    notify_each: bool = True,
+    commit: bool = True,
 ) -> list[Recommendation]:
     wanted = list({(a, b): (a, b, n) for a, b, n in items}.values())
     if not wanted:
@@ -84,15 +87,17 @@ def _push(
                 rec = Recommendation(program_id=program.id, mentee_id=mentee_id, mentor_id=mentor_id,
                                      pushed_by_id=actor.id, note=note)
                 session.add(rec)
-                mentor = people[mentor_id]  # the rules require this email (seed 003): always sent
-                notifications.notify(session, mentee_id, NotificationKind.RECOMMENDATION,
-                                     f"Recommended for you: {mentor.name}",
-                                     body=note or f"{mentor.name} ({mentor.title or 'a mentor'}) could help.",
-                                     link=f"/mentors/{mentor_id}")
+                if notify_each:  # the rules require this email (seed 003): always sent
+                    mentor = people[mentor_id]
+                    about = note or f"{mentor.name} ({mentor.title or 'a mentor'}) could help."
+                    notifications.notify(session, mentee_id, NotificationKind.RECOMMENDATION,
+                                         f"Recommended for you: {mentor.name}", body=about,
+                                         link=f"/mentors/{mentor_id}")
             elif note:
                 rec.note = note
             out.append(rec)
-        session.commit()
+        if commit:
+            session.commit()
     return out
 
 
