@@ -20,15 +20,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from scheduling import notifications
 from scheduling.db import utcnow
 from scheduling.models import (
     DatedSlot,
     DeclineReason,
+    EmailChoice,
     Initiator,
     Meeting,
     MeetingMode,
     MeetingRequest,
     MeetingState,
+    Message,
+    NotificationKind,
+    NotificationPreference,
     Person,
     PersonSkill,
     Program,
@@ -37,10 +42,13 @@ from scheduling.models import (
     RequestState,
     SkillAlias,
     SkillRelation,
+    SurveyAudience,
+    SurveyQuestion,
+    SurveyVariant,
     WeeklySlot,
 )
 from scheduling.passwords import hash_password
-from scheduling.services import surveys
+from scheduling.services import recommendations, surveys
 from scheduling.services.program import check_settings
 from scheduling.services.skills import get_or_create_skill, skill_key
 from scheduling.services.transaction import unit_of_work
@@ -161,7 +169,7 @@ def load_demo(session: Session, *, seed: int = DEMO_SEED, now: datetime | None =
             **check_settings(None, {
                 "name": "Flash mentoring (demo)",
                 "description": "One-off 30-minute conversations with colleagues who know the thing you need.",
-                "mentoring_mode": "one_time",
+                "mentoring_mode": "both",  # one meeting, or a mentoring connection
                 "availability_mode": "weekly_slots",
                 "slot_minutes": 30,
                 "buffer_minutes": 0,
@@ -178,15 +186,58 @@ def load_demo(session: Session, *, seed: int = DEMO_SEED, now: datetime | None =
         session.add(program)
         session.flush()
         surveys.ensure_default_questions(session, program)  # the report and the editor start from these
+        _split_surveys(session, program)
         _skill_catalogue(session)
         people = _people(session, rng, now)
         summary = _requests(session, rng, program, people, now)
+        _people_side(session, program, people, now)
         session.commit()
     summary.people = len(people)
     summary.admins = sum(p.is_admin for p in people)
     summary.mentors = sum(p.is_mentor for p in people)
     summary.mentees = sum(p.is_mentee for p in people)
     return summary
+
+
+def _split_surveys(session: Session, program: Program) -> None:
+    """A question only mentees are asked and one only mentors are: the two surveys differ."""
+    held = surveys.questions_for(session, program, SurveyVariant.HELD)
+    last = max(q.position for q in held)
+    session.add_all([
+        SurveyQuestion(program_id=program.id, variant=SurveyVariant.HELD, position=last + 1,
+                       text="What will you try first?", kind=QuestionKind.TEXT, choices=[], required=False,
+                       audience=SurveyAudience.MENTEE, active=True),
+        SurveyQuestion(program_id=program.id, variant=SurveyVariant.HELD, position=last + 2,
+                       text="How clear were your mentee's goals?", kind=QuestionKind.RATING, choices=[],
+                       required=False, audience=SurveyAudience.MENTOR, active=True),
+    ])
+    session.flush()
+
+
+def _people_side(session: Session, program: Program, people: list[Person], now: datetime) -> None:
+    """What mentees and mentors see beyond requests: one mentor paused for two weeks, a pushed
+    recommendation and a message (each a notification with its email), and a notification
+    preference set to the daily digest."""
+    admin = next(p for p in people if p.email == LOGINS["admin"])
+    star_mentor = next(p for p in people if p.email == LOGINS["mentor"])
+    star_mentee = next(p for p in people if p.email == LOGINS["mentee"])
+    paused = next(p for p in people if p.is_mentor and p is not star_mentor and not p.is_admin)
+    paused.paused_until = now + timedelta(days=14)
+    pick = next(p for p in people if p.is_mentor and p not in (star_mentor, paused) and not p.is_admin)
+    note = "Knows the path you asked about."
+    recommendations._push(session, program, admin, [(star_mentee.id, pick.id, note)], commit=False)
+    asked = session.scalar(select(MeetingRequest).where(
+        MeetingRequest.mentee_id == star_mentee.id, MeetingRequest.mentor_id == star_mentor.id,
+        MeetingRequest.state == RequestState.PENDING))
+    if asked is not None:
+        session.add(Message(request_id=asked.id, author_id=star_mentor.id, created_at=now,
+                            body="Happy to help. Could you send two questions before we meet?"))
+        notifications.notify(session, star_mentee.id, NotificationKind.MESSAGE,
+                             f"{star_mentor.name} wrote about “{asked.topic}”",
+                             link=f"/requests/{asked.id}", now=now)
+    session.add(NotificationPreference(person_id=star_mentor.id, kind=NotificationKind.MESSAGE,
+                                       email=EmailChoice.DIGEST))
+    session.flush()
 
 
 def _skill_catalogue(session: Session) -> None:
