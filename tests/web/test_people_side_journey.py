@@ -1,0 +1,114 @@
+"""Browser journeys for the people's side (headless Chromium, CSRF on, axe-core on every page):
+a mentor pauses themselves and mentees no longer find them; an admin recommends the top 3 mentors to
+every mentee and each mentee finds the notification (its email planned) and sets their email
+preferences. Screenshots go to ``test-artifacts/screenshots/``."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from scheduling.db import utcnow
+from scheduling.models import EmailChoice, Notification, NotificationKind, Recommendation, TimedWork, WorkKind
+from scheduling.services.people import set_skills
+from tests.factories import PASSWORD, make_admin, make_mentee, make_mentor, make_program
+from tests.web.axe_check import assert_accessible
+from tests.web.conftest import new_page, shot, sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_mentor_pauses_and_is_hidden_from_mentees(browser: Any, live_server: str, db: Any) -> None:
+    make_program(db)
+    mentor = make_mentor(db, name="Pat Pause", email="pat@example.com")
+    make_mentor(db, name="Ola Open", email="ola@example.com")
+    mentee = make_mentee(db, name="Mia Mentee", email="mia@example.com")
+    until = (utcnow() + timedelta(days=14)).date().isoformat()
+
+    page = new_page(browser)
+    try:
+        sign_in(page, live_server, mentor.email, PASSWORD)
+        page.get_by_role("link", name="Taking requests").click()
+        expect(page.get_by_role("heading", name="Taking requests")).to_be_visible()
+        assert_accessible(page)
+        page.get_by_label("Not taking requests until").fill(until)
+        page.get_by_label("At most this many meetings a month").fill("3")
+        page.get_by_role("button", name="Save").click()
+        expect(page.locator("p.note[role=status]")).to_contain_text(f"not taking requests until {until}")
+        assert_accessible(page)
+        shot(page, "mentor-paused")
+    finally:
+        page.context.close()
+
+    page = new_page(browser)
+    try:
+        sign_in(page, live_server, mentee.email, PASSWORD)
+        page.goto(f"{live_server}/mentors")
+        expect(page.get_by_text("1 mentor found.")).to_be_visible()
+        expect(page.get_by_role("heading", name="Ola Open")).to_be_visible()
+        expect(page.get_by_role("heading", name="Pat Pause")).to_have_count(0)
+        assert_accessible(page)
+        page.goto(f"{live_server}/mentors/{mentor.id}")
+        expect(page.get_by_role("status")).to_contain_text("is not taking requests until")
+        expect(page.get_by_role("link", name="Request meeting")).to_have_count(0)
+        shot(page, "paused-mentor-card")
+    finally:
+        page.context.close()
+
+
+def test_admin_recommends_top_three_and_mentees_are_notified(browser: Any, live_server: str, db: Any) -> None:
+    make_program(db, availability_mode="free_text")
+    for i, level in enumerate((5, 4, 4, 3, 3)):
+        mentor = make_mentor(db, name=f"Mentor {chr(65 + i)}", email=f"m{i}@example.com")
+        set_skills(db, mentor, {"offers": [{"name": "Negotiation", "level": level}]})
+    mentees = [make_mentee(db, name=f"Mentee {i}", email=f"mentee{i}@example.com") for i in range(3)]
+    for mentee in mentees:
+        set_skills(db, mentee, {"wants": ["Negotiation"]})
+    admin = make_admin(db, email="admin@example.com")
+
+    page = new_page(browser)
+    try:
+        sign_in(page, live_server, admin.email, PASSWORD)
+        page.goto(f"{live_server}/admin/recommendations")
+        assert_accessible(page)
+        page.get_by_label("Mentors per mentee").fill("3")
+        page.get_by_role("button", name="Recommend top mentors").click()
+        expect(page.get_by_text("Recommended mentors to 3 mentees (9 recommendations)")).to_be_visible()
+        shot(page, "admin-recommend-top-3")
+    finally:
+        page.context.close()
+    db.expire_all()
+    assert len(db.scalars(select(Recommendation)).all()) == 9
+    emails = db.scalars(select(TimedWork).where(TimedWork.kind == WorkKind.NOTIFICATION_EMAIL)).all()
+    notes = db.scalars(select(Notification).where(Notification.kind == NotificationKind.RECOMMENDATION)).all()
+    assert sorted(n.person_id for n in notes) == sorted(m.id for m in mentees) and len(emails) == 3
+
+    page = new_page(browser)
+    try:
+        sign_in(page, live_server, mentees[0].email, PASSWORD)
+        link = page.get_by_role("link", name=re.compile(r"^Notifications 1 unread"))
+        expect(link).to_be_visible()
+        expect(page.get_by_text(re.compile(r"\d+% match")).first).to_be_visible()
+        link.click()
+        expect(page.locator("li.unread strong")).to_contain_text("3 mentors recommended for you")
+        assert_accessible(page)
+        shot(page, "notifications")
+        page.get_by_role("link", name="Email preferences").click()
+        group = page.get_by_role("group", name="New messages")
+        group.get_by_label("Daily digest").check()
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_text("Email preferences saved.")).to_be_visible()
+        expect(page.get_by_role("group", name="New messages").get_by_label("Daily digest")).to_be_checked()
+        assert_accessible(page)
+        shot(page, "notification-preferences")
+    finally:
+        page.context.close()
+    from scheduling import notifications
+
+    db.expire_all()
+    assert notifications.preferences(db, mentees[0])[NotificationKind.MESSAGE] == EmailChoice.DIGEST
