@@ -29,6 +29,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.observability import init_observability
 
     init_observability(app)  # request ids, JSON logs, latency metrics, /metrics
+    from app.signin_gate import init_signin_gate
+
+    init_signin_gate(app)  # a login storm cannot take every thread
 
     init_db(app)
     init_errors(app)

@@ -47,4 +47,6 @@ def from_env() -> dict[str, Any]:
         "METRICS_ALLOW": env("FLASHMENTOR_METRICS_ALLOW", "127.0.0.1/32,::1/128"),
         "LOG_FORMAT": env("FLASHMENTOR_LOG_FORMAT", "json"),  # json | plain (Python's default)
         "LOG_LEVEL": env("FLASHMENTOR_LOG_LEVEL", "INFO"),
+        # Password checks at once per web process; more concurrent sign-ins get 503 (app/signin_gate.py).
+        "PASSWORD_CHECKS": int(env("FLASHMENTOR_PASSWORD_CHECKS", "2")),
     }

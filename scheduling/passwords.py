@@ -1,8 +1,17 @@
 """Password hashes, with the standard library only (the domain imports no web framework).
 
 The stored format is werkzeug's (``scrypt:N:r:p$salt$hex``, and ``pbkdf2:hash:iterations$...``
-for older rows), so every hash stored before this module existed still verifies, and
-``werkzeug.security.check_password_hash`` (used at sign-in) verifies these.
+for older rows), so every hash stored before this module existed still verifies (sign-in calls
+:func:`verify_password`, inside ``app.signin_gate``'s bound on checks at once).
+
+Parameters: scrypt N=2**15, r=8, p=1: 32 MiB of memory and one pass, ~100 ms of CPU on this
+project's 2-core machine when idle (0.5 s when it is loaded). Why not more: every sign-in pays it
+in a web thread, and memory is N*r*128 bytes per check in progress; the web app bounds checks at
+once per process (``FLASHMENTOR_PASSWORD_CHECKS``, default 2, so <= 64 MiB per process) and keeps
+sessions for 31 days, so a normal day has few checks. Why not less: 32 MiB per guess makes
+GPU/ASIC guessing of a stolen hash memory-bound. It is below OWASP's scrypt minimum (N=2**17, or
+N=2**15 with p=3): that is 3-4x the CPU per sign-in; raise ``SCRYPT_P`` to 3 for it (new hashes
+only; stored ones keep verifying with the parameters written in them).
 """
 
 from __future__ import annotations
