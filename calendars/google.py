@@ -324,9 +324,11 @@ class GoogleConnector:
         except Gone:
             if since is None:
                 raise
-            return self._list(owner, None)  # token expired: full sync, as the API asks
+            # Token expired: full sync, as the API asks, with the events deleted meanwhile
+            # (a full listing leaves them out unless ``showDeleted`` is set).
+            return self._list(owner, None, show_deleted=True)
 
-    def _list(self, owner: CalendarIdentity, token: str | None) -> ChangeBatch:
+    def _list(self, owner: CalendarIdentity, token: str | None, *, show_deleted: bool = False) -> ChangeBatch:
         service = self._service(owner)
         calendar_id = owner.external_id
         changes: list[EventChange] = []
@@ -337,6 +339,8 @@ class GoogleConnector:
                 params["syncToken"] = token
             if page:
                 params["pageToken"] = page
+            if show_deleted:
+                params["showDeleted"] = True
             data = self._execute(lambda p=params: service.events().list(**p), "events.list")  # type: ignore[misc]
             for item in data.get("items", []):
                 change = self._change_from(owner, calendar_id, item)

@@ -111,6 +111,26 @@ def _parse_graph_time(value: Mapping[str, str]) -> datetime:
     return parsed.astimezone(UTC)
 
 
+WINDOW_SLIDE = timedelta(days=1)  # how stale a delta round's window may get before a new one
+
+
+def _split_cursor(cursor: str | None) -> tuple[datetime | None, str | None]:
+    """``<anchor>|<deltaLink>`` -> (anchor, link); a bare link (stored before anchors) has none."""
+    if not cursor:
+        return None, None
+    head, sep, link = cursor.partition("|")
+    if not sep:
+        return None, cursor
+    try:
+        return datetime.fromisoformat(head), link
+    except ValueError:
+        return None, cursor
+
+
+def _join_cursor(anchor: datetime | None, link: str | None) -> str | None:
+    return f"{anchor.isoformat()}|{link}" if link and anchor is not None else link
+
+
 class MicrosoftConnector:
     provider = "microsoft"
     push_lifetime = PUSH_LIFETIME
@@ -197,6 +217,16 @@ class MicrosoftConnector:
             raise ProviderUnavailable("Microsoft sign-in failed: " + description)
         raise AuthError(f"Microsoft rejected the app credentials ({error}): {description}")
 
+    def _forget_token(self) -> None:
+        """Drop MSAL's cached tokens, so the next call signs in afresh."""
+        with self._lock:
+            app = self._app
+        if app is None:
+            return
+        cache = app.token_cache
+        for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
+            cache.remove_at(item)
+
     # --- Graph calls ----------------------------------------------------------------------------
 
     def _request(
@@ -213,15 +243,22 @@ class MicrosoftConnector:
         if not full.startswith(self.graph_url + "/"):
             raise CalendarError(f"refusing to send the Graph token to {full}")
 
-        def attempt() -> requests.Response:
+        def send() -> requests.Response:
             token = self._token()
             hdrs = {"Authorization": f"Bearer {token}", "Prefer": 'outlook.timezone="UTC"', **(headers or {})}
             try:
-                response = self._http.request(
+                return self._http.request(
                     method, full, json=json, params=params, headers=hdrs, timeout=self.timeout
                 )
             except requests.RequestException as exc:
                 raise ProviderUnavailable(f"Microsoft Graph unreachable: {exc}") from exc
+
+        def attempt() -> requests.Response:
+            response = send()
+            if response.status_code == 401:
+                # A cached token Graph no longer takes (revoked, keys rolled): once, with a new one.
+                self._forget_token()
+                response = send()
             if response.status_code >= 400:
                 raise self._error(response)
             return response
@@ -355,17 +392,31 @@ class MicrosoftConnector:
     # --- changes --------------------------------------------------------------------------------
 
     def changes(self, owner: CalendarIdentity, since: str | None) -> ChangeBatch:
+        """Changes in the tracked window (``delta_window`` around the day the round started).
+
+        A delta round keeps the window it started with, so the cursor carries that day
+        (``<iso date>|<deltaLink>``); once it is ``WINDOW_SLIDE`` old, the old round is read to
+        its end (nothing in it is lost) and a new round starts around today.
+        """
+        anchor, link = _split_cursor(since)
         try:
-            return self._delta(owner, since)
+            batch = self._delta(owner, link)
         except Gone:
-            if since is None:
+            if link is None:
                 raise
             return self._delta(owner, None)  # delta token expired: start a new round
+        if link is None:
+            return batch
+        if anchor is not None and self._clock() - anchor < WINDOW_SLIDE:
+            return ChangeBatch(batch.changes, _join_cursor(anchor, batch.cursor))
+        fresh = self._delta(owner, None)
+        return ChangeBatch(batch.changes + fresh.changes, fresh.cursor)
 
     def _delta(self, owner: CalendarIdentity, link: str | None) -> ChangeBatch:
         params: dict[str, str] | None = None
+        anchor = None
         if link is None:
-            now = self._clock()
+            now = anchor = self._clock()
             link = f"/users/{self._user(owner)}/calendarView/delta"
             params = {
                 "startDateTime": (now - self.delta_window[0]).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -388,7 +439,7 @@ class MicrosoftConnector:
             if "@odata.nextLink" in data:
                 link = data["@odata.nextLink"]
                 continue
-            return ChangeBatch(changes, data.get("@odata.deltaLink"))
+            return ChangeBatch(changes, _join_cursor(anchor, data.get("@odata.deltaLink")))
 
     @staticmethod
     def _change_from(owner: CalendarIdentity, item: Mapping[str, Any]) -> EventChange | None:

@@ -408,8 +408,9 @@ class GoogleFake:
             since = -1
         with self.store.lock:
             snapshot = self.store.version
-            if since < 0:
-                events = [e for e in self.store.changed_since(calendar, 0) if not e.deleted]
+            if since < 0:  # a full listing: deleted events only with showDeleted, as Google does
+                show_deleted = query.get("showDeleted", "").lower() == "true"
+                events = [e for e in self.store.changed_since(calendar, 0) if show_deleted or not e.deleted]
             else:
                 events = self.store.changed_since(calendar, since)
         size = min(int(query.get("maxResults", 250)), self.page_size)  # pages may hold fewer
