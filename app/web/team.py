@@ -22,6 +22,7 @@ from scheduling.db import get_row
 from scheduling.errors import DomainError, NotFound
 from scheduling.models import Person, SkillReassessment
 from scheduling.services import competencies, followups
+from scheduling.services import gap_mentors as gap_svc
 from scheduling.services.people import direct_reports
 
 
@@ -120,3 +121,49 @@ def team_decide(reassessment_id: int, answer: str) -> Any:
     else:
         flash(f"Rejected {person.name}'s new level in {skill}; their level stays as it was.", "info")
     return redirect(safe_next(request.form.get("next")) or url_for("web.team"))
+
+
+@bp.get("/team/<int:person_id>/gaps/<int:skill_id>/mentors")
+@signed_in()
+def gap_mentors(person_id: int, skill_id: int) -> Any:
+    """Who could mentor this gap (``scheduling.services.gap_mentors``), each with "Recommend"."""
+    viewer = me()
+    person = get_row(db(), Person, person_id)
+    if person is None or not person.active:
+        raise NotFound("No such person.")
+    prog = current_program()
+    if prog is None:
+        raise NotFound("There is no program yet.")
+    try:
+        gap, found = gap_svc.mentors_for_gap(db(), prog, person, viewer, skill_id)
+    except DomainError as exc:
+        if exc.status == 403:
+            abort(403, description=exc.message)
+        raise
+    can_recommend = person.is_mentee and (viewer.is_admin or person.manager_id == viewer.id)
+    return render_template("web/gap_mentors.html", me=viewer, person=person, gap=gap, found=found,
+                           can_recommend=can_recommend)
+
+
+@bp.post("/team/<int:person_id>/gaps/<int:skill_id>/recommend")
+@signed_in()
+def gap_recommend(person_id: int, skill_id: int) -> Any:
+    viewer = me()
+    session = db()
+    person = get_row(session, Person, person_id)
+    prog = current_program()
+    if person is None or not person.active or prog is None:
+        raise NotFound("No such person.")
+    raw = (request.form.get("mentor_id") or "").strip()
+    if not raw.isdigit():
+        abort(400, description="Pick a mentor.")
+    try:
+        row = gap_svc.recommend_for_gap(session, prog, viewer, person, skill_id, int(raw))
+    except DomainError as exc:
+        session.rollback()
+        if exc.status == 403:
+            abort(403, description=exc.message)
+        flash(exc.message, "error")
+        return redirect(url_for("web.gap_mentors", person_id=person_id, skill_id=skill_id))
+    flash(f"Recommended {row.mentor.name} to {person.name}; they were emailed.", "info")
+    return redirect(url_for("web.gap_mentors", person_id=person_id, skill_id=skill_id))
