@@ -50,6 +50,7 @@ from calendars.ical import (
     busy_from_calendars,
     declined_by,
     event_times,
+    keep_personal,
     master_event,
     merge,
     zone,
@@ -339,6 +340,7 @@ class CalDAVConnector:
             # The meeting's own sequence: a retried update writes the same version again, it
             # does not announce another one.
             body = build_event(spec, sequence=max(spec.sequence, old_sequence), status=status)
+            keep_personal(event, body)  # the owner's alarms, and answers while the time holds
             headers = {"Content-Type": "text/calendar; charset=utf-8"}
             if etag:
                 headers["If-Match"] = etag

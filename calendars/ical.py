@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -138,6 +139,37 @@ def _vcal_address(person: Attendee, **params: str) -> icalendar.vCalAddress:
     for key, value in params.items():
         addr.params[key.replace("_", "-")] = icalendar.vText(value)
     return addr
+
+
+def keep_personal(old: icalendar.cal.Component | None, new_cal: icalendar.Calendar) -> None:
+    """Carry what people added to their copy into our rewrite of it: their alarms (VALARM) and,
+    while the time stays the same, each attendee's answer (PARTSTAT). A new time asks again
+    (RFC 5546: a rescheduled request resets the answers)."""
+    new = master_event(new_cal)
+    if old is None or new is None:
+        return
+    for alarm in old.walk("VALARM"):
+        new.add_component(alarm)
+    if [_dt(old.get(k)) for k in ("DTSTART", "DTEND")] != [_dt(new.get(k)) for k in ("DTSTART", "DTEND")]:
+        return
+    answers: dict[str, str] = {}
+    previous = old.get("ATTENDEE") or []
+    for att in previous if isinstance(previous, list) else [previous]:
+        if "PARTSTAT" in att.params:
+            answers[_addr(att)] = str(att.params["PARTSTAT"])
+    current = new.get("ATTENDEE") or []
+    for att in current if isinstance(current, list) else [current]:
+        answer = answers.get(_addr(att))
+        if answer:
+            att.params["PARTSTAT"] = icalendar.vText(answer)
+            if answer != "NEEDS-ACTION":
+                att.params.pop("RSVP", None)
+
+
+def _dt(prop: Any) -> Any:
+    """A DTSTART/DTEND value comparable across zones (aware times in UTC)."""
+    value = getattr(prop, "dt", prop)
+    return value.astimezone(UTC) if isinstance(value, datetime) and value.tzinfo else value
 
 
 def build_event(
