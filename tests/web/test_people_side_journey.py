@@ -112,3 +112,34 @@ def test_admin_recommends_top_three_and_mentees_are_notified(browser: Any, live_
 
     db.expire_all()
     assert notifications.preferences(db, mentees[0])[NotificationKind.MESSAGE] == EmailChoice.DIGEST
+
+
+def test_manager_finds_a_mentor_for_a_gap_and_recommends_them(browser: Any, live_server: str,
+                                                              db: Any) -> None:
+    from scheduling.services import competencies
+
+    program = make_program(db)
+    competencies.set_role_targets(db, program, "Engineer", [{"name": "Python", "level": 4}])
+    manager = make_mentor(db, name="Manny Manager", email="manny@example.com")
+    report = make_mentee(db, name="Rae Report", email="rae@example.com", title="Engineer",
+                         manager_id=manager.id)
+    expert = make_mentor(db, name="Exa Expert", email="exa@example.com")
+    set_skills(db, expert, {"offers": [{"name": "Python", "level": 5}]})
+
+    page = new_page(browser)
+    try:
+        sign_in(page, live_server, manager.email, PASSWORD)
+        page.get_by_role("link", name="Team", exact=True).click()
+        expect(page.get_by_role("heading", name="My team")).to_be_visible()
+        assert_accessible(page)
+        page.get_by_role("link", name="Python for Rae Report").click()
+        expect(page.get_by_role("heading", name="Who could mentor Rae Report in Python")).to_be_visible()
+        assert_accessible(page)
+        page.get_by_role("button", name=re.compile(r"^Recommend to Rae Report\s*:\s*Exa Expert")).click()
+        expect(page.get_by_text("Recommended Exa Expert to Rae Report; they were emailed.")).to_be_visible()
+        shot(page, "manager-recommends-for-gap")
+    finally:
+        page.context.close()
+    db.expire_all()
+    rec = db.scalars(select(Recommendation)).one()
+    assert (rec.mentee_id, rec.mentor_id, rec.pushed_by_id) == (report.id, expert.id, manager.id)
