@@ -86,3 +86,20 @@ def test_mentor_picks_their_modes_on_a_page_under_mentor_choice(client: Any, db:
     login(client, mentee)
     form = client.get(f"/mentors/{mentor.id}/request").get_data(as_text=True)
     assert "Request a mentoring connection" in form
+
+
+def test_an_accepted_connection_request_starts_an_ongoing_mentorship(db: Session) -> None:
+    from scheduling.services.followups import ongoing_mentorships
+    from scheduling.services.requests import accept
+    from tests.factories import NOW
+
+    program = make_program(db, mentoring_mode="both")
+    mentor, mentee = make_mentor(db), make_mentee(db)
+    one_time = make_request(db, program=program, mentee=mentee, mentor=mentor, kind="one_time")
+    first = accept(db, one_time, actor=mentor, now=NOW)
+    assert ongoing_mentorships(db, mentee) == []
+    connection = make_request(db, program=program, mentee=mentee, mentor=mentor, kind="ongoing",
+                              times=[(first.start_at.replace(day=10), first.end_at.replace(day=10))])
+    meeting = accept(db, connection, actor=mentor, now=NOW)
+    assert [m.id for m in ongoing_mentorships(db, mentee)] == [meeting.id]
+    assert [m.id for m in ongoing_mentorships(db, mentor)] == [meeting.id]

@@ -48,6 +48,9 @@ from scheduling.models import (
     ACTIVE_MEETING_STATES,
     OPEN_REQUEST_STATES,
     DeclineReason,
+    FollowUp,
+    FollowUpKind,
+    FollowUpState,
     Initiator,
     Meeting,
     MeetingMode,
@@ -505,4 +508,10 @@ def _book(
     )
     session.add(meeting)
     session.flush()
+    if request.kind == RequestKind.ONGOING and len(modes.offered_kinds(request.program, request.mentor)) > 1:
+        # Chosen over one meeting, a mentoring connection is agreed by accepting it. (In an
+        # ongoing-only program both sides agree to continue after the first meeting, as before.)
+        session.add(FollowUp(meeting_id=meeting.id, proposed_by_id=request.mentee_id,
+                             kind=FollowUpKind.ONGOING, state=FollowUpState.ACCEPTED,
+                             message="Asked for as a mentoring connection.", created_at=now, answered_at=now))
     return meeting
