@@ -19,6 +19,7 @@ from scheduling.errors import DomainError
 from scheduling.models import Person, Program, Skill
 from scheduling.services import modes
 from scheduling.services import people as people_svc
+from scheduling.services import requests as requests_svc
 from scheduling.services import surveys as surveys_svc
 
 PAGE_SIZE = 20
@@ -50,7 +51,8 @@ def home() -> Any:
     person = me()
     prog = program()
     return render_template("web/home.html", me=person, recs=recommendations(person, prog), program=prog,
-                           feedback=surveys_svc.waiting_for(db(), person))
+                           feedback=surveys_svc.waiting_for(db(), person),
+                           actions=requests_svc.waiting_for(db(), person))
 
 
 def _filter_values() -> tuple[dict[str, str], FormErrors]:

@@ -515,3 +515,21 @@ def _book(
                              kind=FollowUpKind.ONGOING, state=FollowUpState.ACCEPTED,
                              message="Asked for as a mentoring connection.", created_at=now, answered_at=now))
     return meeting
+
+
+def waiting_for(session: Session, person: Person, *, limit: int = 20) -> list[MeetingRequest]:
+    """Open requests whose next step is ``person``'s (answer one pending, confirm a counter), oldest first."""
+    query = (
+        select(MeetingRequest)
+        .where(MeetingRequest.state.in_(OPEN_REQUEST_STATES),
+               or_(MeetingRequest.mentee_id == person.id, MeetingRequest.mentor_id == person.id))
+        .order_by(MeetingRequest.created_at, MeetingRequest.id)
+    )
+    waiting = []
+    for req in session.scalars(query):
+        mine = (answerer_id(req) if req.state == RequestState.PENDING else initiator_id(req)) == person.id
+        if mine:
+            waiting.append(req)
+            if len(waiting) == limit:
+                break
+    return waiting
