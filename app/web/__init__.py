@@ -53,6 +53,7 @@ from app.web import (  # noqa: E402,F401
     notifications,
     oauth,
     offers,
+    referrals,
     profile,
     requests,
     routing,

@@ -130,6 +130,8 @@ def request_start(mentor_id: int) -> Any:
     if not kinds:
         abort(404, description=f"{mentor.name} offers no mentoring right now.")
     details = stored_draft(DRAFT, mentor_id=mentor.id) or {**blank_details(), "kind": kinds[0].value}
+    if request.method == "GET" and not details["topic"]:  # a referral's link fills in the topic
+        details["topic"] = (request.args.get("topic") or "").strip()[:svc.TOPIC_MAX]
     if request.method == "POST":
         details, errors = check_details(request.form)
         details["kind"] = (request.form.get("kind") or kinds[0].value).strip()
