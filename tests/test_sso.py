@@ -52,10 +52,10 @@ def idp(db: Session, op: OpenIDProvider) -> Iterator[IdentityProvider]:
 
 
 def sso(client: Any, op: OpenIDProvider, account: str, email: str | None = None,
-        browser: requests.Session | None = None) -> Any:
+        browser: requests.Session | None = None, next_url: str = "") -> Any:
     """Sign in through the sign-in page's email routing and the provider; the app's final answer."""
     email = email or str(ACCOUNTS[account]["email"])
-    to_start = client.post("/signin", data={"email": email})
+    to_start = client.post(f"/signin?next={next_url}" if next_url else "/signin", data={"email": email})
     assert to_start.status_code == 302, to_start.get_data(as_text=True)
     to_op = client.get(to_start.headers["Location"])
     assert to_op.status_code == 302 and to_op.headers["Location"].startswith(op.issuer)
@@ -94,6 +94,26 @@ def test_existing_person_is_linked_by_verified_email(client: Any, db: Session, o
     db.expire_all()
     assert db.scalar(select(func.count(Person.id))) == 1
     assert db.get(Person, bob.id).name == "Bob from the IdP"  # type: ignore[union-attr]  # mapped claim
+
+
+@pytest.mark.parametrize("target", ["/%09/evil.example", "/%0A/evil.example", "//evil.example",
+                                    "/%5Cevil.example"])
+def test_sso_signin_never_redirects_off_the_site(client: Any, db: Session, op: OpenIDProvider,
+                                                 idp: IdentityProvider, target: str) -> None:
+    make_mentee(db, email="bob@example.com")
+    resp = sso(client, op, "bob", next_url=target)
+    assert resp.status_code == 302 and resp.headers["Location"] == "/home"
+    start = client.get(f"/signin/sso/{idp.id}/start?next={target}")
+    assert start.status_code == 302
+    with client.session_transaction() as s:
+        assert s["oidc_pending"]["next"] is None
+
+
+def test_sso_signin_returns_to_a_local_next(client: Any, db: Session, op: OpenIDProvider,
+                                            idp: IdentityProvider) -> None:
+    make_mentee(db, email="bob@example.com")
+    resp = sso(client, op, "bob", next_url="/meetings")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/meetings"
 
 
 def test_unverified_email_signs_nobody_in(client: Any, db: Session, op: OpenIDProvider,

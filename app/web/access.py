@@ -15,7 +15,7 @@ from app import limiter
 from app.auth import current_person, login
 from app.db import db
 from app.web import bp
-from app.web.common import FormErrors
+from app.web.common import FormErrors, safe_next
 from app.web.profile import check_rows, posted_rows, skill_lists
 from app.web.signin import landing_for
 from scheduling.errors import DomainError
@@ -35,7 +35,7 @@ def _first_sign_in_step() -> Any:
         return None
     person = current_person()
     if person is not None and person.needs_profile and request.method == "GET":
-        return redirect(url_for("web.welcome"))
+        return redirect(url_for("web.welcome", next=safe_next(request.full_path.rstrip("?"))))
     return None
 
 
@@ -86,10 +86,11 @@ def password_set(token: str) -> Any:
 @bp.route("/welcome", methods=["GET", "POST"])
 def welcome() -> Any:
     person = current_person()
+    next_url = safe_next(request.values.get("next"))
     if person is None:
-        return redirect(url_for("web.signin", next=url_for("web.welcome")))
+        return redirect(url_for("web.signin", next=url_for("web.welcome", next=next_url)))
     if not person.needs_profile:
-        return redirect(landing_for(person.roles))
+        return redirect(next_url or landing_for(person.roles))
     errors = FormErrors()
     values = {"time_zone": person.time_zone if person.time_zone != "UTC" else ""}
     rows = posted_rows() if request.method == "POST" else {"wants": [], "offers": []}
@@ -109,6 +110,7 @@ def welcome() -> Any:
                 errors.add(exc, field_map)
             else:
                 flash("Welcome! Here is where to start.", "info")
-                return redirect(landing_for(person.roles))
-    return render_template("web/welcome.html", person=person, values=values, rows=rows, errors=errors), \
+                return redirect(next_url or landing_for(person.roles))
+    return render_template("web/welcome.html", person=person, values=values, rows=rows, errors=errors,
+                           next_url=next_url), \
         422 if errors else 200

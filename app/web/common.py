@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import redirect, request, url_for
 from werkzeug.wrappers import Response
@@ -174,10 +175,20 @@ def back(endpoint: str, **values: Any) -> Response:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only local paths are followed after sign-in (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """A same-site relative path to follow after sign-in, else None (no open redirect).
+
+    Browsers drop tab, CR and LF inside a URL and treat ``\\`` as ``/``, so ``/\t/evil``
+    would become ``//evil`` (another host): any control character, whitespace or
+    backslash refuses the target, as does anything with a scheme or a host.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 def zone_name(viewer: Person) -> str:
