@@ -27,14 +27,17 @@ pytest_plugins = ["tests.servers"]
 
 # Left out of the fast loop, ``bin/test -m "not slow"`` (the default run keeps them): every
 # browser test, and these modules or single tests, the costliest in ``--durations=30``. They
-# wait out real timeouts, kill and restart servers, or fuzz every page. A node id prefix each.
+# wait out real timeouts, kill and restart servers, fuzz every page or body, or run a whole
+# third-party conformance suite against the live app. A node id prefix each.
 SLOW = (
     "tests/test_timed_work_outages.py",
     "tests/test_worker_crash.py",
     "tests/test_bad_input.py::test_junk_never_makes_a_server_error",
     "tests/test_bad_input.py::test_junk_queries_never_make_a_server_error",
-    "tests/test_calendar_push_subscriptions.py::test_no_round_work_while_providers_cannot_reach_the_address",
-    "tests/test_lifecycle.py::test_rescheduling_re_times_the_reminder_and_survey",
+    "tests/test_api_requests.py::test_no_body_ever_causes_a_server_error",
+    "tests/test_api_people.py::test_no_body_ever_causes_a_server_error",
+    "tests/test_openapi.py::test_the_live_app_keeps_its_document",
+    "tests/test_scim.py::test_scim2_tester_full_run_finds_no_error",
 )
 
 
