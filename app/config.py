@@ -36,7 +36,9 @@ def from_env() -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env("SESSION_COOKIE_SECURE", "0") == "1",
         "WTF_CSRF_ENABLED": env("FLASHMENTOR_CSRF", "1") == "1",
-        "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI", "memory://"),
+        # Sign-in attempts are counted in one store every worker shares (app/signin_limits.py);
+        # memory:// (each process its own count) only when no Redis is configured.
+        "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI") or env("REDIS_URL") or "memory://",
         # A rate-limit store that cannot be reached: limits are counted in each process meanwhile
         # (app/resilience.py gives a Redis store its timeouts).
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

@@ -43,7 +43,8 @@ class Gunicorn:
 
 
 @contextmanager
-def gunicorn(database_url: str, log: Path, *, workers: int = 4, threads: int = 4) -> Iterator[Gunicorn]:
+def gunicorn(database_url: str, log: Path, *, workers: int = 4, threads: int = 4,
+             env_overrides: dict[str, str] | None = None) -> Iterator[Gunicorn]:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -59,6 +60,7 @@ def gunicorn(database_url: str, log: Path, *, workers: int = 4, threads: int = 4
         "FLASHMENTOR_RATELIMIT": "0",
         "FLASHMENTOR_CALENDAR_SYNC_SECONDS": "0",
         "FLASHMENTOR_CALENDAR_PUSH_SECONDS": "0",
+        **(env_overrides or {}),
     }
     with log.open("wb") as out:
         process = subprocess.Popen(

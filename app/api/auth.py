@@ -10,18 +10,16 @@ from typing import Annotated, Any
 
 from pydantic import WithJsonSchema
 
-from app import limiter
 from app.api import bp
 from app.api.fields import Input, checked
 from app.api.inputs import NoFields
 from app.api.operations import operation
 from app.api.responses import Out, PersonAnswer
 from app.auth import authenticate, login, logout, require_person
+from app.signin_limits import signin_limited
 from scheduling.errors import InvalidCredentials, ValidationFailed
 from scheduling.services.people import private_profile
 from scheduling.services.safe_text import storable
-
-LOGIN_LIMIT = "10/minute"
 
 
 def _filled(message: str) -> Any:
@@ -43,7 +41,7 @@ class SignedOut(Out):
 
 
 @bp.post("/auth/login")
-@limiter.limit(LOGIN_LIMIT, error_message="Too many sign-in attempts; wait a minute and try again.")
+@signin_limited
 @operation("Sign in; the answer sets the session cookie.", ok=PersonAnswer, body=LoginIn, public=True,
            errors=(429,))
 def auth_login(body: LoginIn) -> Any:

@@ -14,6 +14,7 @@ from flask import flash, redirect, render_template, request, url_for
 from app import limiter
 from app.auth import current_person, login
 from app.db import db
+from app.signin_limits import signin_limited
 from app.web import bp
 from app.web.common import FormErrors, safe_next
 from app.web.profile import check_rows, posted_rows, skill_lists
@@ -42,6 +43,7 @@ def _first_sign_in_step() -> Any:
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @limiter.limit(FORGOT_LIMIT, methods=["POST"],
                error_message="Too many requests; wait a minute and try again.")
+@signin_limited
 def password_forgot() -> Any:
     errors = FormErrors()
     email = ""

@@ -6,14 +6,12 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 
-from app import limiter
 from app.auth import authenticate, current_person, login, logout
 from app.db import db
+from app.signin_limits import signin_limited
 from app.web import bp
 from app.web.common import FormErrors, safe_next
 from scheduling.identity_providers import password_signin_allowed
-
-SIGNIN_LIMIT = "10/minute"
 
 
 def landing_for(roles: list[str]) -> str:
@@ -42,8 +40,7 @@ def index() -> Any:
 
 
 @bp.route("/signin", methods=["GET", "POST"])
-@limiter.limit(SIGNIN_LIMIT, methods=["POST"],
-               error_message="Too many sign-in attempts; wait a minute and try again.")
+@signin_limited
 def signin() -> Any:
     errors = FormErrors()
     email = ""
