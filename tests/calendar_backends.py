@@ -439,14 +439,5 @@ def _fake_state(event: FakeEvent) -> dict[str, Any]:
     }
 
 
-def __getattr__(name: str) -> None:
-    """Modules the fixture move did not reach yet still write ``radicale_server =
-    harness.radicale_server``; the name is now inert (not a fixture), so the test gets the
-    one server from ``tests/servers.py`` instead of starting its own. Delete those lines."""
-    if name in {"radicale_server", "xandikos_server", "google_fake", "graph_fake"}:
-        return None
-    raise AttributeError(name)
-
-
 def local(day: str, hhmm: str, tz: str) -> datetime:
     return datetime.fromisoformat(f"{day}T{hhmm}").replace(tzinfo=ZoneInfo(tz))

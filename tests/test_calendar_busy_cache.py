@@ -19,11 +19,9 @@ from app import create_app
 from scheduling import tenants
 from scheduling.models import CalendarTenant, Person, Program
 from scheduling.services import meetings as meeting_service
-from tests import calendar_backends as harness
 from tests.factories import at, login, make_meeting, make_mentee, make_mentor, make_program
 from tests.fakes.google_server import GoogleFake, make_service_account
 
-google_fake = harness.google_fake
 WED = "2030-01-09"
 WINDOW = "?from=2030-01-09T00:00:00Z&to=2030-01-10T00:00:00Z"
 FAST = {"retry": {"max_attempts": 2, "base_delay": 0.0}}
