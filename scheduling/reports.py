@@ -20,7 +20,6 @@ Definitions:
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterable
@@ -30,6 +29,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, and_, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
+from scheduling.csv_cells import csv_writer
 from scheduling.models import (
     ACTIVE_MEETING_STATES,
     DeclineReason,
@@ -389,7 +389,7 @@ def health_csv(report: dict[str, Any]) -> str:
     so a spreadsheet built on an export keeps working on the next one.
     """
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out, lineterminator="\n")  # no cell a spreadsheet would run as a formula
 
     def section(title: str, header: list[str], rows: Iterable[list[Any]]) -> None:
         writer.writerow([title])
