@@ -490,8 +490,8 @@ def describe(summary: DemoSummary) -> str:
     """The lines the CLI prints after loading."""
     requests = ", ".join(f"{n} {state}" for state, n in sorted(summary.requests.items()))
     lines = [
-        f"Demo program loaded: {summary.people} people ({summary.mentors} mentors, "
-        f"{summary.mentees} mentees, {summary.admins} admins).",
+        f"Demo program loaded: {summary.people} people; roles overlap (a person may be mentor and mentee): "
+        f"{summary.mentors} are mentors, {summary.mentees} mentees, {summary.admins} admins.",
     ]
     if requests:
         lines.append(f"Requests: {requests}.")

@@ -42,3 +42,10 @@ def test_the_demo_shows_the_people_side(client: Any, db: Session) -> None:
     written = [t for q in report["surveys"]["questions"] for t in q.get("texts", [])]
     assert {t["by"] for t in written} == {"mentor", "mentee"}
     assert report["mentoring_modes"]["program_mode"] == "both"
+
+
+def test_the_demo_summary_does_not_read_as_a_wrong_sum(db: Session) -> None:
+    summary = demo.load_demo(db)
+    first = demo.describe(summary).splitlines()[0]
+    assert summary.mentors + summary.mentees + summary.admins != summary.people  # roles overlap
+    assert "roles overlap" in first and f"{summary.mentors} are mentors" in first
