@@ -33,6 +33,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     init_signin_gate(app)  # a login storm cannot take every thread
 
+    from app.id_converter import init_id_converter
+
+    init_id_converter(app)  # <int:...> stops at the largest id a column holds (else a 500 on PostgreSQL)
     init_db(app)
     init_errors(app)
     csrf.init_app(app)

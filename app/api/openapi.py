@@ -20,6 +20,7 @@ from pydantic.json_schema import models_json_schema
 
 from app.api import bp
 from app.api.operations import Operation, operation
+from scheduling.db import MAX_ID
 
 TITLE = "Flashmentor API"
 VERSION = "1.0.0"
@@ -68,7 +69,7 @@ def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
         kind, args = match.group("kind") or "string", match.group("args")
         schema: dict[str, Any] = {"type": "string"}
         if kind == "int":
-            schema = {"type": "integer", "minimum": 0}
+            schema = {"type": "integer", "minimum": 0, "maximum": MAX_ID}  # app/id_converter.py
         elif kind == "any" and args:
             schema = {"type": "string", "enum": [a.strip().strip("'\"") for a in args.split(",")]}
         params.append({"name": match.group("name"), "in": "path", "required": True, "schema": schema})
