@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -114,6 +115,27 @@ def make_admin(session: Session, **kw: Any) -> Person:
     kw.setdefault("name", f"Admin {next(_seq)}")
     kw.setdefault("is_mentee", False)
     return make_person(session, is_admin=True, **kw)
+
+
+@dataclass
+class Cast:
+    """A program and the four people the participant rules are about."""
+
+    program: Program
+    mentor: Person
+    mentee: Person
+    stranger: Person
+    admin: Person
+
+    def person(self, role: str) -> Person:
+        """The person playing ``role`` (a parametrized test's ``who``)."""
+        cast = {"mentor": self.mentor, "mentee": self.mentee, "stranger": self.stranger, "admin": self.admin}
+        return cast[role]
+
+
+def make_cast(session: Session, **program: Any) -> Cast:
+    return Cast(program=make_program(session, **program), mentor=make_mentor(session),
+                mentee=make_mentee(session), stranger=make_mentee(session), admin=make_admin(session))
 
 
 def add_weekly_slots(session: Session, person: Person, slots: Iterable[tuple[int, str, str]]) -> None:

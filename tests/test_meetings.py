@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from scheduling.errors import DomainError
 from scheduling.events import MeetingCanceled, MeetingFinished, MeetingRescheduled
-from scheduling.models import Meeting, MeetingState, Person, Program
+from scheduling.models import Meeting, MeetingState
 from scheduling.services import meetings as svc
 from tests.factories import (
     NOW,
+    Cast,
     at,
     captured_events,
     count_rows,
@@ -30,24 +31,10 @@ THU_14 = at("2030-01-10", "14:00")
 
 
 @dataclass
-class World:
-    """The people and rows every test here starts from."""
+class World(Cast):
+    """The cast, and the meeting every test here starts from."""
 
-    program: Program
-    mentor: Person
-    mentee: Person
     meeting: Meeting
-    stranger: Person
-    admin: Person
-
-    def person(self, role: str) -> Person:
-        """The person playing ``role`` (a parametrized test's ``who``)."""
-        return {
-            "mentor": self.mentor,
-            "mentee": self.mentee,
-            "stranger": self.stranger,
-            "admin": self.admin,
-        }[role]
 
 
 @pytest.fixture
@@ -55,14 +42,8 @@ def w(db: Session) -> World:
     program = make_program(db)
     mentor, mentee = make_mentor(db), make_mentee(db)
     meeting = make_meeting(db, program=program, mentor=mentor, mentee=mentee, start=WED_10)
-    return World(
-        program=program,
-        mentor=mentor,
-        mentee=mentee,
-        meeting=meeting,
-        stranger=make_mentee(db),
-        admin=make_admin(db),
-    )
+    return World(program=program, mentor=mentor, mentee=mentee, stranger=make_mentee(db),
+                 admin=make_admin(db), meeting=meeting)
 
 
 def reloaded(db: Session, meeting: Meeting) -> Meeting:

@@ -10,7 +10,6 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -29,20 +28,17 @@ from scheduling.models import (
     MeetingState,
     Message,
     Person,
-    Program,
     ProposedTime,
     RequestState,
 )
 from scheduling.services import requests as svc
 from tests.factories import (
     NOW,
+    Cast,
     at,
     captured_events,
     count_rows,
-    make_admin,
-    make_mentee,
-    make_mentor,
-    make_program,
+    make_cast,
     make_request,
     slot,
 )
@@ -53,35 +49,12 @@ S = RequestState
 TABLES = (MeetingRequest, ProposedTime, Meeting, Message)
 
 
-@dataclass
-class World:
-    """The people and rows every test here starts from."""
-
-    program: Program
-    mentor: Person
-    mentee: Person
-    stranger: Person
-    admin: Person
-
-    def person(self, role: str) -> Person:
-        """The person playing ``role`` (a parametrized test's ``who``)."""
-        return {
-            "mentor": self.mentor,
-            "mentee": self.mentee,
-            "stranger": self.stranger,
-            "admin": self.admin,
-        }[role]
+World = Cast
 
 
 @pytest.fixture
 def w(db: Session) -> World:
-    return World(
-        program=make_program(db),
-        mentor=make_mentor(db),
-        mentee=make_mentee(db),
-        stranger=make_mentee(db),
-        admin=make_admin(db),
-    )
+    return make_cast(db)
 
 
 def new_request(db: Session, w: World, **kw: Any) -> MeetingRequest:
