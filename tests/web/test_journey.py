@@ -117,7 +117,7 @@ def mentee_picks_shared_slot(page: Any, base: str, cast: Cast) -> str:
 def mentor_accepts_with_another_time(page: Any, base: str, cast: Cast) -> str:
     """The mentor proposes another shared time; returns its label (mentor's zone)."""
     sign_in(page, base, cast.mentor.email, PASSWORD)
-    page.get_by_role("link", name="Requests").first.click()
+    page.get_by_role("link", name="Requests", exact=True).click()
     expect(page).to_have_url(re.compile(r"/requests$"))
     shot(page, "mentor-requests")
     page.get_by_role("link", name=TOPIC).click()
