@@ -102,6 +102,17 @@ def plan(
     return row
 
 
+def _insert_once(
+    session: Session, kind: WorkKind, key: str, *, due_at: datetime, args: Sequence[Any]
+) -> TimedWork | None:
+    """Insert a new row for ``key`` under a savepoint; None if a concurrent planner won."""
+    try:
+        with session.begin_nested():
+            return plan(session, kind, key, due_at=due_at, args=args)
+    except IntegrityError:
+        return None
+
+
 def plan_once(
     session: Session, kind: WorkKind, key: str, *, due_at: datetime, args: Sequence[Any] = ()
 ) -> bool:
@@ -109,12 +120,7 @@ def plan_once(
     planner of the same key: the loser's insert is rolled back to a savepoint."""
     if find(session, key) is not None:
         return False
-    try:
-        with session.begin_nested():
-            plan(session, kind, key, due_at=due_at, args=args)
-    except IntegrityError:
-        return False
-    return True
+    return _insert_once(session, kind, key, due_at=due_at, args=args) is not None
 
 
 def plan_unless_waiting(
@@ -126,13 +132,9 @@ def plan_unless_waiting(
     if row is not None and row.is_open:
         return row
     if row is None:
-        try:
-            with session.begin_nested():
-                return plan(session, kind, key, due_at=due_at, args=args)
-        except IntegrityError:
-            row = find(session, key)
-            if row is not None:
-                return row
+        row = _insert_once(session, kind, key, due_at=due_at, args=args) or find(session, key)
+        if row is not None:
+            return row
     return plan(session, kind, key, due_at=due_at, args=args)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from scheduling.db import utcnow
 from scheduling.models import TimedWork, WorkKind, WorkState
+from scheduling.models.work import job_id_for
 
 OVERDUE_AFTER = timedelta(minutes=1)  # due this long and still not handed to a worker
 SHOWS = ("failed", "due", "overdue", "queued", "dead")
@@ -82,8 +83,7 @@ def _tracebacks(connection: Redis | None, rows: list[TimedWork]) -> dict[int, st
 
 def _last_job_id(row: TimedWork) -> str:
     """A dead row keeps the hand-over that failed; a retrying one moved on to the next."""
-    relays = row.relays if row.state == WorkState.DEAD else row.relays - 1
-    return f"fm-{row.key}" if relays <= 0 else f"fm-{row.key}-r{relays}"
+    return job_id_for(row.key, row.relays if row.state == WorkState.DEAD else row.relays - 1)
 
 
 def backlog(session: Session, *, now: datetime | None = None) -> dict[str, int]:

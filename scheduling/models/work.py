@@ -53,6 +53,11 @@ class WorkState(enum.StrEnum):
 OPEN_WORK_STATES = (WorkState.DUE, WorkState.QUEUED)
 
 
+def job_id_for(key: str, relays: int) -> str:
+    """The RQ job id of a row's ``relays``-th hand-over (``fm-<key>``, then ``fm-<key>-r<n>``)."""
+    return f"fm-{key}" if relays <= 0 else f"fm-{key}-r{relays}"
+
+
 class TimedWork(Base):
     __tablename__ = "timed_work"
     __table_args__ = (Index("ix_timed_work_state_due_at", "state", "due_at"),)
@@ -78,7 +83,7 @@ class TimedWork(Base):
     def job_id(self) -> str:
         """The RQ job id of the current hand-over: deterministic, so a relay that runs twice
         finds the job it enqueued the first time instead of enqueuing another."""
-        return f"fm-{self.key}" if self.relays == 0 else f"fm-{self.key}-r{self.relays}"
+        return job_id_for(self.key, self.relays)
 
     @property
     def is_open(self) -> bool:
