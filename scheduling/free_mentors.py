@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from scheduling.availability import shared_slot_counts
 from scheduling.models import Person, PersonSkill, Program, SkillRelation
+from scheduling.services.people import taking_requests
+from scheduling.services.validation import current_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +40,13 @@ class FreeMentor:
 
 
 def mentor_cards(
-    session: Session, viewer_id: int, *, skill_id: int | None = None, only: Collection[int] | None = None
+    session: Session, viewer_id: int, *, skill_id: int | None = None, only: Collection[int] | None = None,
+    now: datetime | None = None,
 ) -> list[MentorCard]:
-    """Active mentors other than the viewer (offering ``skill_id``; among ``only``), as columns."""
+    """Active mentors other than the viewer taking requests at ``now`` (offering ``skill_id``; among
+    ``only``), as columns: a mentor who paused themselves is not free for anyone."""
     query = select(Person.id, Person.name, Person.title, Person.department, Person.time_zone).where(
-        Person.active, Person.is_mentor, Person.id != viewer_id)
+        Person.active, Person.is_mentor, Person.id != viewer_id, taking_requests(current_time(now)))
     if skill_id is not None:
         query = query.where(exists(select(PersonSkill.id).where(
             PersonSkill.person_id == Person.id,
@@ -67,7 +71,7 @@ def free_mentors(
 ) -> list[FreeMentor]:
     """The mentors sharing at least one bookable slot with ``viewer`` in ``[start, end)``: most
     shared slots first, then by name and id."""
-    cards = mentor_cards(session, viewer.id, skill_id=skill_id, only=only)
+    cards = mentor_cards(session, viewer.id, skill_id=skill_id, only=only, now=now)
     counts = shared_slot_counts(session, program, cards, viewer, start, end, now=now)
     ranked = [FreeMentor(card, counts[card.id]) for card in cards if counts[card.id] > 0]
     ranked.sort(key=lambda f: (-f.shared_slots, f.mentor.name, f.mentor.id))

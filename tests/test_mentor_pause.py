@@ -15,7 +15,16 @@ from scheduling.db import utcnow
 from scheduling.errors import MentorPaused
 from scheduling.models import MeetingRequest, RequestState
 from scheduling.services.requests import accept
-from tests.factories import NOW, count_rows, login, make_mentee, make_mentor, make_program, make_request
+from tests.factories import (
+    NOW,
+    count_rows,
+    login,
+    make_admin,
+    make_mentee,
+    make_mentor,
+    make_program,
+    make_request,
+)
 
 
 def test_a_paused_mentor_is_not_recommended_or_asked_but_answers_what_is_pending(db: Session) -> None:
@@ -98,3 +107,22 @@ def test_mentees_cannot_open_the_mentor_settings(client: Any, db: Session) -> No
     make_program(db)
     login(client, make_mentee(db))
     assert client.get("/mentoring").status_code == 403
+
+
+def test_the_json_directory_and_free_mentors_leave_out_a_paused_mentor(client: Any, db: Session) -> None:
+    make_program(db, lead_time_hours=0)
+    paused, open_ = make_mentor(db, name="Pat Paused"), make_mentor(db, name="Ola Open")
+    paused.paused_until = utcnow() + timedelta(days=30)
+    db.commit()
+
+    login(client, make_mentee(db))
+    listed = client.get("/api/v1/people?role=mentor")
+    assert listed.status_code == 200
+    assert [p["name"] for p in listed.json["items"]] == ["Ola Open"] and listed.json["total"] == 1
+    free = client.get("/api/v1/mentors/free")
+    assert free.status_code == 200
+    assert [m["id"] for m in free.json["mentors"]] == [open_.id]
+
+    login(client, make_admin(db))  # an admin manages people: they still see everyone
+    names = [p["name"] for p in client.get("/api/v1/people?role=mentor").json["items"]]
+    assert names == ["Ola Open", "Pat Paused"]

@@ -23,7 +23,7 @@ from app.api.operations import operation
 from app.api.responses import Out, PersonAnswer, Profile
 from app.auth import require_person, roles_required
 from app.db import db
-from scheduling.db import get_row
+from scheduling.db import get_row, utcnow
 from scheduling.errors import Forbidden, NotFound, ValidationFailed
 from scheduling.matching import visible_mentor_ids
 from scheduling.models import Person, Program
@@ -122,8 +122,11 @@ def people_list(query: PeopleQuery) -> Any:
     limit, offset = query.limit, query.offset
     session = db()
     only = _directory_limit(session, viewer, role)
-    items = svc.search_people(session, **filters, role=role, limit=limit, offset=offset, only_ids=only)
-    total = svc.count_people(session, **filters, role=role, only_ids=only)
+    # As on the /mentors page: a mentor who paused themselves is not listed (admins see everyone).
+    taking = utcnow() if role == "mentor" and not viewer.is_admin else None
+    items = svc.search_people(session, **filters, role=role, limit=limit, offset=offset, only_ids=only,
+                              taking_requests_at=taking)
+    total = svc.count_people(session, **filters, role=role, only_ids=only, taking_requests_at=taking)
     return {
         "items": [profile_for(viewer, p) for p in items],
         "total": total,
