@@ -25,6 +25,7 @@ from scheduling.models.matching import (
 )
 from scheduling.models.meetings import (
     ACTIVE_MEETING_STATES,
+    AttendeeAnswer,
     CalendarEventLink,
     Meeting,
     MeetingState,
@@ -64,6 +65,7 @@ __all__ = [
     "OPEN_REQUEST_STATES",
     "OPEN_WORK_STATES",
     "AccessLink",
+    "AttendeeAnswer",
     "AvailabilityMode",
     "Base",
     "CalendarAccount",

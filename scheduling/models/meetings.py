@@ -35,6 +35,14 @@ class MeetingState(enum.StrEnum):
 ACTIVE_MEETING_STATES = (MeetingState.SCHEDULED, MeetingState.RESCHEDULED)
 
 
+class AttendeeAnswer(enum.StrEnum):
+    """The mentee's answer to the invitation (an iTIP REPLY's PARTSTAT); a decline cancels."""
+
+    ACCEPTED = "accepted"
+    TENTATIVE = "tentative"
+    DECLINED = "declined"
+
+
 class Meeting(Base):
     __tablename__ = "meetings"
     __table_args__ = (CheckConstraint("start_at < end_at", name="start_before_end"),)
@@ -52,11 +60,18 @@ class Meeting(Base):
     topic: Mapped[str] = mapped_column(String(200))
     mode: Mapped[MeetingMode] = mapped_column(str_enum(MeetingMode, 16))
     location: Mapped[str] = mapped_column(String(500), default="")
+    # The video call's join link (``scheduling.video``): the program's template, or the Meet/Teams
+    # meeting the organizer's calendar made; "" for other modes or when the program makes none.
+    video_url: Mapped[str] = mapped_column(String(1300), default="", server_default="")
     # Stable across retries: calendar writes and the iCalendar UID derive from it.
     uid: Mapped[str] = mapped_column(String(200), unique=True)
     sequence: Mapped[int] = mapped_column(Integer, default=0)  # iTIP SEQUENCE
     canceled_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    # The mentee's answer to the current version's invitation (None: not answered, or the time
+    # moved since); ``mentee_answered_at`` is the answer's DTSTAMP, so an older answer never wins.
+    mentee_answer: Mapped[AttendeeAnswer | None] = mapped_column(str_enum(AttendeeAnswer, 16))
+    mentee_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
