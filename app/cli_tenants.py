@@ -145,6 +145,7 @@ def tenants_connect(
                 external_id=external_id,
                 username=username,
                 secret=secret,
+                assigned_by=tenants.OPERATOR,
             )
         except DomainError as exc:
             raise click.ClickException(f"{exc.field or 'account'}: {exc.message}") from None

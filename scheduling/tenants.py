@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -34,7 +34,7 @@ from calendars.base import (
 from freebusy.cache import BusyCache, CacheStore
 from scheduling import calendar_reads, events
 from scheduling.db import get_row
-from scheduling.errors import Conflict, ValidationFailed
+from scheduling.errors import Conflict, Forbidden, ValidationFailed
 from scheduling.errors import NotFound as DomainNotFound
 from scheduling.models import CalendarAccount, CalendarTenant, Meeting, Person, Provider
 
@@ -210,6 +210,24 @@ def identity_for(account: CalendarAccount, person: Person) -> CalendarIdentity:
 # --- accounts -------------------------------------------------------------------------------------
 
 
+OPERATOR: Literal["operator"] = "operator"
+"""``assigned_by`` for the command line: whoever holds the server's database settings assigns."""
+
+
+def _check_mailbox(person: Person, external: str, assigned_by: Person | Literal["operator"] | None) -> None:
+    """A Google or Microsoft tenant reaches every mailbox of the organisation, so the address decides
+    whose calendar is read and written. A person links only their own verified address; another
+    address is an explicit assignment by an admin (or the operator at the command line)."""
+    if external.lower() == person.email.lower():
+        return
+    if assigned_by == OPERATOR or (isinstance(assigned_by, Person) and assigned_by.is_admin):
+        return
+    raise Forbidden(
+        f"You can link only your own calendar ({person.email}); ask an admin to assign {external}.",
+        "external_id",
+    )
+
+
 def connect_account(
     session: Session,
     *,
@@ -218,8 +236,14 @@ def connect_account(
     external_id: str | None = None,
     username: str = "",
     secret: str | None = None,
+    assigned_by: Person | Literal["operator"] | None = None,
 ) -> CalendarAccount:
-    """Link ``person`` to their calendar in ``tenant`` (replacing an earlier link)."""
+    """Link ``person`` to their calendar in ``tenant`` (replacing an earlier link).
+
+    ``assigned_by`` is who acts: ``None`` when the person links their own calendar (a Google or
+    Microsoft address must then be their own email), an admin (or :data:`OPERATOR`) for an explicit
+    assignment of another address.
+    """
     external = str(external_id or "").strip()
     if tenant.provider == Provider.CALDAV:
         if not external:
@@ -242,6 +266,7 @@ def connect_account(
         domain = str(tenant.config.get("domain", ""))
         if tenant.provider == Provider.GOOGLE and domain and not external.lower().endswith("@" + domain):
             raise ValidationFailed(f"{external} is not in the tenant's domain {domain}.", "external_id")
+        _check_mailbox(person, external, assigned_by)
         if tenant.provider == Provider.GOOGLE and tenant.config.get("auth") == "oauth" and not secret:
             raise ValidationFailed("Per-user OAuth needs the person's refresh token.", "secret")
     account = session.scalar(select(CalendarAccount).where(CalendarAccount.person_id == person.id))
@@ -346,10 +371,6 @@ def busy_cache_prefix(database_url: str | None) -> str:
     """The Redis key prefix of the busy cache for one database (web and worker must agree)."""
     scope = hashlib.sha256(str(database_url or "sqlite").encode()).hexdigest()[:12]
     return f"flashmentor:busy:{scope}:"
-
-
-def busy_cache_ttl() -> timedelta:
-    return timedelta(seconds=float(os.environ.get("FLASHMENTOR_BUSY_CACHE_TTL") or BUSY_TTL_SECONDS))
 
 
 def install_calendar_busy(

@@ -13,7 +13,7 @@ from app.api import bp
 from app.api.fields import AnyObject, Passed, hint
 from app.api.operations import operation
 from app.api.responses import wrapped
-from app.auth import roles_required
+from app.auth import current_person, roles_required
 from app.db import db
 from scheduling import tenants
 from scheduling.db import get_row
@@ -151,7 +151,8 @@ def tenants_test(tenant_id: int, body: TestIn) -> Any:
 
 @bp.post("/tenants/<int:tenant_id>/accounts")
 @roles_required("admin")
-@operation("Link a person's calendar account (admins).", ok={201: AccountAnswer}, body=AccountIn)
+@operation("Link a person's calendar account (admins: an explicit assignment).",
+           ok={201: AccountAnswer}, body=AccountIn)
 def tenants_connect(tenant_id: int, body: AccountIn) -> Any:
     session = db()
     tenant = tenants.get_tenant(session, tenant_id)
@@ -166,6 +167,7 @@ def tenants_connect(tenant_id: int, body: AccountIn) -> Any:
         external_id=_text(data, "external_id") or None,
         username=_text(data, "username"),
         secret=_secret(data),
+        assigned_by=current_person(),
     )
     return {
         "account": {

@@ -16,7 +16,7 @@ from app.db import db
 from app.web import bp
 from app.web.common import FormErrors, failed, me, signed_in
 from scheduling import oauth, tenants
-from scheduling.errors import DomainError, ValidationFailed
+from scheduling.errors import DomainError, Forbidden, ValidationFailed
 from scheduling.models import Person
 from scheduling.models.calendars import Provider
 
@@ -66,7 +66,8 @@ def calendar_connect_post() -> Any:
         failed(exc)
         if exc.field is None and exc.code == "not_found":
             exc.field = "tenant_id"
-        return _page(person, FormErrors().add(exc, {"secret": "secret"}), form, status=422)
+        status = 403 if isinstance(exc, Forbidden) else 422  # someone else's mailbox: not theirs to link
+        return _page(person, FormErrors().add(exc, {"secret": "secret"}), form, status=status)
     flash("Calendar connected. Your busy times now keep others from booking you then.", "info")
     return redirect(url_for("web.calendar_connect"))
 
