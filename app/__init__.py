@@ -78,9 +78,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     use_client(HttpOidcClient())  # sign-in reaches identity providers only through calendars.oidc_base
 
-    from app.api.availability import init_busy_cache
+    from worker import startup
 
-    init_busy_cache(app)  # availability reads calendars through a cache (memory in TESTING)
+    startup.wire(app.config, app.extensions["db_sessions"])  # the busy cache (memory in TESTING)
 
     from app.cli import register_cli
 
@@ -88,7 +88,5 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if app.config.get("JOBS_ENABLED") and not app.config.get("TESTING"):
         # Work planned by a request is handed to the worker as soon as it commits (tests
         # install this where they need it).
-        from worker.startup import install
-
-        install(app.config)
+        startup.install(app.config)
     return app

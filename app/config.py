@@ -21,6 +21,10 @@ def from_env() -> dict[str, Any]:
         "QUEUE_NAME": env("FLASHMENTOR_QUEUE", "flashmentor"),
         # False: domain events schedule no jobs (FLASHMENTOR_JOBS=0), e.g. a read-only replica.
         "JOBS_ENABLED": env("FLASHMENTOR_JOBS", "1") == "1",
+        # Where availability caches calendar busy time (worker/startup.install_busy_cache): redis |
+        # memory | off; empty: redis, memory for TESTING apps. Entries live BUSY_CACHE_TTL seconds.
+        "BUSY_CACHE_STORE": env("FLASHMENTOR_BUSY_CACHE_STORE", ""),
+        "BUSY_CACHE_TTL": float(env("FLASHMENTOR_BUSY_CACHE_TTL") or 300),
         # Seconds between calendar change-detection rounds per tenant; 0 turns the sync off.
         "CALENDAR_SYNC_SECONDS": int(env("FLASHMENTOR_CALENDAR_SYNC_SECONDS", "300")),
         # Seconds between rounds that open and renew push channels/subscriptions; 0 turns them off.

