@@ -35,6 +35,13 @@ def from_env() -> dict[str, Any]:
         "SMTP_PASSWORD": env("SMTP_PASSWORD"),
         "SMTP_TLS": env("SMTP_TLS", "none"),  # none | starttls | ssl
         "MAIL_FROM": env("MAIL_FROM", "flashmentor@localhost"),
+        # Answers to the app's invitations by mail (worker/inbound_mail.py): invitations name this
+        # mailbox's signed +token addresses as ORGANIZER; unset, they name the mentor and no answer is
+        # read. `flask mail-inbound` takes the mail server's LMTP (or SMTP) on MAIL_INBOUND_HOST:PORT.
+        "ITIP_REPLY_MAILBOX": env("ITIP_REPLY_MAILBOX", ""),
+        "MAIL_INBOUND_HOST": env("MAIL_INBOUND_HOST", "127.0.0.1"),
+        "MAIL_INBOUND_PORT": int(env("MAIL_INBOUND_PORT", "8024")),
+        "MAIL_INBOUND_PROTOCOL": env("MAIL_INBOUND_PROTOCOL", "lmtp"),  # lmtp | smtp
         "BASE_URL": env("FLASHMENTOR_BASE_URL", "http://127.0.0.1:5000"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -53,6 +60,9 @@ def from_env() -> dict[str, Any]:
         "METRICS_ALLOW": env("FLASHMENTOR_METRICS_ALLOW", "127.0.0.1/32,::1/128"),
         "LOG_FORMAT": env("FLASHMENTOR_LOG_FORMAT", "json"),  # json | plain (Python's default)
         "LOG_LEVEL": env("FLASHMENTOR_LOG_LEVEL", "INFO"),
+        # Reverse proxies in front of the app that append to X-Forwarded-For/-Proto (app/proxies.py):
+        # 0 = none, the client is the socket's peer; N = trust the last N hops. Never more than you run.
+        "TRUSTED_PROXIES": int(env("FLASHMENTOR_TRUSTED_PROXIES", "0")),
         # Password checks at once per web process; more concurrent sign-ins get 503 (app/signin_gate.py).
         "PASSWORD_CHECKS": int(env("FLASHMENTOR_PASSWORD_CHECKS", "2")),
     }
