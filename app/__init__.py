@@ -71,19 +71,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(scim_bp)  # provisioning clients: no cookies, a bearer token per identity provider
     app.register_blueprint(scim_bp)
 
-    from calendars.registry import PROVIDERS
-    from scheduling.tenants import use_providers
-
-    use_providers(PROVIDERS)  # scheduling reaches the providers only through calendars.base
-
-    from calendars.oidc_client import HttpOidcClient
-    from scheduling.oidc import use_client
-
-    use_client(HttpOidcClient())  # sign-in reaches identity providers only through calendars.oidc_base
-
     from worker import startup
 
-    startup.wire(app.config, app.extensions["db_sessions"])  # the busy cache (memory in TESTING)
+    # Calendar and identity providers (scheduling reaches them only through calendars' interfaces)
+    # and the busy cache (memory in TESTING).
+    startup.wire(app.config, app.extensions["db_sessions"])
 
     from app.cli import register_cli
 

@@ -2,8 +2,8 @@
 
 :mod:`scheduling.oidc` (the domain) makes state, nonce and PKCE, checks the ID token
 (signature against the key set, issuer, audience, expiry, nonce) and links accounts; it
-reaches the network only through an :class:`OidcClient`, which the app factory hands it
-at start-up (``scheduling.oidc.use_client(calendars.oidc_client.HttpOidcClient())``), the
+reaches the network only through an :class:`OidcClient`, which start-up hands it
+(``worker.startup.connect_providers``: ``calendars.oidc_client.HttpOidcClient``), the
 way calendar providers are reached through :class:`calendars.base.CalendarProviders`.
 This module imports no HTTP library, so the domain may import it.
 """

@@ -35,14 +35,15 @@ _client: OidcClient | None = None
 
 
 def use_client(client: OidcClient) -> None:
-    """Install the network side (the app factory does, with ``calendars.oidc_client``)."""
+    """Install the network side (``worker.startup.connect_providers`` does, with HttpOidcClient)."""
     global _client
     _client = client
 
 
 def _network() -> OidcClient:
     if _client is None:
-        raise RuntimeError("scheduling.oidc.use_client() was not called at start-up")
+        raise RuntimeError("scheduling.oidc.use_client() was not called at start-up "
+                           "(worker.startup.connect_providers does)")
     return _client
 
 

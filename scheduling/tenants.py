@@ -5,8 +5,8 @@ module except to build a connector; :func:`describe_tenant` shows only whether o
 is set. Everything that needs a provider (checking settings, building connectors,
 testing a connection, admin consent addresses, the per-user OAuth grant) is asked of
 the :class:`calendars.base.CalendarProviders` handed over at start-up
-(:func:`use_providers`: the app factory passes ``calendars.registry.PROVIDERS``), so
-this package imports no provider module.
+(:func:`use_providers`, called by ``worker.startup.connect_providers`` with
+``calendars.registry.PROVIDERS``), so this package imports no provider module.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ def use_providers(providers: CalendarProviders) -> None:
 
 def providers() -> CalendarProviders:
     if not _providers:
-        raise RuntimeError("No calendar providers installed: call scheduling.tenants.use_providers("
-                           "calendars.registry.PROVIDERS) at start-up (the app factory does).")
+        raise RuntimeError("No calendar providers installed: call worker.startup.connect_providers() "
+                           "at start-up (the app factory does).")
     return _providers[0]
 
 

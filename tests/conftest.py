@@ -16,11 +16,10 @@ from sqlalchemy.orm import Session
 os.environ.setdefault("FLASHMENTOR_SECRET_KEYS", Fernet.generate_key().decode())
 
 import scheduling.models  # noqa: F401
-from calendars.registry import PROVIDERS
 from scheduling.db import Base, make_engine, make_session_factory
-from scheduling.tenants import use_providers
+from worker.startup import connect_providers
 
-use_providers(PROVIDERS)  # as the app factory does: tests also call scheduling without an app
+connect_providers()  # as the app factory does: tests also call scheduling without an app
 
 # Fixtures every module finds without importing them (an imported fixture is a second copy).
 pytest_plugins = ["tests.servers"]

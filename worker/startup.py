@@ -1,8 +1,9 @@
 """Wiring at start-up, in the web app and in the worker alike, from the one settings object.
 
-:func:`wire` (the app factory calls it, so ``flask worker`` runs it too) installs the busy
-cache availability reads calendars through; nothing else builds one, everything else asks
-``scheduling.availability.busy_cache()``.
+:func:`wire` (the app factory calls it, so ``flask worker`` runs it too) hands ``scheduling``
+the calendar providers and the identity-provider client (:func:`connect_providers`) and
+installs the busy cache availability reads calendars through; nothing else builds one,
+everything else asks ``scheduling.availability``.
 
 :func:`install` gives :mod:`worker.runtime` its settings and Redis, routes provider push
 notifications to a planned tenant sync, and (``nudge``) relays the rows a transaction
@@ -30,7 +31,23 @@ log = logging.getLogger(__name__)
 
 def wire(config: Mapping[str, Any], sessions: Callable[[], Session]) -> None:
     """What every process running domain code needs, once at start-up (``sessions``: the app's)."""
+    connect_providers()
     install_busy_cache(config, sessions)
+
+
+def connect_providers() -> None:
+    """Hand ``scheduling`` the real calendar providers and identity-provider client.
+
+    It reaches them only through ``calendars.base.CalendarProviders`` and
+    ``calendars.oidc_base.OidcClient``, so it imports no provider module. Tests that call
+    ``scheduling`` without an app call this too (``tests/conftest.py``).
+    """
+    from calendars.oidc_client import HttpOidcClient
+    from calendars.registry import PROVIDERS
+    from scheduling import oidc, tenants
+
+    tenants.use_providers(PROVIDERS)
+    oidc.use_client(HttpOidcClient())
 
 
 def install_busy_cache(config: Mapping[str, Any], sessions: Callable[[], Session]) -> None:
