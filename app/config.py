@@ -35,6 +35,13 @@ def from_env() -> dict[str, Any]:
         "SMTP_PASSWORD": env("SMTP_PASSWORD"),
         "SMTP_TLS": env("SMTP_TLS", "none"),  # none | starttls | ssl
         "MAIL_FROM": env("MAIL_FROM", "flashmentor@localhost"),
+        # Answers to the app's invitations by mail (worker/inbound_mail.py): invitations name this
+        # mailbox's signed +token addresses as ORGANIZER; unset, they name the mentor and no answer is
+        # read. `flask mail-inbound` takes the mail server's LMTP (or SMTP) on MAIL_INBOUND_HOST:PORT.
+        "ITIP_REPLY_MAILBOX": env("ITIP_REPLY_MAILBOX", ""),
+        "MAIL_INBOUND_HOST": env("MAIL_INBOUND_HOST", "127.0.0.1"),
+        "MAIL_INBOUND_PORT": int(env("MAIL_INBOUND_PORT", "8024")),
+        "MAIL_INBOUND_PROTOCOL": env("MAIL_INBOUND_PROTOCOL", "lmtp"),  # lmtp | smtp
         "BASE_URL": env("FLASHMENTOR_BASE_URL", "http://127.0.0.1:5000"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -13,10 +13,12 @@ Nothing here sends anything: :mod:`worker.mail` does.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+import icalendar
 
 from calendars.ical import build_event, zone
 from scheduling.calendar_event import meeting_event
@@ -45,6 +47,7 @@ class Notice:
     html: str
     ics: bytes | None = None
     ics_method: str | None = None  # REQUEST | CANCEL when ``ics`` is set
+    reply_to: str | None = None  # where the recipient's calendar answers (scheduling.reply_address)
 
 
 # --- times in the reader's zone ------------------------------------------------------------------
@@ -77,6 +80,7 @@ def _compose(
     link: tuple[str, str] | None = None,
     ics: bytes | None = None,
     ics_method: str | None = None,
+    reply_to: str | None = None,
 ) -> Notice:
     greeting = f"Hello {person.name},"
     text_parts = [greeting, *paragraphs]
@@ -94,7 +98,7 @@ def _compose(
         + "".join(html_parts)
         + "</body></html>"
     )
-    return Notice([person.email], subject, body, page, ics, ics_method)
+    return Notice([person.email], subject, body, page, ics, ics_method, reply_to)
 
 
 def _url(base_url: str, path: str) -> str:
@@ -223,19 +227,30 @@ def request_answered(request: MeetingRequest, base_url: str) -> list[Notice]:
 
 
 def meeting_ics(
-    meeting: Meeting, *, stamp: datetime | None = None, method: str | None = None
+    meeting: Meeting,
+    *,
+    stamp: datetime | None = None,
+    method: str | None = None,
+    reply_to: str | None = None,
 ) -> tuple[bytes, str]:
     """The iTIP message for the meeting as it is now: REQUEST, or CANCEL once it is canceled
     (``method`` overrides: PUBLISH for an organizer whose calendar the app cannot write).
 
     The mentor organizes and the mentee is invited, as in the mentor's calendar: the same
     event the calendar write sends (:func:`scheduling.calendar_event.meeting_event`).
+    ``reply_to``: the ORGANIZER's address becomes this one (still with the mentor's name), so
+    the attendee's calendar sends its REPLY to the app; the mentor stays a CHAIR attendee.
     """
     canceled = meeting.state == MeetingState.CANCELED
     method = method or (CANCEL if canceled else REQUEST)
     spec = meeting_event(meeting, owner=meeting.mentor, attendees=(meeting.mentee,))
     cal = build_event(spec, status="CANCELLED" if canceled else "CONFIRMED", stamp=stamp)
     cal.add("METHOD", method)
+    if reply_to:
+        event = cal.walk("VEVENT")[0]
+        organizer = icalendar.vCalAddress(f"mailto:{reply_to}")
+        organizer.params["CN"] = icalendar.vText(meeting.mentor.name)
+        event["ORGANIZER"] = organizer
     return cal.to_ical(), method
 
 
@@ -243,19 +258,27 @@ CALENDAR_HAS_IT = "Your calendar has it (or its invitation)."
 
 
 def meeting_invite(
-    meeting: Meeting, base_url: str, *, stamp: datetime | None = None, itip: Mapping[int, str] | None = None
+    meeting: Meeting,
+    base_url: str,
+    *,
+    stamp: datetime | None = None,
+    itip: Mapping[int, str] | None = None,
+    reply_address: Callable[[Person], str] | None = None,
 ) -> list[Notice]:
     """The meeting (new, moved or canceled), to both people.
 
     ``itip`` maps person id to the METHOD of the iCalendar part their mail carries; people
     not in it get the words only (their calendar has the event already, or a provider sent
     the invitation: one invitation per person). None: everyone gets the meeting's
-    REQUEST/CANCEL (callers that know no calendars)."""
+    REQUEST/CANCEL (callers that know no calendars). ``reply_address`` (when the app reads
+    answers by mail) gives the invited mentee's signed address: her invitation's ORGANIZER
+    and the mail's Reply-To, so her calendar's REPLY reaches ``worker.inbound_mail``."""
     _, method = meeting_ics(meeting, stamp=stamp)
     notices = []
     for person, other in ((meeting.mentor, meeting.mentee), (meeting.mentee, meeting.mentor)):
         own = method if itip is None else itip.get(person.id)
-        ics = meeting_ics(meeting, stamp=stamp, method=own)[0] if own else None
+        reply_to = reply_address(person) if reply_address and own and person.id == meeting.mentee_id else None
+        ics = meeting_ics(meeting, stamp=stamp, method=own, reply_to=reply_to)[0] if own else None
         when = format_when(meeting.start_at, meeting.end_at, person)
         where = [f"Where: {meeting.location}"] if meeting.location else []
         if method == CANCEL:
@@ -277,7 +300,8 @@ def meeting_invite(
             ]
         link = ("Open the meeting", _url(base_url, f"/meetings/{meeting.id}"))
         notices.append(
-            _compose(person, subject, paragraphs, link=link, ics=ics, ics_method=own if ics else None)
+            _compose(person, subject, paragraphs, link=link, ics=ics, ics_method=own if ics else None,
+                     reply_to=reply_to)
         )
     return notices
 

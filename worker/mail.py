@@ -86,6 +86,8 @@ def build_message(notice: Notice, mail_from: str) -> EmailMessage:
     message["From"] = mail_from
     message["To"] = ", ".join(notice.to)
     message["Subject"] = notice.subject
+    if notice.reply_to:
+        message["Reply-To"] = notice.reply_to
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2] or "flashmentor")
     message.set_content(notice.text)

@@ -189,6 +189,21 @@ def _require_not_over(meeting: Meeting, actor: Person | None, now: datetime, ver
         )
 
 
+def calendar_decline_reason(person: Person) -> str:
+    """The cancel reason of a meeting someone declined from their calendar (connected or by mail)."""
+    return f"{person.name} declined the meeting in their calendar."
+
+
+def lock_meeting(session: Session, meeting: Meeting) -> None:
+    """:func:`_lock` for services of their own about one meeting (``meeting_answers``)."""
+    _lock(session, meeting)
+
+
+def cancel_unchecked(session: Session, meeting: Meeting, actor: Person | None, reason: str) -> None:
+    """Cancel a locked, active meeting the caller has checked (``actor=None``: from a calendar)."""
+    _cancel(session, meeting, actor, text(reason, "reason", max_length=REASON_MAX))
+
+
 def _lock(session: Session, meeting: Meeting) -> None:
     """Lock both people, then the meeting (the order of ``scheduling.locks``), and re-read it,
     so concurrent changes to it, and bookings of the same people, apply one after the other."""
@@ -210,6 +225,8 @@ def _move(session: Session, meeting: Meeting, start: datetime, end: datetime) ->
     meeting.end_at = end
     meeting.state = MeetingState.RESCHEDULED
     meeting.sequence += 1
+    meeting.mentee_answer = None  # a new time asks again (RFC 5546)
+    meeting.mentee_answered_at = None
     session.flush()
     record(session, MeetingRescheduled(meeting.id))
 

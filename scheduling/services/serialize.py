@@ -111,6 +111,8 @@ def serialize_meeting(meeting: Meeting, viewer: Person) -> dict[str, Any]:
         "sequence": meeting.sequence,
         "canceled_by_id": meeting.canceled_by_id,
         "cancel_reason": meeting.cancel_reason,
+        # The mentee's answer to the app's invitation by mail (accepted | tentative | declined | None).
+        "mentee_answer": meeting.mentee_answer.value if meeting.mentee_answer else None,
         "created_at": timestamp(meeting.created_at, zone),
         "actions": meeting_service.allowed_actions(meeting, viewer),
     }

@@ -3,7 +3,7 @@ reminder before the meeting."""
 
 from __future__ import annotations
 
-from scheduling import notices
+from scheduling import notices, reply_address
 from scheduling.db import utcnow
 from scheduling.models import ACTIVE_MEETING_STATES, Meeting, MeetingState
 from worker import calendar_jobs, runtime
@@ -23,7 +23,13 @@ def send_meeting_invite(meeting_id: int, sequence: int) -> int:
         if meeting.state not in (*ACTIVE_MEETING_STATES, MeetingState.CANCELED):
             return 0
         itip = calendar_jobs.itip_methods(db, meeting)
-        items = notices.meeting_invite(meeting, runtime.base_url(), stamp=utcnow(), itip=itip)
+        mailbox = runtime.settings().get("ITIP_REPLY_MAILBOX")
+        replies = None
+        if mailbox:
+            replies = lambda person: reply_address.address_for(mailbox, meeting_id, person.id)  # noqa: E731
+        items = notices.meeting_invite(
+            meeting, runtime.base_url(), stamp=utcnow(), itip=itip, reply_address=replies
+        )
         return send_all(items, lambda n: f"meeting-{meeting_id}-invite-{sequence}-{n.to[0]}")
 
 

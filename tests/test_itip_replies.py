@@ -1,0 +1,328 @@
+"""A mentee without a connected calendar answers the app's invitation from her calendar client:
+the REPLY comes back by mail to the signed address the invitation named, over LMTP (or SMTP)
+to the app's receiver (worker/inbound_mail.py), and is applied (issue 13, item 3).
+
+Every test starts from the real invitation the worker mailed (captured by the ``smtp`` sink),
+builds the REPLY with icalendar the way a calendar client does (RFC 5546: METHOD:REPLY, the
+same UID and SEQUENCE, one ATTENDEE with her PARTSTAT, mailed to the ORGANIZER) and delivers
+it with smtplib to the receiver listening on a loopback port.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+
+import icalendar
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduling import reply_address, reports
+from scheduling.db import make_engine, make_session_factory
+from scheduling.models import AttendeeAnswer, Meeting, MeetingState, Notification, Person
+from scheduling.services import meetings as meeting_svc
+from tests.factories import NOW, at, make_meeting, make_mentee, make_mentor, make_program
+from tests.fakes.dav_servers import free_port
+from tests.fakes.smtp_server import Received
+from tests.worker_harness import Life, life
+from worker import inbound_mail, runtime
+
+__all__ = ["life"]
+MAILBOX = "meetings@mentoring.example.com"
+M = timedelta(minutes=1)
+START = at("2030-01-09", "10:00")
+
+
+@dataclass
+class Inbox:
+    """The app's receiver on a loopback port, as the mail server would reach it."""
+
+    host: str
+    port: int
+    protocol: str
+
+    def deliver(self, message: EmailMessage) -> None:
+        client = smtplib.LMTP(self.host, self.port) if self.protocol == "lmtp" else smtplib.SMTP(
+            self.host, self.port)
+        with client:
+            client.send_message(message)
+
+
+def _receiver(sessions: sessionmaker[Session], protocol: str) -> Iterator[Inbox]:
+    port = free_port()
+    with inbound_mail.receiver(sessions, MAILBOX, host="127.0.0.1", port=port, protocol=protocol):
+        yield Inbox("127.0.0.1", port, protocol)
+
+
+@pytest.fixture(params=["lmtp", "smtp"])
+def inbox(request: pytest.FixtureRequest, life: Life) -> Iterator[Inbox]:
+    """Invitations name the reply mailbox; the receiver runs with the worker's sessions."""
+    runtime.configure({**runtime.settings(), "ITIP_REPLY_MAILBOX": MAILBOX}, connection=life.connection)
+    yield from _receiver(runtime.session_factory(), request.param)
+
+
+@pytest.fixture
+def lmtp(life: Life) -> Iterator[Inbox]:
+    runtime.configure({**runtime.settings(), "ITIP_REPLY_MAILBOX": MAILBOX}, connection=life.connection)
+    yield from _receiver(runtime.session_factory(), "lmtp")
+
+
+def booked(life: Life, **kw: object) -> tuple[Meeting, Person, Person]:
+    """A meeting between two people with no connected calendar, its invitations sent."""
+    db = life.db
+    program = make_program(db)
+    mentor = make_mentor(db, name="Grace Mentor", **kw)  # type: ignore[arg-type]
+    mentee = make_mentee(db, name="Ada Mentee")
+    meeting = make_meeting(db, program=program, mentee=mentee, mentor=mentor, start=START)
+    life.run_until(NOW + M)
+    return meeting, mentor, mentee
+
+
+def invitation(life: Life, person: Person, method: str = "REQUEST") -> Received:
+    mails = [r for r in life.mail.to(person.email)
+             if r.calendar() is not None and str(r.calendar().get("METHOD")) == method]
+    assert mails, f"no {method} invitation reached {person.email}"
+    return mails[-1]
+
+
+def client_reply(
+    received: Received,
+    partstat: str,
+    *,
+    attendee: str | None = None,
+    sender: str | None = None,
+    to: str | None = None,
+    uid: str | None = None,
+    sequence: int | None = None,
+    stamp: datetime | None = None,
+) -> EmailMessage:
+    """What a calendar client mails when its user answers the invitation in ``received``."""
+    request = received.event()
+    organizer = request["ORGANIZER"]
+    me = attendee or received.to
+    reply = icalendar.Calendar()
+    reply.add("PRODID", "-//Test client//Calendar//EN")
+    reply.add("VERSION", "2.0")
+    reply.add("METHOD", "REPLY")
+    event = icalendar.Event()
+    event.add("UID", uid or str(request["UID"]))
+    event.add("SEQUENCE", int(request.get("SEQUENCE", 0)) if sequence is None else sequence)
+    event.add("DTSTAMP", stamp or datetime.now(UTC))
+    event.add("DTSTART", request.decoded("DTSTART"))
+    event.add("DTEND", request.decoded("DTEND"))
+    event.add("SUMMARY", str(request["SUMMARY"]))
+    event["ORGANIZER"] = organizer
+    line = icalendar.vCalAddress(f"mailto:{me}")
+    line.params["PARTSTAT"] = icalendar.vText(partstat)
+    event.add("ATTENDEE", line)
+    reply.add_component(event)
+
+    message = EmailMessage()
+    message["From"] = sender or me
+    message["To"] = to or str(organizer)[7:]
+    message["Subject"] = f"{partstat.title()}: {request['SUMMARY']}"
+    message.set_content(f"{me} has answered {partstat.lower()}.")
+    message.add_alternative(reply.to_ical().decode(), subtype="calendar", params={"method": "REPLY"})
+    return message
+
+
+def reloaded(life: Life, meeting: Meeting) -> Meeting:
+    life.db.expire_all()
+    found = life.db.get(Meeting, meeting.id)
+    assert found is not None
+    return found
+
+
+# --- the invitation names the app's reply address ------------------------------------------------
+
+
+def test_the_invitation_asks_the_mentees_calendar_to_answer_the_app(lmtp: Inbox, life: Life) -> None:
+    meeting, mentor, mentee = booked(life)
+    mail = invitation(life, mentee)
+    organizer = mail.event()["ORGANIZER"]
+    address = str(organizer)[7:]
+    assert reply_address.read(MAILBOX, address) == reply_address.ReplyToken(meeting.id, mentee.id)
+    assert str(organizer.params["CN"]) == mentor.name
+    assert mail.message["Reply-To"] == address
+    attendees = {str(a)[7:]: str(a.params["PARTSTAT"]) for a in mail.event()["ATTENDEE"]}
+    assert attendees == {mentor.email: "ACCEPTED", mentee.email: "NEEDS-ACTION"}
+    # the mentor's own copy (PUBLISH: nothing to answer) names the mentor as organizer
+    assert str(invitation(life, mentor, "PUBLISH").event()["ORGANIZER"])[7:] == mentor.email
+
+
+# --- answers applied -------------------------------------------------------------------------------
+
+
+def test_a_decline_by_mail_cancels_like_a_decline_in_a_calendar(inbox: Inbox, life: Life) -> None:
+    meeting, mentor, mentee = booked(life)
+    sent = len(life.mail.received)
+
+    inbox.deliver(client_reply(invitation(life, mentee), "DECLINED"))
+
+    meeting = reloaded(life, meeting)
+    assert meeting.state == MeetingState.CANCELED
+    assert meeting.cancel_reason == f"{mentee.name} declined the meeting in their calendar."
+    assert meeting.canceled_by_id is None  # as a calendar decline: no one acted in the app
+    assert meeting.mentee_answer == AttendeeAnswer.DECLINED
+
+    life.run_until(NOW + 2 * M)  # the cancellation's mail goes out to both
+    after = life.mail.received[sent:]
+    assert sorted((r.to, r.subject) for r in after) == sorted([
+        (mentor.email, f"Canceled: {meeting.topic} with {mentee.name}"),
+        (mentee.email, f"Canceled: {meeting.topic} with {mentor.name}"),
+    ])
+    cancel = invitation(life, mentee, "CANCEL").event()
+    assert (str(cancel["UID"]), int(cancel["SEQUENCE"])) == (meeting.uid, 1)
+    canceled_note = select(Notification.person_id).where(Notification.title.like("Meeting canceled%"))
+    assert sorted(life.db.scalars(canceled_note)) == sorted([mentor.id, mentee.id])
+    health = reports.program_health(life.db, meeting.request.program)
+    assert sum(row["canceled"] for row in health["meetings_per_month"]) == 1
+
+
+def test_maybe_is_kept_and_told_to_the_mentor_then_an_accept_replaces_it(inbox: Inbox, life: Life) -> None:
+    meeting, mentor, mentee = booked(life)
+    request = invitation(life, mentee)
+
+    now = datetime.now(UTC)
+    inbox.deliver(client_reply(request, "TENTATIVE", stamp=now))
+    meeting = reloaded(life, meeting)
+    assert (meeting.state, meeting.mentee_answer) == (MeetingState.SCHEDULED, AttendeeAnswer.TENTATIVE)
+    maybe = f"{mentee.name} answered “maybe”: {meeting.topic}"
+    told = select(Notification.id).where(Notification.person_id == mentor.id, Notification.title == maybe)
+    assert len(life.db.scalars(told).all()) == 1
+
+    inbox.deliver(client_reply(request, "TENTATIVE", stamp=now))  # the same mail again: told once
+    assert len(life.db.scalars(told).all()) == 1
+    inbox.deliver(client_reply(request, "ACCEPTED", stamp=now + M))
+    meeting = reloaded(life, meeting)
+    assert (meeting.state, meeting.mentee_answer) == (MeetingState.SCHEDULED, AttendeeAnswer.ACCEPTED)
+
+
+def test_an_older_answer_arriving_late_changes_nothing(lmtp: Inbox, life: Life) -> None:
+    meeting, _, mentee = booked(life)
+    request = invitation(life, mentee)
+    now = datetime.now(UTC)
+    lmtp.deliver(client_reply(request, "ACCEPTED", stamp=now))
+    lmtp.deliver(client_reply(request, "DECLINED", stamp=now - 10 * M))  # sent earlier, delivered later
+    meeting = reloaded(life, meeting)
+    assert (meeting.state, meeting.mentee_answer) == (MeetingState.SCHEDULED, AttendeeAnswer.ACCEPTED)
+
+
+# --- forged, unmatched, stale: ignored and logged, nothing changed ----------------------------------
+
+
+def _forge(case: str, life: Life, meeting: Meeting, mentor: Person, mentee: Person) -> EmailMessage:
+    request = invitation(life, mentee)
+    address = str(request.event()["ORGANIZER"])[7:]
+    local, _, domain = address.rpartition("@")
+    if case == "wrong sender":
+        return client_reply(request, "DECLINED", sender="mallory@evil.example")
+    if case == "sender is the mentor":
+        return client_reply(request, "DECLINED", sender=mentor.email)
+    if case == "another attendee":
+        return client_reply(request, "DECLINED", attendee="mallory@evil.example")
+    if case == "bad token":
+        tampered = local[:-1] + ("a" if local[-1] != "a" else "b")
+        return client_reply(request, "DECLINED", to=f"{tampered}@{domain}")
+    if case == "no token":
+        return client_reply(request, "DECLINED", to=f"{MAILBOX.split('@')[0]}+@{domain}")
+    if case == "token for another meeting":
+        other_mentor = make_mentor(life.db, name="Other Mentor")
+        other = make_meeting(life.db, program=meeting.request.program, mentee=mentee, mentor=other_mentor,
+                             start=START + timedelta(days=1))
+        return client_reply(request, "DECLINED", to=reply_address.address_for(MAILBOX, other.id, mentee.id))
+    if case == "token for the mentor":
+        return client_reply(request, "DECLINED", to=reply_address.address_for(MAILBOX, meeting.id, mentor.id),
+                            attendee=mentor.email)
+    if case == "unknown UID":
+        return client_reply(request, "DECLINED", uid="meeting-does-not-exist@example.com")
+    if case == "stale SEQUENCE":
+        meeting_svc.reschedule(life.db, meeting, actor=mentor, start=START + timedelta(hours=1),
+                               end=START + timedelta(hours=1, minutes=30), now=NOW + M)
+        return client_reply(request, "DECLINED")  # answers version 0; the meeting is at 1 now
+    if case == "not an answer":
+        return client_reply(request, "DELEGATED")
+    if case == "not a REPLY":
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = mentee.email, address, "Re: your invitation"
+        message.set_content("I cannot come, sorry.")
+        return message
+    raise AssertionError(case)
+
+
+FORGED = [
+    ("wrong sender", "not from the invited person"),
+    ("sender is the mentor", "not from the invited person"),
+    ("another attendee", "ATTENDEE is not the invited person"),
+    ("bad token", "token is not one the app signed"),
+    ("no token", "token is not one the app signed"),
+    ("token for another meeting", "unknown UID"),
+    ("token for the mentor", "Only the invited mentee"),
+    ("unknown UID", "unknown UID"),
+    ("stale SEQUENCE", "version 0 of the meeting, which is at version 1"),
+    ("not an answer", "DELEGATED"),
+    ("not a REPLY", "no iTIP REPLY"),
+]
+
+
+@pytest.mark.parametrize(("case", "logged"), FORGED, ids=[c for c, _ in FORGED])
+def test_forged_or_unmatched_replies_are_ignored_and_logged(
+    case: str, logged: str, lmtp: Inbox, life: Life, caplog: pytest.LogCaptureFixture
+) -> None:
+    meeting, mentor, mentee = booked(life)
+    message = _forge(case, life, meeting, mentor, mentee)
+    before = reloaded(life, meeting)
+    state, sequence = before.state, before.sequence
+
+    with caplog.at_level(logging.WARNING, logger="worker.inbound_mail"):
+        lmtp.deliver(message)  # accepted (no bounce to a forged sender), then ignored
+
+    after = reloaded(life, meeting)
+    assert (after.state, after.sequence, after.mentee_answer) == (state, sequence, None)
+    assert after.cancel_reason == ""
+    warnings = [r.getMessage() for r in caplog.records if r.name == "worker.inbound_mail"]
+    assert any(logged in w for w in warnings), warnings
+
+
+def test_mail_for_anyone_but_the_reply_mailbox_is_refused(lmtp: Inbox, life: Life) -> None:
+    meeting, _, mentee = booked(life)
+    message = client_reply(invitation(life, mentee), "DECLINED", to="postmaster@mentoring.example.com")
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        lmtp.deliver(message)
+    assert reloaded(life, meeting).state == MeetingState.SCHEDULED
+
+
+def test_a_database_that_cannot_be_reached_is_a_temporary_failure(life: Life, tmp_path: object) -> None:
+    """451: the mail server keeps the answer and tries again, nothing is lost."""
+    runtime.configure({**runtime.settings(), "ITIP_REPLY_MAILBOX": MAILBOX}, connection=life.connection)
+    meeting, _, mentee = booked(life)
+    message = client_reply(invitation(life, mentee), "DECLINED")
+    unreachable = make_session_factory(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    for inbox in _receiver(unreachable, "lmtp"):
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            inbox.deliver(message)
+        assert refused.value.smtp_code == 451
+    assert reloaded(life, meeting).state == MeetingState.SCHEDULED
+
+
+# --- the signed address --------------------------------------------------------------------------------
+
+
+def test_reply_addresses_survive_case_folding_and_key_rotation(monkeypatch: pytest.MonkeyPatch) -> None:
+    old = "old-key-for-tests"
+    monkeypatch.setenv(reply_address.KEYS_ENV, old)
+    address = reply_address.address_for(MAILBOX, 12, 34)
+    local = address.split("@")[0]
+    assert len(local) <= 64  # RFC 5321
+    assert reply_address.read(MAILBOX, address.upper()) == reply_address.ReplyToken(12, 34)
+    monkeypatch.setenv(reply_address.KEYS_ENV, f"new-key-for-tests,{old}")
+    assert reply_address.read(MAILBOX, address) == reply_address.ReplyToken(12, 34)  # older keys verify
+    assert reply_address.address_for(MAILBOX, 12, 34) != address  # new ones are signed with the newest
+    assert reply_address.read(MAILBOX, address.replace("12.34", "12.35")) is None
+    monkeypatch.setenv(reply_address.KEYS_ENV, "new-key-for-tests")
+    assert reply_address.read(MAILBOX, address) is None  # a retired key no longer verifies
