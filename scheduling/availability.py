@@ -35,7 +35,7 @@ from freebusy.cache import BusyCache, CachedBusySource
 from freebusy.intervals import EMPTY, Interval, IntervalSet, to_us
 from freebusy.recurrence import UnknownZone, WeeklyRule, expand_weekly, rules_from_text
 from freebusy.slots import MINUTE_US, Slot, candidate_starts_us, cut_slots
-from scheduling import calendar_reads
+from scheduling import calendar_health, calendar_reads
 from scheduling.db import utcnow
 from scheduling.errors import (
     BadSlotLength,
@@ -246,6 +246,7 @@ def calendar_busy(
         source = _source_factory(session)
     if source is None or not people or start >= end:
         return {}
+    _note_broken(session, people)
     sets = getattr(source, "busy_sets", None)  # a cached source answers with IntervalSets directly
     try:
         if sets is not None:
@@ -255,6 +256,13 @@ def calendar_busy(
         _unreadable(exc)
         return {}
     return {int(pid): IntervalSet(intervals).clip(start, end) for pid, intervals in answer.items()}
+
+
+def _note_broken(session: Session, people: Sequence[MentorLike]) -> None:
+    """In a web request: name the people whose calendar connection is broken (their calendar
+    is not read, ``scheduling.tenants.TenantBusySource``), so nobody takes them for free."""
+    if calendar_reads.in_scope():
+        calendar_reads.note_broken(calendar_health.broken_people(session, [int(p.id) for p in people]))
 
 
 def _unreadable(exc: CalendarError) -> None:
@@ -484,6 +492,7 @@ def _calendar_spans(
     if spans is None:
         found = calendar_busy(session, people, start, end, source)
         return Spans.of_sets((index[pid], busy) for pid, busy in found.items() if pid in index)
+    _note_broken(session, people)
     try:
         keys, got = spans(people, start, end)
     except CalendarError as exc:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
@@ -30,14 +30,19 @@ T = TypeVar("T")
 UNREAD_NOTE = ("Some calendars could not be read just now, so these times only leave out booked "
                "meetings; the other person's calendar may still be busy.")
 POOL_THREADS = 16
+BROKEN_NOTE = ("{names}'s {whose} broken, so their calendar was not read: these times only leave out "
+               "their booked meetings, and they may still be busy.")
+BROKEN_NAMES_SHOWN = 3
 
 
 @dataclass
 class Reads:
-    """One request's budget (a ``time.monotonic`` deadline) and what went unread."""
+    """One request's budget (a ``time.monotonic`` deadline), what went unread, and whose
+    calendar connection is broken (person id -> name; ``scheduling.calendar_health``)."""
 
     deadline: float | None
     unread: list[str] = field(default_factory=list)
+    broken: dict[int, str] = field(default_factory=dict)
 
 
 _reads: ContextVar[Reads | None] = ContextVar("calendar_reads", default=None)
@@ -79,9 +84,47 @@ def unread() -> bool:
     return bool(reads is not None and reads.unread)
 
 
+def in_scope() -> bool:
+    """Whether a web request is counting its calendar reads (else notes are not kept)."""
+    return _reads.get() is not None
+
+
+def note_broken(people: Iterable[tuple[int, str]]) -> None:
+    """These people's calendar connections are broken: their calendars were not read."""
+    reads = _reads.get()
+    if reads is not None:
+        reads.broken.update(people)
+
+
+def broken() -> list[dict[str, object]]:
+    """``{"person_id", "name"}`` of each person whose broken connection left their calendar unread."""
+    reads = _reads.get()
+    if reads is None:
+        return []
+    return [{"person_id": pid, "name": name} for pid, name in reads.broken.items()]
+
+
+def _names(names: list[str]) -> str:
+    if len(names) > BROKEN_NAMES_SHOWN:
+        rest = len(names) - BROKEN_NAMES_SHOWN + 1
+        names = [*names[: BROKEN_NAMES_SHOWN - 1], f"{rest} others"]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def note() -> str | None:
-    """The sentence a page or payload shows when calendars went unread, else None."""
-    return UNREAD_NOTE if unread() else None
+    """The sentences a page or payload shows when calendars went unread or connections are
+    broken, else None."""
+    reads = _reads.get()
+    if reads is None:
+        return None
+    parts = []
+    if reads.broken:
+        names = list(reads.broken.values())
+        whose = "calendar connection is" if len(names) == 1 else "calendar connections are"
+        parts.append(BROKEN_NOTE.format(names=_names(names), whose=whose))
+    if reads.unread:
+        parts.append(UNREAD_NOTE)
+    return " ".join(parts) or None
 
 
 def remaining() -> float | None:

@@ -54,9 +54,12 @@ KIND_LABELS: dict[NotificationKind, str] = {
     NotificationKind.FOLLOW_UP: "Follow-up and ongoing mentorship proposals",
     NotificationKind.REASSESSMENT: "Skill re-assessments to confirm",
     NotificationKind.SURVEY: "Feedback on past meetings",
+    NotificationKind.CALENDAR: "My calendar connection stopped working",
 }
 # The program's rules require these emails: always sent at once, whatever the preference.
-REQUIRED_EMAIL = frozenset({NotificationKind.RECOMMENDATION})
+# A broken calendar connection too: until it is mended, others may be offered times when the
+# person is busy (``scheduling.calendar_health``).
+REQUIRED_EMAIL = frozenset({NotificationKind.RECOMMENDATION, NotificationKind.CALENDAR})
 # These kinds are emailed by their own rules (request notice, meeting invitation, survey):
 # the notification is the in-app copy.
 RULE_MAILED = frozenset({NotificationKind.REQUEST, NotificationKind.MEETING, NotificationKind.SURVEY})

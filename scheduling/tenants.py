@@ -32,11 +32,11 @@ from calendars.base import (
     SettingsError,
 )
 from freebusy.cache import BusyCache, CacheStore
-from scheduling import calendar_reads, events
+from scheduling import calendar_health, calendar_reads, events
 from scheduling.db import get_row
 from scheduling.errors import Conflict, Forbidden, ValidationFailed
 from scheduling.errors import NotFound as DomainNotFound
-from scheduling.models import CalendarAccount, CalendarTenant, Meeting, Person, Provider
+from scheduling.models import CalendarAccount, CalendarTenant, ConnectionHealth, Meeting, Person, Provider
 
 log = logging.getLogger(__name__)
 NAME_MAX = 200
@@ -153,6 +153,7 @@ def admin_consent_url(tenant: CalendarTenant, redirect_uri: str) -> str | None:
 
 def describe_tenant(tenant: CalendarTenant, *, redirect_uri: str | None = None) -> dict[str, Any]:
     """A tenant as admins see it: settings, "set"/"not set" for the secret, never the secret."""
+    ok_times = [a.last_ok_at for a in tenant.accounts if a.last_ok_at is not None]
     out: dict[str, Any] = {
         "id": tenant.id,
         "name": tenant.name,
@@ -162,6 +163,12 @@ def describe_tenant(tenant: CalendarTenant, *, redirect_uri: str | None = None) 
         "accounts": len(tenant.accounts),
         "last_sync_at": tenant.last_sync_at.isoformat() if tenant.last_sync_at else None,
         "last_sync_status": tenant.last_sync_status,
+        # Connection health: the latest sync or test of one of its calendars that got through,
+        # and every connection that is broken (since when, why).
+        "last_ok_sync_at": max(ok_times).isoformat() if ok_times else None,
+        "broken_accounts": [
+            {"person_id": a.person_id, **calendar_health.describe(a)} for a in tenant.accounts if a.broken
+        ],
         "created_at": tenant.created_at.isoformat() if tenant.created_at else None,
     }
     if redirect_uri and tenant.provider == Provider.MICROSOFT:
@@ -314,7 +321,18 @@ def test_connection(
         owner = session.get(Person, account.person_id)
         assert owner is not None
         probe.append(identity_for(account, owner))
-    return providers().test_connection(tenant.provider.value, tenant.config, tenant.secret, probe)
+    check = providers().test_connection(tenant.provider.value, tenant.config, tenant.secret, probe)
+    if account is not None and (check.ok or person is not None):
+        # A test that got through mends the probed connection; the person's own test that is
+        # refused breaks it (they are told). A failed tenant test blames nobody in particular.
+        mended = check.ok and account.broken
+        calendar_health.record_check(session, account, check)
+        session.commit()
+        if mended:
+            from scheduling.availability import forget_busy
+
+            forget_busy([account.person_id])  # read their calendar again, not what was cached
+    return check
 
 
 # --- busy time --------------------------------------------------------------------------------------
@@ -338,10 +356,12 @@ class TenantBusySource:
         if not people:
             return {}
         ids = list({int(p.id) for p in people})
-        # The connected ones only, with the person each calendar belongs to (email and zone).
+        # The connected ones only, with the person each calendar belongs to (email and zone). A
+        # broken connection is not asked (it would fail, or hold up the tenant's batch):
+        # availability names those people instead (``scheduling.calendar_health``).
         connected = self.session.execute(
             select(CalendarAccount, Person).join(Person, Person.id == CalendarAccount.person_id)
-            .where(CalendarAccount.person_id.in_(ids))
+            .where(CalendarAccount.person_id.in_(ids), CalendarAccount.health != ConnectionHealth.BROKEN)
         )
         groups: dict[int, list[CalendarIdentity]] = {}
         tenants: dict[int, CalendarTenant] = {}

@@ -46,6 +46,7 @@ from calendars.base import (
     PushChannel,
     push_support,
 )
+from scheduling import calendar_health
 from scheduling.availability import forget_busy
 from scheduling.calendar_event import meeting_event
 from scheduling.db import utcnow
@@ -273,6 +274,8 @@ def _cancel(db: Session, meeting: Meeting) -> WriteResult:
 class SyncResult:
     applied: list[tuple[int, str]] = field(default_factory=list)  # (meeting id, kind)
     errors: list[str] = field(default_factory=list)
+    broken: list[int] = field(default_factory=list)  # person ids whose connection broke in this run
+    mended: list[int] = field(default_factory=list)  # person ids whose connection works again
 
 
 def sync_tenant(tenant_id: int, *, session: Session | None = None) -> SyncResult:
@@ -305,15 +308,21 @@ def sync_tenant(tenant_id: int, *, session: Session | None = None) -> SyncResult
             except CalendarError as exc:
                 log.warning("sync of %s in tenant %s failed: %s", person.id, tenant.id, exc)
                 result.errors.append(f"{person.email}: {type(exc).__name__}: {exc}")
+                if calendar_health.record_failure(db, account, exc):
+                    result.broken.append(person.id)
+                db.commit()
                 continue
             for change in batch.changes:
                 applied = _apply(db, tenant, person, change, connector, apply_calendar_change)
                 if applied is not None:
                     result.applied.append(applied)
+            mended = calendar_health.record_ok(account)
             tenant.sync_state = {**(tenant.sync_state or {}), key: batch.cursor}
             db.commit()
-            if batch.changes and since_known:
-                forget_busy([person.id])  # anything in their calendar changed: re-read it
+            if mended:
+                result.mended.append(person.id)
+            if (batch.changes and since_known) or mended:
+                forget_busy([person.id])  # their calendar changed, or reads again: re-read it
         tenant.last_sync_at = utcnow()
         tenant.last_sync_status = (
             f"ok: {len(result.applied)} change(s) applied"

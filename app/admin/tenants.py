@@ -1,4 +1,5 @@
-"""Calendar tenants: connect Google Workspace, Microsoft 365 or a CalDAV server; test; see sync status.
+"""Calendar tenants: connect Google Workspace, Microsoft 365 or a CalDAV server; test; see sync status
+and every person's broken calendar connection (since when, why, last successful sync).
 
 Everything goes through :mod:`scheduling.tenants`, which validates the settings and
 stores the secret encrypted. Secrets are write-only here too: the page says whether
@@ -17,7 +18,7 @@ from app.admin.views import local_time
 from app.api.tenants import CONSENT_PATH
 from app.db import db
 from app.web.oauth import redirect_uri as oauth_redirect_uri
-from scheduling import tenants
+from scheduling import calendar_health, tenants
 from scheduling.errors import DomainError
 
 # The non-secret settings each kind of tenant asks for (name, label, help).
@@ -61,12 +62,17 @@ def redirect_uri() -> str:
 def _render(*, errors: dict[str, FieldErrors] | None = None, posted: dict[str, str] | None = None,
             status: int = 200) -> Any:
     uri = redirect_uri()
+    session = db()
     return render_template(
         "admin/tenants.html",
         tenants=[
-            {**tenants.describe_tenant(t, redirect_uri=uri), "last_sync_local": local_time(t.last_sync_at)}
-            for t in tenants.list_tenants(db())
+            {**tenants.describe_tenant(t, redirect_uri=uri), "last_sync_local": local_time(t.last_sync_at),
+             "last_ok_local": local_time(max((a.last_ok_at for a in t.accounts if a.last_ok_at),
+                                             default=None)),
+             "broken": [c for c in calendar_health.connections(session, t.id) if c.broken]}
+            for t in tenants.list_tenants(session)
         ],
+        local_time=local_time,
         provider_fields=PROVIDER_FIELDS,
         secret_labels=SECRET_LABELS,
         provider_names=PROVIDER_NAMES,

@@ -6,7 +6,8 @@ so ``from=2030-01-09&to=2030-01-09`` is one whole local day). Defaults: from now
 for 14 days. At most 62 days at once. Every slot is given in UTC and in the
 viewer's zone, with a short human label. ``calendars_unread`` / ``note``: some calendar
 could not be read within the request's budget (provider down or slow), so the slots
-leave out only booked meetings.
+leave out only booked meetings. ``calendars_broken``: whose calendar connection is broken
+(not read at all; ``scheduling.calendar_health``).
 """
 
 from __future__ import annotations
@@ -43,8 +44,11 @@ SKILL_MAX = 200
 
 def calendar_status() -> dict[str, Any]:
     """``calendars_unread``: some calendar could not be read (down, too slow), so the slots leave
-    out only booked meetings; ``note`` says so in words (null when every calendar answered)."""
-    return {"calendars_unread": calendar_reads.unread(), "note": calendar_reads.note()}
+    out only booked meetings; ``calendars_broken``: the people (``person_id``, ``name``) whose
+    calendar connection is broken, so their calendar was not read at all; ``note`` says both in
+    words (null when every calendar answered)."""
+    return {"calendars_unread": calendar_reads.unread(), "calendars_broken": calendar_reads.broken(),
+            "note": calendar_reads.note()}
 
 
 def _moment(raw: str | None, name: str, zone: tzinfo, *, end_of_day: bool) -> datetime | None:
@@ -88,6 +92,7 @@ class Slots(Out):
     mentor: dict[str, Any]
     slots: list[dict[str, Any]]
     calendars_unread: bool
+    calendars_broken: list[dict[str, Any]]
     note: str | None
 
 
@@ -95,6 +100,7 @@ class FreeMentors(Out):
     total: int
     mentors: list[dict[str, Any]]
     calendars_unread: bool
+    calendars_broken: list[dict[str, Any]]
     note: str | None
 
 

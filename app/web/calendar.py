@@ -14,7 +14,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from app.db import db
 from app.web import bp
-from app.web.common import FormErrors, failed, me, signed_in
+from app.web.common import FormErrors, failed, me, signed_in, when
 from scheduling import oauth, tenants
 from scheduling.errors import DomainError, Forbidden, ValidationFailed
 from scheduling.models import Person
@@ -32,7 +32,10 @@ def _page(person: Person, errors: FormErrors | None = None, form: dict[str, Any]
     every = tenants.list_tenants(session)
     options = [(t.id, f"{t.name} ({PROVIDER_LABELS.get(t.provider, t.provider.value)})")
                for t in every if not oauth.per_user_oauth(t)]
+    times = {key: when(getattr(account, key), person) if account is not None else ""
+             for key in ("broken_since", "last_ok_at")}
     return render_template("web/calendar.html", me=person, account=account, options=options,
+                           broken_since=times["broken_since"], last_ok=times["last_ok_at"],
                            oauth_tenants=[t for t in every if oauth.per_user_oauth(t)],
                            uses_oauth=bool(account and oauth.per_user_oauth(account.tenant)),
                            errors=errors or FormErrors(), form=form or {}, check=check,

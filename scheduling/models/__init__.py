@@ -3,7 +3,13 @@
 from scheduling.db import Base
 from scheduling.models.access import AccessLink, LinkPurpose
 from scheduling.models.availability import DatedSlot, WeeklySlot
-from scheduling.models.calendars import CalendarAccount, CalendarTenant, Provider, PushSubscription
+from scheduling.models.calendars import (
+    CalendarAccount,
+    CalendarTenant,
+    ConnectionHealth,
+    Provider,
+    PushSubscription,
+)
 from scheduling.models.identity import (
     IdentityProvider,
     PersonIdentity,
@@ -72,6 +78,7 @@ __all__ = [
     "CalendarEventLink",
     "CalendarTenant",
     "Competency",
+    "ConnectionHealth",
     "DatedSlot",
     "DeclineReason",
     "EmailChoice",

@@ -11,7 +11,7 @@ import hmac
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduling.crypto import EncryptedText
@@ -22,6 +22,13 @@ class Provider(enum.StrEnum):
     GOOGLE = "google"
     MICROSOFT = "microsoft"
     CALDAV = "caldav"
+
+
+class ConnectionHealth(enum.StrEnum):
+    """Whether a person's calendar connection works (``scheduling.calendar_health`` decides)."""
+
+    OK = "ok"
+    BROKEN = "broken"  # consent revoked, credentials refused, or sync failing again and again
 
 
 class CalendarTenant(Base):
@@ -57,8 +64,22 @@ class CalendarAccount(Base):
     username: Mapped[str] = mapped_column(String(254), default="")
     secret: Mapped[str | None] = mapped_column(EncryptedText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Connection health: broken since when and why (shown to the person and the admins, and
+    # by availability instead of treating them as free); failed syncs in a row; the last
+    # time a sync or a connection test got through.
+    health: Mapped[ConnectionHealth] = mapped_column(
+        str_enum(ConnectionHealth, 16), default=ConnectionHealth.OK, server_default=text("'ok'")
+    )
+    broken_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    broken_reason: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    failed_syncs: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     tenant: Mapped[CalendarTenant] = relationship(back_populates="accounts", lazy="joined")
+
+    @property
+    def broken(self) -> bool:
+        return self.health == ConnectionHealth.BROKEN
 
 
 class PushSubscription(Base):

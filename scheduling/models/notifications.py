@@ -22,6 +22,7 @@ class NotificationKind(enum.StrEnum):
     FOLLOW_UP = "follow_up"  # a follow-up or ongoing mentorship was proposed
     REASSESSMENT = "reassessment"  # a skill re-assessment waits for me (managers)
     SURVEY = "survey"  # feedback on a past meeting
+    CALENDAR = "calendar"  # my calendar connection broke: availability no longer reads it
 
 
 class EmailChoice(enum.StrEnum):
