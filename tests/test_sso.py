@@ -71,18 +71,22 @@ def signed_in_id(client: Any) -> Any:
 
 def test_new_person_is_created_from_verified_claims(client: Any, db: Session, op: OpenIDProvider,
                                                     idp: IdentityProvider) -> None:
-    resp = sso(client, op, "alice")
-    assert resp.status_code == 302 and resp.headers["Location"] == "/home"
+    resp = sso(client, op, "alice", next_url="/meetings")
+    # A new account owes the first-sign-in profile, as an invited person does; then where it was going.
+    assert resp.status_code == 302 and resp.headers["Location"] == "/welcome?next=/meetings"
     person = db.scalar(select(Person).where(Person.email == "alice@example.com"))
-    assert person is not None and signed_in_id(client) == person.id
+    assert person is not None and signed_in_id(client) == person.id and person.needs_profile
     assert (person.name, person.department, person.time_zone) == ("Alice Adler", "Data", "Europe/Berlin")
     assert person.roles == ["mentee"] and person.password_hash is None
     link = db.scalar(select(PersonIdentity).where(PersonIdentity.person_id == person.id))
     assert link is not None and link.subject == "alice" and link.last_signin_at is not None
     # The second sign-in finds the same person by subject; nobody new is made.
     client.post("/signout")
-    assert sso(client, op, "alice").status_code == 302
+    assert sso(client, op, "alice").headers["Location"] == "/welcome"  # the profile is still owed
     assert db.scalar(select(func.count(Person.id))) == 1
+    assert client.post("/welcome", data={"time_zone": "Europe/Berlin"}).status_code == 302
+    client.post("/signout")
+    assert sso(client, op, "alice").headers["Location"] == "/home"
 
 
 def test_existing_person_is_linked_by_verified_email(client: Any, db: Session, op: OpenIDProvider,

@@ -99,6 +99,8 @@ def sso_callback() -> Any:
     login(person)
     session[_SIGNED_IN] = {"provider_id": provider.id, "id_token": id_token}
     flash(f"Signed in as {person.name}.", "info")
+    if person.needs_profile:  # created just now (or invited and never finished): the profile first
+        return redirect(url_for("web.welcome", next=pending.get("next")))
     return redirect(pending.get("next") or landing_for(person.roles))
 
 

@@ -97,7 +97,9 @@ def _create(session: Session, provider: IdentityProvider, email: str, claims: Ma
         raise NoAccount(f"There is no account for {email} yet. Ask the program's admin to add you.")
     fields: dict[str, Any] = {"email": email, "name": email.partition("@")[0], "roles": ["mentee"]}
     fields.update(mapped_fields(provider, claims))
-    return add_person(session, check_new_person(fields))
+    person = add_person(session, check_new_person(fields))
+    person.needs_profile = True  # like an invited person: the first-sign-in profile before Home
+    return person
 
 
 def _link(session: Session, provider: IdentityProvider, person: Person, subject: str) -> PersonIdentity:

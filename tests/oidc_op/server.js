@@ -9,8 +9,8 @@
 //   POST /__test/rotate        new signing key; the old key stays published for a while.
 //   POST /__test/mode?m=...    how the next ID tokens leave the token endpoint:
 //                              ok | audience | expired | signature (a misbehaving OP).
-// Interactions are a tiny JSON API so tests can sign in with `requests`:
-//   GET  /interaction/:uid                -> {"uid", "prompt"}
+// Interactions are a tiny JSON API so tests can sign in with `requests` (and a form for a browser):
+//   GET  /interaction/:uid                -> {"uid", "prompt"}, or the sign-in form for Accept: text/html
 //   POST /interaction/:uid/login  account=<id>  -> 303 back to the provider (login + consent).
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -100,6 +100,16 @@ function json(res, status, body) {
   res.end(JSON.stringify(body));
 }
 
+// A browser's sign-in page at the provider: which account signs in (no password: a test OP).
+function loginPage(res, uid) {
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Test identity provider</title>
+</head><body><main><h1>Test identity provider</h1>
+<form method="post" action="/interaction/${encodeURIComponent(uid)}/login">
+<label for="account">Account</label> <input id="account" name="account" autocomplete="username">
+<button type="submit">Sign in at the provider</button></form></main></body></html>`);
+}
+
 async function testRoutes(req, res) {
   const url = new URL(req.url, issuer);
   if (req.method === 'POST' && url.pathname === '/__test/rotate') {
@@ -115,6 +125,7 @@ async function testRoutes(req, res) {
   if (!match) return false;
   const details = await provider.interactionDetails(req, res);
   if (req.method === 'GET' && !match[2]) {
+    if ((req.headers.accept || '').includes('text/html')) return loginPage(res, details.uid);
     return json(res, 200, { uid: details.uid, prompt: details.prompt.name });
   }
   if (req.method === 'POST' && match[2]) {
