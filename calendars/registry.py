@@ -17,8 +17,9 @@ Config keys per provider (all optional unless marked):
   private key with ``certificate_thumbprint``; ``authority_host``, ``graph_url``,
   ``schedule_user``, ``schedule_batch``, ``ca_bundle``.
 - caldav: ``url`` (required), ``username`` (shared account; secret = its password;
-  else per-person credentials on each account), ``use_sync_token``, ``freebusy_report``,
-  ``ca_bundle``.
+  else per-person credentials on each account), ``auth`` = "basic" (default) or "none" (a
+  server that asks for no sign-in: no shared account, no per-person credentials),
+  ``use_sync_token``, ``freebusy_report``, ``ca_bundle``.
 - every provider: ``timeout`` (seconds per socket read; default in ``calendars.deadlines``),
   ``retry`` ({max_attempts, base_delay, max_delay, max_retry_after, max_elapsed}).
 - google, microsoft: ``push`` (default true): keep push channels/subscriptions open so changes
@@ -142,6 +143,12 @@ def validate(provider: str, config: Mapping[str, Any], secret: str | None) -> di
             raise SettingsError("schedule_batch must be between 1 and 100.", "schedule_batch")
     else:
         clean["url"] = _url(clean.get("url"), "url")
+        auth = clean.get("auth", "basic")
+        if auth not in ("basic", "none"):
+            raise SettingsError("auth must be basic or none (a server that asks for no sign-in).", "auth")
+        if auth == "none" and (clean.get("username") or secret):
+            field = "username" if clean.get("username") else "secret"
+            raise SettingsError("A server without authentication takes no username or password.", field)
         if clean.get("username") and not secret:
             raise SettingsError("A shared CalDAV account needs its password.", "secret")
     return clean

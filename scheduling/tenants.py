@@ -261,7 +261,13 @@ def connect_account(
             external = providers().calendar_address(tenant.provider.value, tenant.config, external)
         except SettingsError as exc:
             raise ValidationFailed(str(exc), exc.field) from None
-        if not tenant.config.get("username") and not (username and secret):
+        if tenant.config.get("auth") == "none":
+            if username.strip() or secret:
+                raise ValidationFailed(
+                    "This CalDAV server asks for no sign-in: leave the username and password empty.",
+                    "username",
+                )
+        elif not tenant.config.get("username") and not (username and secret):
             raise ValidationFailed(
                 "This CalDAV server has no shared account: give the person's username and password.",
                 "username",

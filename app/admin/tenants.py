@@ -38,6 +38,7 @@ PROVIDER_FIELDS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("url", "Server URL", "e.g. https://dav.example.com/"),
         ("username", "Shared account user name", "Leave empty when each person connects their own calendar."),
     ),
+    "caldav_open": (("url", "Server URL", "A server that asks for no sign-in, e.g. http://dav.internal/"),),
 }
 SECRET_LABELS = {
     "google": ("Service account key (JSON)", "Paste the whole JSON key file of the service account "
@@ -47,12 +48,13 @@ SECRET_LABELS = {
                                                       "PEM private key of its certificate."),
     "caldav": ("Shared account password", "Only with a shared account."),
 }
+NO_SECRET = frozenset({"caldav_open"})  # form choices whose servers take no credentials
 PROVIDER_NAMES = {
     "google": "Google Workspace", "google_oauth": "Google (each person signs in)",
-    "microsoft": "Microsoft 365", "caldav": "CalDAV",
+    "microsoft": "Microsoft 365", "caldav": "CalDAV", "caldav_open": "CalDAV without sign-in",
 }
 # Form choices that are one provider set up another way: (provider, config they imply).
-FORM_PROVIDERS = {"google_oauth": ("google", {"auth": "oauth"})}
+FORM_PROVIDERS = {"google_oauth": ("google", {"auth": "oauth"}), "caldav_open": ("caldav", {"auth": "none"})}
 
 
 def redirect_uri() -> str:
@@ -75,6 +77,7 @@ def _render(*, errors: dict[str, FieldErrors] | None = None, posted: dict[str, s
         local_time=local_time,
         provider_fields=PROVIDER_FIELDS,
         secret_labels=SECRET_LABELS,
+        no_secret=NO_SECRET,
         provider_names=PROVIDER_NAMES,
         errors=errors or {},
         posted=posted or {},

@@ -68,12 +68,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def radicale(tmp: Path, username: str = "alice", password: str = "wonderland") -> Iterator[DavServer]:
-    """Radicale with htpasswd (plain) auth; collections live under /<user>/."""
+def radicale(
+    tmp: Path, username: str = "alice", password: str = "wonderland", *, auth: bool = True
+) -> Iterator[DavServer]:
+    """Radicale with htpasswd (plain) auth; collections live under /<user>/.
+
+    ``auth=False``: no authentication at all (``--auth-type none``): anyone may read and write
+    every collection, as on a server behind a trusted network; ``username``/``password`` are ""."""
     port = free_port()
     htpasswd = tmp / "htpasswd"
     htpasswd.write_text(f"{username}:{password}\nbob:builder\n")
     storage = tmp / "radicale-storage"
+    if auth:
+        access = ["--auth-type", "htpasswd", "--auth-htpasswd-filename", str(htpasswd),
+                  "--auth-htpasswd-encryption", "plain", "--auth-delay", "0", "--rights-type", "owner_only"]
+    else:
+        access = ["--auth-type", "none", "--rights-type", "authenticated"]
+        username = password = ""
     cmd = [
         sys.executable,
         "-m",
@@ -82,16 +93,7 @@ def radicale(tmp: Path, username: str = "alice", password: str = "wonderland") -
         f"127.0.0.1:{port}",
         "--storage-filesystem-folder",
         str(storage),
-        "--auth-type",
-        "htpasswd",
-        "--auth-htpasswd-filename",
-        str(htpasswd),
-        "--auth-htpasswd-encryption",
-        "plain",
-        "--auth-delay",
-        "0",
-        "--rights-type",
-        "owner_only",
+        *access,
         "--logging-level",
         "warning",
     ]
@@ -100,7 +102,7 @@ def radicale(tmp: Path, username: str = "alice", password: str = "wonderland") -
     )
     try:
         base = f"http://127.0.0.1:{port}/"
-        _wait_until_up(base, process, (username, password))
+        _wait_until_up(base, process, (username, password) if auth else None)
         yield DavServer("radicale", base, username, password, process)
     finally:
         _stop(process)
