@@ -105,6 +105,10 @@ class EventSpec:
     attendees: tuple[Attendee, ...]
     location: str = ""
     sequence: int = 0
+    # The call's join link when it is known (written into the event as providers allow).
+    video_url: str = ""
+    # Ask the provider to make a conference for the event (Google Meet, Teams); CalDAV has none.
+    online_meeting: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,10 @@ class EventRef:
     calendar_id: str
     event_id: str
     etag: str = ""
+    # The join link the provider made for an ``online_meeting`` event, as read back;
+    # ``video_pending``: the provider is still making it (read the event again later).
+    video_url: str = ""
+    video_pending: bool = False
 
 
 class ChangeKind(enum.StrEnum):

@@ -59,6 +59,7 @@ T = TypeVar("T")
 SCOPES = ["https://www.googleapis.com/auth/calendar"]
 FREEBUSY_MAX_CALENDARS = 50  # FreeBusyRequest.calendarExpansionMax: "Maximum value is 50"
 UID_PROPERTY = "flashmentorUid"
+MEET = "hangoutsMeet"  # conferenceSolutionKey.type of Google Meet
 PUSH_LIFETIME = timedelta(seconds=604800)  # channel ttl: the documented default (a week)
 
 
@@ -66,6 +67,25 @@ def event_id_for(uid: str) -> str:
     """A Google event id for ``uid``: base32hex (a-v, 0-9) as the API requires, stable across retries."""
     digest = hashlib.sha256(uid.encode()).digest()
     return base64.b32hexencode(digest).decode().rstrip("=").lower()
+
+
+def conference_request_id(uid: str) -> str:
+    """``conferenceData.createRequest.requestId`` for the meeting: unique per meeting and the same
+    on every write, since Google ignores a request id it has seen for the event (one Meet, ever)."""
+    return "flashmentor-" + hashlib.sha256(f"meet:{uid}".encode()).hexdigest()[:32]
+
+
+def video_of(event: Mapping[str, Any]) -> tuple[str, bool]:
+    """The event's join link (the conference's ``video`` entry point, else ``hangoutLink``) and
+    whether Google is still making it (``createRequest.status.statusCode`` ``pending``)."""
+    conference = event.get("conferenceData") or {}
+    for entry in conference.get("entryPoints") or []:
+        if entry.get("entryPointType") == "video" and entry.get("uri"):
+            return str(entry["uri"]), False
+    if event.get("hangoutLink"):
+        return str(event["hangoutLink"]), False
+    status = ((conference.get("createRequest") or {}).get("status") or {}).get("statusCode")
+    return "", status == "pending"
 
 
 def _reasons(exc: HttpError) -> list[str]:
@@ -260,10 +280,10 @@ class GoogleConnector:
             for a in spec.attendees
             if a.email.lower() != spec.organizer.email.lower()
         ]
-        return {
+        body: dict[str, Any] = {
             "summary": spec.summary,
             "description": spec.description,
-            "location": spec.location,
+            "location": spec.location or spec.video_url,
             "start": {"dateTime": _rfc3339(spec.start), "timeZone": "UTC"},
             "end": {"dateTime": _rfc3339(spec.end), "timeZone": "UTC"},
             "attendees": attendees,
@@ -271,6 +291,31 @@ class GoogleConnector:
             "status": "confirmed",
             "extendedProperties": {"private": {UID_PROPERTY: spec.uid}},
         }
+        if spec.online_meeting:
+            # Read only with conferenceDataVersion=1; a repeated requestId is ignored (one Meet).
+            body["conferenceData"] = {
+                "createRequest": {
+                    "requestId": conference_request_id(spec.uid),
+                    "conferenceSolutionKey": {"type": MEET},
+                }
+            }
+        return body
+
+    @staticmethod
+    def _conference(spec: EventSpec) -> dict[str, Any]:
+        """The query parameter that makes Google read ``conferenceData`` (version 0 ignores it)."""
+        return {"conferenceDataVersion": 1} if spec.online_meeting else {}
+
+    def _ref(self, service: Any, calendar_id: str, event: Mapping[str, Any], spec: EventSpec) -> EventRef:
+        """The written event's ref; for an online meeting with its join link, read once more
+        while Google reports the conference pending (it is made asynchronously)."""
+        url, pending = video_of(event) if spec.online_meeting else ("", False)
+        if pending:
+            event = self._execute(
+                lambda: service.events().get(calendarId=calendar_id, eventId=event["id"]), "events.get"
+            )
+            url, pending = video_of(event)
+        return EventRef(calendar_id, event["id"], event.get("etag", ""), video_url=url, video_pending=pending)
 
     def create_event(self, owner: CalendarIdentity, spec: EventSpec) -> EventRef:
         service = self._service(owner)
@@ -279,30 +324,35 @@ class GoogleConnector:
         # iCalUID: the meeting's UID, so Google's invitation, the attendee's copy and the app's own
         # mails are one meeting everywhere; the id (derived from it) makes a retried insert a 409.
         body = {"id": event_id, "iCalUID": spec.uid, **self._body(spec)}
+        conference = self._conference(spec)
         try:
             created = self._execute(
-                lambda: service.events().insert(calendarId=calendar_id, body=body, sendUpdates="all"),
+                lambda: service.events().insert(
+                    calendarId=calendar_id, body=body, sendUpdates="all", **conference
+                ),
                 "events.insert",
             )
         except AlreadyExists:
-            # 409 duplicate: an earlier attempt created it; return that one (revived if deleted).
+            # 409 duplicate: an earlier attempt created it; return that one (revived if deleted,
+            # and asked for its Meet again: the same requestId cannot make a second one).
             created = self._execute(
                 lambda: service.events().get(calendarId=calendar_id, eventId=event_id), "events.get"
             )
-            if created.get("status") == "cancelled":
+            if created.get("status") == "cancelled" or (spec.online_meeting and not video_of(created)[0]):
                 return self.update_event(owner, EventRef(calendar_id, event_id), spec)
-        return EventRef(calendar_id, created["id"], created.get("etag", ""))
+        return self._ref(service, calendar_id, created, spec)
 
     def update_event(self, owner: CalendarIdentity, ref: EventRef, spec: EventSpec) -> EventRef:
         service = self._service(owner)
         body = self._body(spec)
+        conference = self._conference(spec)
         updated = self._execute(
             lambda: service.events().patch(
-                calendarId=ref.calendar_id, eventId=ref.event_id, body=body, sendUpdates="all"
+                calendarId=ref.calendar_id, eventId=ref.event_id, body=body, sendUpdates="all", **conference
             ),
             "events.patch",
         )
-        return EventRef(ref.calendar_id, ref.event_id, updated.get("etag", ""))
+        return self._ref(service, ref.calendar_id, {"id": ref.event_id, **updated}, spec)
 
     def cancel_event(self, owner: CalendarIdentity, ref: EventRef, spec: EventSpec) -> None:
         service = self._service(owner)

@@ -191,8 +191,10 @@ def build_event(
     event.add("SUMMARY", spec.summary)
     if spec.description:
         event.add("DESCRIPTION", spec.description)
-    if spec.location:
-        event.add("LOCATION", spec.location)
+    if spec.location or spec.video_url:
+        event.add("LOCATION", spec.location or spec.video_url)
+    if spec.video_url:
+        event.add("URL", spec.video_url)  # RFC 5545 3.8.4.6; clients show it as the event's link
     event.add("SEQUENCE", spec.sequence if sequence is None else sequence)
     event.add("STATUS", status)
     event.add("TRANSP", "OPAQUE")

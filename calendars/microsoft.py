@@ -61,6 +61,7 @@ BUSY_STATUSES = frozenset({"busy", "oof", "tentative"})
 PUSH_MAX_LIFETIME = timedelta(minutes=4230)  # Graph's maximum for Outlook event subscriptions
 PUSH_LIFETIME = PUSH_MAX_LIFETIME - timedelta(minutes=30)  # room for our clock running ahead
 PUSH_CHANGE_TYPES = "created,updated,deleted"
+TEAMS = "teamsForBusiness"  # onlineMeetingProvider of a Teams meeting
 
 
 class _Session(requests.Session):
@@ -348,12 +349,12 @@ class MicrosoftConnector:
 
     @staticmethod
     def _body(spec: EventSpec) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "subject": spec.summary,
             "body": {"contentType": "text", "content": spec.description},
             "start": _graph_time(spec.start),
             "end": _graph_time(spec.end),
-            "location": {"displayName": spec.location},
+            "location": {"displayName": spec.location or spec.video_url},
             "showAs": "busy",
             "attendees": [
                 {"emailAddress": {"address": a.email, "name": a.name}, "type": "required"}
@@ -361,13 +362,23 @@ class MicrosoftConnector:
                 if a.email.lower() != spec.organizer.email.lower()
             ],
         }
+        if spec.online_meeting:
+            # Once on, Graph keeps the Teams meeting: it cannot be switched off or changed.
+            body.update(isOnlineMeeting=True, onlineMeetingProvider=TEAMS)
+        return body
+
+    @staticmethod
+    def _ref(calendar_id: str, event_id: str, data: Mapping[str, Any], spec: EventSpec) -> EventRef:
+        """The written event's ref, with the Teams join link (``onlineMeeting.joinUrl``) read back."""
+        url = str((data.get("onlineMeeting") or {}).get("joinUrl") or "") if spec.online_meeting else ""
+        return EventRef(calendar_id, event_id, data.get("@odata.etag", ""), video_url=url)
 
     def create_event(self, owner: CalendarIdentity, spec: EventSpec) -> EventRef:
         body = {**self._body(spec), "transactionId": spec.uid}
         data = self._request(
             "POST", f"/users/{self._user(owner)}/events", json=body, what="create event"
         ).json()
-        return EventRef(owner.external_id, data["id"], data.get("@odata.etag", ""))
+        return self._ref(owner.external_id, data["id"], data, spec)
 
     def update_event(self, owner: CalendarIdentity, ref: EventRef, spec: EventSpec) -> EventRef:
         data = self._request(
@@ -376,7 +387,7 @@ class MicrosoftConnector:
             json=self._body(spec),
             what="update event",
         ).json()
-        return EventRef(ref.calendar_id, ref.event_id, data.get("@odata.etag", ""))
+        return self._ref(ref.calendar_id, ref.event_id, data, spec)
 
     def cancel_event(self, owner: CalendarIdentity, ref: EventRef, spec: EventSpec) -> None:
         try:

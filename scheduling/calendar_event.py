@@ -8,10 +8,15 @@ from calendars.base import Attendee, EventSpec
 from scheduling.models import Meeting, Person
 
 
-def meeting_event(meeting: Meeting, *, owner: Person, attendees: tuple[Person, ...]) -> EventSpec:
+def meeting_event(
+    meeting: Meeting, *, owner: Person, attendees: tuple[Person, ...], make_link: bool = False
+) -> EventSpec:
     """The provider-neutral event for ``meeting`` as ``owner`` organizes it, inviting ``attendees``.
 
-    The UID is the meeting's and SEQUENCE its ``sequence``, so calendars update in place.
+    The UID is the meeting's and SEQUENCE its ``sequence``, so calendars update in place. The
+    join link, once known, is in the description and the event's link/location; ``make_link``
+    asks the provider to make one (the organizer's Google or Microsoft calendar, see
+    :mod:`scheduling.video`).
     """
     mentor, mentee = meeting.mentor, meeting.mentee
     lines = [
@@ -22,6 +27,8 @@ def meeting_event(meeting: Meeting, *, owner: Person, attendees: tuple[Person, .
     ]
     if meeting.location:
         lines.append(f"Where: {meeting.location}")
+    if meeting.video_url:
+        lines.append(f"Join the video call: {meeting.video_url}")
     return EventSpec(
         uid=meeting.uid,
         summary=f"Flash mentoring: {meeting.topic}",
@@ -32,4 +39,6 @@ def meeting_event(meeting: Meeting, *, owner: Person, attendees: tuple[Person, .
         attendees=tuple(Attendee(p.email, p.name) for p in attendees),
         location=meeting.location,
         sequence=meeting.sequence,
+        video_url=meeting.video_url,
+        online_meeting=make_link,
     )

@@ -101,8 +101,9 @@ def _plan(session: Session) -> None:
 
     pending = [ev for ev in session.info.get(_KEY, ()) if not isinstance(ev, WorkPlanned)]
     if pending:
-        from scheduling import notifications  # in-app copies of request and meeting changes
+        from scheduling import notifications, video  # in-app copies; video meetings' links
 
+        video.assign_links(session, pending)
         notifications.for_events(session, pending)
         timed_work.plan_for_events(session, pending)
     if timed_work.has_planned(session):

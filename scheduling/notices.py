@@ -257,6 +257,14 @@ def meeting_ics(
 CALENDAR_HAS_IT = "Your calendar has it (or its invitation)."
 
 
+def _where(meeting: Meeting) -> list[str]:
+    """Where the meeting is: its location, and the video call's link made for it."""
+    lines = [f"Where: {meeting.location}"] if meeting.location else []
+    if meeting.video_url:
+        lines.append(f"Join the video call: {meeting.video_url}")
+    return lines
+
+
 def meeting_invite(
     meeting: Meeting,
     base_url: str,
@@ -280,7 +288,7 @@ def meeting_invite(
         reply_to = reply_address(person) if reply_address and own and person.id == meeting.mentee_id else None
         ics = meeting_ics(meeting, stamp=stamp, method=own, reply_to=reply_to)[0] if own else None
         when = format_when(meeting.start_at, meeting.end_at, person)
-        where = [f"Where: {meeting.location}"] if meeting.location else []
+        where = _where(meeting)
         if method == CANCEL:
             subject = f"Canceled: {meeting.topic} with {other.name}"
             paragraphs = [f"The meeting with {other.name} on {when} is canceled."]
@@ -310,9 +318,7 @@ def meeting_reminder(meeting: Meeting, base_url: str) -> list[Notice]:
     notices = []
     for person, other in ((meeting.mentor, meeting.mentee), (meeting.mentee, meeting.mentor)):
         when = format_when(meeting.start_at, meeting.end_at, person)
-        paragraphs = [f"Reminder: you meet {other.name} about “{meeting.topic}” on {when}."]
-        if meeting.location:
-            paragraphs.append(f"Where: {meeting.location}")
+        paragraphs = [f"Reminder: you meet {other.name} about “{meeting.topic}” on {when}.", *_where(meeting)]
         notices.append(
             _compose(
                 person,

@@ -50,6 +50,14 @@ INVALID: list[tuple[str, Any]] = [
     ("prefer_other_department", None),
     ("directory_hidden", "false"),
     ("admin_routed", 0),
+    ("video_links", "on"),
+    ("video_url_template", "meet.example.org/{room}"),  # not a web address
+    ("video_url_template", "ftp://meet.example.org/{room}"),
+    ("video_url_template", "https://meet.example.org/{person}"),  # no such placeholder
+    ("video_url_template", "https://meet.example.org/{room!r}"),
+    ("video_url_template", "https://meet.example.org/{room"),
+    ("video_url_template", "https://meet.example.org/" + "x" * 500),
+    ("video_url_template", 5),
 ]
 
 

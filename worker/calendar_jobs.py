@@ -42,11 +42,12 @@ from calendars.base import (
     EventChange,
     EventRef,
     NotFound,
+    ProviderUnavailable,
     PushCapable,
     PushChannel,
     push_support,
 )
-from scheduling import calendar_health
+from scheduling import calendar_health, video
 from scheduling.availability import forget_busy
 from scheduling.calendar_event import meeting_event
 from scheduling.db import utcnow
@@ -154,6 +155,13 @@ class WriteResult:
     created: list[int] = field(default_factory=list)  # person ids
     updated: list[int] = field(default_factory=list)
     canceled: list[int] = field(default_factory=list)
+    link_changed: bool = False  # the organizer's calendar made (or changed) the video link
+    link_pending: bool = False  # ... and is still making it
+
+
+class VideoLinkPending(ProviderUnavailable):
+    """The event is written, but its provider is still making the conference (Google makes a
+    Meet asynchronously): the job fails so that its retry reads the link again."""
 
 
 def write_meeting_events(meeting_id: int, *, session: Session | None = None) -> WriteResult:
@@ -167,10 +175,17 @@ def write_meeting_events(meeting_id: int, *, session: Session | None = None) -> 
         if meeting.state not in ACTIVE_MEETING_STATES:
             return WriteResult()  # finished meetings keep their events as they are
         result = WriteResult()
-        for side in sides_of(db, meeting):
-            _write_side(db, meeting, side, result)
+        make_link = video.calendar_makes_link(db, meeting)
+        for index, side in enumerate(sides_of(db, meeting)):
+            # The organizer's calendar (written first) makes the Meet / Teams link; the copies
+            # written after it carry the link it made.
+            _write_side(db, meeting, side, result, make_link=make_link and index == 0)
         if result.created or result.updated:
             forget_busy([meeting.mentor_id, meeting.mentee_id])
+        if result.link_pending:
+            raise VideoLinkPending(
+                f"the calendar is still making the video link of meeting {meeting.id}; reading it again"
+            )
         return result
 
 
@@ -182,16 +197,30 @@ def _link(db: Session, meeting: Meeting, person: Person) -> CalendarEventLink | 
     )
 
 
-def _write_side(db: Session, meeting: Meeting, side: Side, result: WriteResult) -> None:
+def _keep_video_link(db: Session, meeting: Meeting, ref: EventRef, result: WriteResult) -> None:
+    """Store the join link the organizer's calendar made (the same one on every later write)."""
+    result.link_pending = ref.video_pending and not ref.video_url
+    if ref.video_url and ref.video_url != meeting.video_url:
+        meeting.video_url = ref.video_url
+        result.link_changed = True
+
+
+def _write_side(
+    db: Session, meeting: Meeting, side: Side, result: WriteResult, *, make_link: bool = False
+) -> None:
     tenant = side.account.tenant
     connector = connector_for(tenant)
     owner = identity_for(side.account, side.person)
-    spec = meeting_event(meeting, owner=side.organizer or side.person, attendees=side.attendees)
+    spec = meeting_event(
+        meeting, owner=side.organizer or side.person, attendees=side.attendees, make_link=make_link
+    )
     link = _link(db, meeting, side.person)
     if link is not None and link.tenant_id != tenant.id:
         link = None  # the person moved to another calendar: write it there (the old event stays)
     if link is None:
         ref = connector.create_event(owner, spec)
+        if make_link:
+            _keep_video_link(db, meeting, ref, result)
         try:
             existing = _link(db, meeting, side.person)
             if existing is not None:
@@ -215,7 +244,10 @@ def _write_side(db: Session, meeting: Meeting, side: Side, result: WriteResult) 
             return
         result.created.append(side.person.id)
         return
-    if meeting.sequence > link.synced_sequence:
+    # Also rewritten: the organizer's event whose link is still being made (read it again), and
+    # the copies written before the link was known.
+    awaiting_link = make_link and not meeting.video_url
+    if meeting.sequence > link.synced_sequence or awaiting_link or (result.link_changed and not make_link):
         ref = EventRef(link.calendar_id, link.event_id, link.etag)
         try:
             new_ref = connector.update_event(owner, ref, spec)
@@ -223,6 +255,8 @@ def _write_side(db: Session, meeting: Meeting, side: Side, result: WriteResult) 
             # The event was deleted in the calendar; the sync job cancels the meeting. Do not resurrect it.
             log.info("event of meeting %s is gone from %s's calendar", meeting.id, side.person.id)
             return
+        if make_link:
+            _keep_video_link(db, meeting, new_ref, result)
         link.etag = new_ref.etag
         link.synced_sequence = meeting.sequence
         db.commit()

@@ -85,6 +85,7 @@ class Meeting(TimeRange):
     state: MeetingState
     topic: str
     mode: MeetingMode
+    join_url: str  # the video call's link ("" when there is none)
     mentee: PersonSummary
     mentor: PersonSummary
     uid: str

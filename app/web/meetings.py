@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from app.db import db
 from app.web import bp, conversation_views
 from app.web.common import FormErrors, failed, iso, me, parse_utc, signed_in, span, zone_name
+from scheduling import video
 from scheduling.availability import bookable_slots
 from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError, NotFound, ValidationFailed
@@ -43,9 +44,8 @@ def visible_meeting(meeting_id: int, viewer: Person, *, admin_reads: bool = Fals
 
 
 def join_link(meeting: Meeting) -> str | None:
-    """A video meeting's location is its join link when it is a web address."""
-    loc = (meeting.location or "").strip()
-    return loc if loc.startswith(("https://", "http://")) else None
+    """The video call's link: the one made for the meeting, else a web address given as location."""
+    return video.join_url(meeting) or None
 
 
 @bp.get("/meetings")

@@ -60,6 +60,9 @@ class Meeting(Base):
     topic: Mapped[str] = mapped_column(String(200))
     mode: Mapped[MeetingMode] = mapped_column(str_enum(MeetingMode, 16))
     location: Mapped[str] = mapped_column(String(500), default="")
+    # The video call's join link (``scheduling.video``): the program's template, or the Meet/Teams
+    # meeting the organizer's calendar made; "" for other modes or when the program makes none.
+    video_url: Mapped[str] = mapped_column(String(1300), default="", server_default="")
     # Stable across retries: calendar writes and the iCalendar UID derive from it.
     uid: Mapped[str] = mapped_column(String(200), unique=True)
     sequence: Mapped[int] = mapped_column(Integer, default=0)  # iTIP SEQUENCE

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scheduling.db import Base, UTCDateTime, str_enum, utcnow
@@ -50,6 +50,10 @@ class Program(Base):
     prefer_other_department: Mapped[bool] = mapped_column(default=True)
     directory_hidden: Mapped[bool] = mapped_column(default=False)
     admin_routed: Mapped[bool] = mapped_column(default=False)
+    # Video meetings get a join link: a Google Meet / Teams meeting made by the organizer's
+    # calendar, else the template filled in (``scheduling.video``).
+    video_links: Mapped[bool] = mapped_column(default=False, server_default=false())
+    video_url_template: Mapped[str] = mapped_column(String(500), default="", server_default="")
     # False: people sign in only through the organization's identity provider (SSO only).
     password_signin: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -20,6 +20,7 @@ from scheduling.errors import NotFound, ValidationFailed
 from scheduling.models import AvailabilityMode, MentoringMode, Program
 from scheduling.services.safe_text import storable
 from scheduling.services.transaction import unit_of_work
+from scheduling.video import check_template
 
 SLOT_MINUTES = (15, 20, 30, 45, 60, 90, 120)
 
@@ -113,6 +114,8 @@ SETTINGS: dict[str, Checker] = {
     "prefer_other_department": boolean,
     "directory_hidden": boolean,
     "admin_routed": boolean,
+    "video_links": boolean,
+    "video_url_template": check_template,
 }
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from scheduling import video
 from scheduling.models import Meeting, MeetingRequest, Message, Person
 from scheduling.services import meetings as meeting_service
 from scheduling.services import requests as request_service
@@ -104,6 +105,7 @@ def serialize_meeting(meeting: Meeting, viewer: Person) -> dict[str, Any]:
         "topic": meeting.topic,
         "mode": meeting.mode.value,
         "location": meeting.location,
+        "join_url": video.join_url(meeting),
         "mentee": person_summary(meeting.mentee),
         "mentor": person_summary(meeting.mentor),
         **time_range(meeting.start_at, meeting.end_at, viewer),

@@ -15,6 +15,14 @@ Implements the documented request/response shapes the connector relies on:
   ``exists`` message for every change in its calendar: bodiless POSTs to its ``address`` with
   the ``X-Goog-Channel-*`` / ``X-Goog-Resource-*`` headers, from a background thread.
   Unlike Google, ``address`` may be plain http (the app under test runs on loopback).
+- conferences: with ``conferenceDataVersion=1`` on insert/patch, ``conferenceData.createRequest``
+  (``requestId`` + ``conferenceSolutionKey.type``, one of the calendar's allowed solution types,
+  else 400 "Invalid conference type value.") makes a Google Meet; a repeated ``requestId`` is
+  ignored, and without the parameter (version 0) ``conferenceData`` in the body is ignored, as
+  the API documents. The Meet is made asynchronously: for ``conference_pending_reads`` reads the
+  event shows ``createRequest.status.statusCode: pending`` and no entry points, then ``success``
+  with a ``video`` entry point (``https://meet.google.com/abc-defg-hij``) and ``hangoutLink``.
+  Attendees' copies carry the same conference.
 - injected failures: 429/403 ``rateLimitExceeded``/5xx with ``Retry-After``.
 """
 
@@ -26,6 +34,7 @@ import itertools
 import json
 import re
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -127,6 +136,9 @@ class GoogleFake:
     channels: dict[str, Channel] = field(default_factory=dict)
     channel_max_ttl: timedelta = timedelta(days=30)
     notifier: Notifier = field(default_factory=Notifier)
+    # conferenceProperties.allowedConferenceSolutionTypes of every calendar; reads a new Meet stays pending
+    conference_types: set[str] = field(default_factory=lambda: {"hangoutsMeet"})
+    conference_pending_reads: int = 0
 
     def __post_init__(self) -> None:
         self.store.listeners.append(self._on_change)
@@ -227,6 +239,8 @@ class GoogleFake:
             body["extendedProperties"] = {"private": dict(event.private)}
         if event.rrule:
             body["recurrence"] = [f"RRULE:{event.rrule}"]
+        if event.conference:
+            body.update(self._conference_json(event.conference))
         if event.attendees:
             body["attendees"] = [
                 {
@@ -274,6 +288,52 @@ class GoogleFake:
                 for a in body["attendees"]
             ]
 
+    @staticmethod
+    def _conference_json(conference: dict[str, Any]) -> dict[str, Any]:
+        """``conferenceData`` (and ``hangoutLink``) as the event shows it on this read."""
+        key = {"type": conference["type"]}
+        request = {"requestId": conference["requestId"], "conferenceSolutionKey": key}
+        with conference["lock"]:
+            pending = conference["reads_left"] > 0
+            conference["reads_left"] = max(0, conference["reads_left"] - 1)
+        if pending:
+            return {"conferenceData": {"createRequest": {**request, "status": {"statusCode": "pending"}}}}
+        uri = f"https://meet.google.com/{conference['code']}"
+        return {
+            "hangoutLink": uri,
+            "conferenceData": {
+                "createRequest": {**request, "status": {"statusCode": "success"}},
+                "entryPoints": [{"entryPointType": "video", "uri": uri, "label": uri.removeprefix("https://")}],
+                "conferenceSolution": {"key": {"type": conference["type"]}, "name": "Google Meet"},
+                "conferenceId": conference["code"],
+            },
+        }
+
+    def apply_conference(
+        self, event: FakeEvent, body: dict[str, Any], query: dict[str, str]
+    ) -> tuple[int, Any] | None:
+        """``conferenceData.createRequest`` (read only with ``conferenceDataVersion=1``): a new
+        Meet for a request id not seen on this event; an error answer, or None."""
+        if query.get("conferenceDataVersion") != "1" or "conferenceData" not in body:
+            return None
+        create = (body.get("conferenceData") or {}).get("createRequest")
+        if not create:
+            return None
+        request_id = str(create.get("requestId") or "")
+        kind = str((create.get("conferenceSolutionKey") or {}).get("type") or "")
+        if not request_id:
+            return 400, _error(400, "Missing conference request id.", "required")
+        if kind not in self.conference_types:
+            return 400, _error(400, "Invalid conference type value.", "invalid")
+        if event.conference.get("requestId") == request_id:
+            return None  # "If an ID provided is the same as for the previous request, [it] is ignored."
+        letters = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(10))
+        event.conference = {
+            "requestId": request_id, "type": kind, "code": f"{letters[:3]}-{letters[3:7]}-{letters[7:]}",
+            "reads_left": self.conference_pending_reads, "lock": threading.Lock(),
+        }
+        return None
+
     def handle(self, method: str, path: str, query: dict[str, str], body: Any, user: str) -> tuple[int, Any]:
         rel = path[len(BASE_PATH) :]
         if rel == "freeBusy" and method == "POST":
@@ -307,6 +367,9 @@ class GoogleFake:
         if method == "GET":
             return 200, self.event_json(event, user)
         if method in ("PATCH", "PUT"):
+            refused = self.apply_conference(event, body, query)
+            if refused is not None:
+                return refused
             self.apply_body(event, body)
             self.send_updates.append(query.get("sendUpdates", ""))
             self.store.put(event)
@@ -351,6 +414,9 @@ class GoogleFake:
         event = FakeEvent(
             id=event_id, calendar=calendar, start=datetime.now(UTC), end=datetime.now(UTC), organizer=calendar
         )
+        refused = self.apply_conference(event, body, query)
+        if refused is not None:
+            return refused
         self.apply_body(event, body)
         event.ical_uid = str(body.get("iCalUID") or f"{event_id}@google.com")
         for att in event.attendees:
@@ -384,7 +450,7 @@ class GoogleFake:
                 description=event.description, location=event.location, time_zone=event.time_zone,
                 status=event.status, organizer=event.organizer, attendees=attendees,
                 sequence=event.sequence, ical_uid=event.ical_uid, private=dict(event.private),
-                deleted=event.deleted,
+                deleted=event.deleted, conference=event.conference,
             ))
 
     def attendee_respond(self, attendee: str, event_id: str, response: str, comment: str = "") -> None:

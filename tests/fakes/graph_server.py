@@ -22,6 +22,11 @@ Implements the shapes the connector relies on:
   url)/``DELETE /v1.0/subscriptions/{id}``; expired ones are gone (404). Each change in a
   watched calendar is POSTed as ``{"value": [changeNotification]}`` from a background
   thread. Unlike Graph, the urls may be plain http (the app under test runs on loopback).
+- online meetings: ``isOnlineMeeting: true`` with an ``onlineMeetingProvider`` (default: the
+  calendar's ``defaultOnlineMeetingProvider``) on create or PATCH makes the Teams meeting once;
+  the event then shows ``onlineMeeting.joinUrl``, and it cannot be switched off (400), as the
+  "online meetings in an Outlook calendar" guide documents. ``GET .../calendar`` lists the
+  ``allowedOnlineMeetingProviders``.
 - 403 ``ErrorAccessDenied`` until admin consent is granted; injected 429/503 with ``Retry-After``.
 """
 
@@ -142,6 +147,7 @@ class GraphFake:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     max_subscription_minutes: int = 4230
     notifier: Notifier = field(default_factory=Notifier)
+    online_providers: list[str] = field(default_factory=lambda: ["teamsForBusiness"])  # first: default
 
     def __post_init__(self) -> None:
         self.store.listeners.append(self._on_change)
@@ -247,6 +253,9 @@ class GraphFake:
                 for a in event.attendees
             ],
             "iCalUId": event.ical_uid or event.id,
+            "isOnlineMeeting": bool(event.join_url),
+            "onlineMeetingProvider": event.online_provider or "unknown",
+            "onlineMeeting": {"joinUrl": event.join_url} if event.join_url else None,
         }
         if event.transaction_id:
             body["transactionId"] = event.transaction_id
@@ -275,6 +284,28 @@ class GraphFake:
                 for a in body["attendees"]
             ]
 
+    def apply_online(self, event: FakeEvent, body: dict[str, Any]) -> tuple[int, Any] | None:
+        """``isOnlineMeeting``: true makes the Teams meeting once; once made it stays (400 for
+        false or another provider); an error answer, or None."""
+        if "isOnlineMeeting" not in body:
+            return None
+        provider = str(body.get("onlineMeetingProvider") or self.online_providers[0])
+        if event.join_url:
+            if body["isOnlineMeeting"] is not True or provider != event.online_provider:
+                return 400, _error("ErrorInvalidRequest", "The online meeting cannot be changed or removed.")
+            return None
+        if body["isOnlineMeeting"] is not True:
+            return None
+        if provider not in self.online_providers:
+            return 400, _error("ErrorInvalidRequest", f"{provider} is not allowed for this calendar.")
+        thread = base64.urlsafe_b64encode(secrets.token_bytes(27)).decode().rstrip("=")
+        event.online_provider = provider
+        event.join_url = (
+            f"https://teams.microsoft.com/l/meetup-join/19%3ameeting_{thread}%40thread.v2/0"
+            f"?context=%7b%22Tid%22%3a%22{self.tenant_id}%22%7d"
+        )
+        return None
+
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         if not self.consented:
             return 403, _error("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
@@ -290,7 +321,9 @@ class GraphFake:
         if not self.store.has_calendar(user):
             return 404, _error("ErrorItemNotFound", "The specified object was not found in the store.")
         if rest == "calendar" and method == "GET":
-            return 200, {"id": f"cal-{user}", "name": "Calendar", "canEdit": True}
+            return 200, {"id": f"cal-{user}", "name": "Calendar", "canEdit": True,
+                         "allowedOnlineMeetingProviders": list(self.online_providers),
+                         "defaultOnlineMeetingProvider": self.online_providers[0]}
         if rest == "events" and method == "POST":
             return self._create(user, body)
         if rest == "calendarView/delta" and method == "GET":
@@ -314,6 +347,9 @@ class GraphFake:
         if method == "GET":
             return 200, self.event_json(event, user)
         if method == "PATCH":
+            refused = self.apply_online(event, body)
+            if refused is not None:
+                return refused
             self.apply_body(event, body)
             self.store.put(event)
             return 200, self.event_json(event, user)
@@ -372,6 +408,9 @@ class GraphFake:
             organizer=user,
             transaction_id=tid,
         )
+        refused = self.apply_online(event, body)
+        if refused is not None:
+            return refused
         self.apply_body(event, body)
         self.store.put(event)
         return 201, self.event_json(event, user)

@@ -42,6 +42,9 @@ class FakeEvent:
     transaction_id: str = ""
     show_as: str = "busy"
     private: dict[str, str] = field(default_factory=dict)  # Google extendedProperties.private
+    conference: dict[str, Any] = field(default_factory=dict)  # Google conferenceData, as made
+    online_provider: str = ""  # Graph onlineMeetingProvider once isOnlineMeeting is set
+    join_url: str = ""  # Graph onlineMeeting.joinUrl
     deleted: bool = False
     version: int = 0
 

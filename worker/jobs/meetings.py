@@ -3,7 +3,7 @@ reminder before the meeting."""
 
 from __future__ import annotations
 
-from scheduling import notices, reply_address
+from scheduling import notices, reply_address, video
 from scheduling.db import utcnow
 from scheduling.models import ACTIVE_MEETING_STATES, Meeting, MeetingState
 from worker import calendar_jobs, runtime
@@ -21,6 +21,10 @@ def send_meeting_invite(meeting_id: int, sequence: int) -> int:
         if meeting is None or meeting.sequence != sequence:
             return 0
         if meeting.state not in (*ACTIVE_MEETING_STATES, MeetingState.CANCELED):
+            return 0
+        if video.invitation_waits(db, meeting):  # the Meet / Teams link is on its way
+            video.defer_invitation(db, meeting, now=utcnow())
+            db.commit()
             return 0
         itip = calendar_jobs.itip_methods(db, meeting)
         mailbox = runtime.settings().get("ITIP_REPLY_MAILBOX")
