@@ -6,6 +6,7 @@ from __future__ import annotations
 from scheduling import due_times, notices
 from scheduling.db import utcnow
 from scheduling.errors import InvalidTransition
+from scheduling.loading import request_for_notice
 from scheduling.models import MeetingRequest, RequestState
 from scheduling.services.requests import expire
 from worker import runtime
@@ -15,7 +16,7 @@ from worker.jobs.notices import send_all
 def notify_request_created(request_id: int) -> int:
     """Tell the person asked about a new request (if it still waits for them)."""
     with runtime.session_scope() as db:
-        request = db.get(MeetingRequest, request_id)
+        request = request_for_notice(db, request_id)
         if request is None or request.state != RequestState.PENDING:
             return 0
         items = notices.request_created(request, runtime.base_url())
@@ -25,7 +26,7 @@ def notify_request_created(request_id: int) -> int:
 def notify_request_answered(request_id: int, state: str) -> int:
     """Tell the other side what became of the request (no-op if it moved on since)."""
     with runtime.session_scope() as db:
-        request = db.get(MeetingRequest, request_id)
+        request = request_for_notice(db, request_id)
         if request is None or request.state.value != state:
             return 0
         items = notices.request_answered(request, runtime.base_url())
@@ -40,7 +41,7 @@ def remind_request(request_id: int, manual: bool = False) -> int:
     (``manual``) always sends while the request is pending.
     """
     with runtime.session_scope() as db:
-        request = db.get(MeetingRequest, request_id)
+        request = request_for_notice(db, request_id)
         if request is None or request.state != RequestState.PENDING:
             return 0
         now = utcnow()
@@ -61,7 +62,7 @@ def remind_request(request_id: int, manual: bool = False) -> int:
 def auto_close_request(request_id: int) -> bool:
     """Expire a request nobody finished in time; the mentee is told (via RequestAnswered)."""
     with runtime.session_scope() as db:
-        request = db.get(MeetingRequest, request_id)
+        request = db.get(MeetingRequest, request_id)  # expire() locks it: no joined people
         if request is None:
             return False
         due = due_times.auto_close_at(request)

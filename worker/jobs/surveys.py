@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from scheduling import notices, timed_work
 from scheduling.db import utcnow
-from scheduling.models import Meeting, MeetingState, Person
+from scheduling.loading import meeting_for_notice
+from scheduling.models import MeetingState, Person
 from scheduling.services import surveys
 from worker import runtime
 from worker.jobs.notices import send_once
@@ -15,7 +16,7 @@ def invite_survey(meeting_id: int, end: str | None = None) -> int:
     and plan its reminders. ``end``: the end time the row was planned for; a held meeting
     that moved since waits for its own row."""
     with runtime.session_scope() as db:
-        meeting = db.get(Meeting, meeting_id)
+        meeting = meeting_for_notice(db, meeting_id)
         if meeting is None or meeting.state in (MeetingState.COMPLETED, MeetingState.NOT_HELD):
             return 0  # finished by the survey already (or gone)
         if meeting.state != MeetingState.CANCELED and end is not None and meeting.end_at.isoformat() != end:
@@ -39,7 +40,7 @@ def invite_survey(meeting_id: int, end: str | None = None) -> int:
 def remind_survey(meeting_id: int, round: int) -> int:
     """Reminder number ``round`` to whoever has not answered the survey yet."""
     with runtime.session_scope() as db:
-        meeting = db.get(Meeting, meeting_id)
+        meeting = meeting_for_notice(db, meeting_id)
         if meeting is None:
             return 0
         sent = 0
