@@ -179,6 +179,7 @@ def create_user(session: Session, provider: IdentityProvider, user: User, base_u
             person = add_person(session, check_new_person({
                 "email": email, "name": user.display_name or user_name.partition("@")[0],
                 "title": user.title or "", "roles": ["mentee"]}))
+            person.needs_profile = True  # no zone or skills yet: the first-sign-in profile before Home
         else:
             _apply_user_fields(person, user)
         link = PersonIdentity(provider_id=provider.id, person_id=person.id, user_name=user_name,

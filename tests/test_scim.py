@@ -202,3 +202,16 @@ def test_patch_remove_active_means_the_provider_no_longer_deactivates(client: An
     assert "active" not in _scim(client, "GET", f"/Users/{user_id}", token).get_json()
     db.expire_all()
     assert db.get(Person, int(user_id)).active is True  # type: ignore[union-attr]
+
+
+def test_a_provisioned_newcomer_owes_the_first_sign_in_profile(client: Any, db: Session, token: str) -> None:
+    """A new person from the directory has no zone or skills yet; one imported earlier keeps theirs."""
+    imported = make_mentee(db, email="bea@example.com", time_zone="Europe/Paris")
+    for name in ("cleo@example.com", "bea@example.com"):
+        made = _scim(client, "POST", "/Users", token, {"schemas": [USER], "userName": name,
+                                                        "emails": [{"value": name, "primary": True}]})
+        assert made.status_code == 201, made.get_json()
+    db.expire_all()
+    newcomer = db.scalar(select(Person).where(Person.email == "cleo@example.com"))
+    assert newcomer is not None and newcomer.needs_profile
+    assert not db.get_one(Person, imported.id).needs_profile
