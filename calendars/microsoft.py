@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -57,7 +58,10 @@ DEFAULT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
 GRAPH_SCOPE = ["https://graph.microsoft.com/.default"]
 SCHEDULE_BATCH = 20  # addresses per getSchedule call (kept small: Exchange answers slowly above ~20)
 SCHEDULE_MAX_SPAN = timedelta(days=41)  # "the time period to look up must be less than 42 days"
-BUSY_STATUSES = frozenset({"busy", "oof", "tentative"})
+# The one free/tentative rule (docs/calendars.md): a person is free only where their calendar
+# says free. Graph's freeBusyStatus is free, tentative, busy, oof, workingElsewhere or unknown;
+# tentative (Exchange files an unanswered invitation so) and unknown stay busy.
+FREE_STATUSES = frozenset({"free", "workingelsewhere"})
 PUSH_MAX_LIFETIME = timedelta(minutes=4230)  # Graph's maximum for Outlook event subscriptions
 PUSH_LIFETIME = PUSH_MAX_LIFETIME - timedelta(minutes=30)  # room for our clock running ahead
 PUSH_CHANGE_TYPES = "created,updated,deleted"
@@ -336,7 +340,7 @@ class MicrosoftConnector:
                 continue
             items = []
             for item in info.get("scheduleItems", []):
-                if str(item.get("status", "")).lower() not in BUSY_STATUSES:
+                if str(item.get("status", "")).lower() in FREE_STATUSES:
                     continue
                 s, e = _parse_graph_time(item["start"]), _parse_graph_time(item["end"])
                 s, e = max(s, start), min(e, end)
@@ -373,7 +377,14 @@ class MicrosoftConnector:
         url = str((data.get("onlineMeeting") or {}).get("joinUrl") or "") if spec.online_meeting else ""
         return EventRef(calendar_id, event_id, data.get("@odata.etag", ""), video_url=url)
 
+    def _teams_allowed(self, owner: CalendarIdentity) -> bool:
+        """Whether the owner's calendar offers Teams meetings (``allowedOnlineMeetingProviders``)."""
+        data = self._request("GET", f"/users/{self._user(owner)}/calendar", what="open calendar").json()
+        return TEAMS in (data.get("allowedOnlineMeetingProviders") or [])
+
     def create_event(self, owner: CalendarIdentity, spec: EventSpec) -> EventRef:
+        if spec.online_meeting and not self._teams_allowed(owner):
+            spec = replace(spec, online_meeting=False)  # no Teams here: the caller falls back
         body = {**self._body(spec), "transactionId": spec.uid}
         data = self._request(
             "POST", f"/users/{self._user(owner)}/events", json=body, what="create event"
