@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from scheduling.db import get_row
 from scheduling.errors import NotFound, ValidationFailed
-from scheduling.models import IdentityProvider, Program
+from scheduling.models import IdentityProvider, PersonIdentity, Program
 from scheduling.services.transaction import unit_of_work
 
 # Person fields a claim may fill, and the claims each preset maps to them.
@@ -176,6 +176,18 @@ def provider_for_email(session: Session, email: str) -> IdentityProvider | None:
         if provider.enabled and domain in provider.domains:
             return provider
     return None
+
+
+def linked_people(session: Session, person_ids: list[int]) -> dict[int, str]:
+    """Of these people, those an identity provider knows (signed in or provisioned): id -> its name.
+    They sign in there, so admin pages offer them no password invitation."""
+    if not person_ids:
+        return {}
+    rows = session.execute(select(PersonIdentity.person_id, IdentityProvider.name)
+                           .join(IdentityProvider, IdentityProvider.id == PersonIdentity.provider_id)
+                           .where(PersonIdentity.person_id.in_(person_ids))
+                           .order_by(PersonIdentity.id))
+    return {person_id: name for person_id, name in rows}
 
 
 def password_signin_allowed(session: Session) -> bool:

@@ -18,7 +18,16 @@ from sqlalchemy.orm import Session
 
 from scheduling import identity_providers
 from scheduling.db import utcnow
-from scheduling.models import AccessLink, LinkPurpose, Person, PersonSkill, Skill, TimedWork, WorkKind
+from scheduling.models import (
+    AccessLink,
+    LinkPurpose,
+    Person,
+    PersonIdentity,
+    PersonSkill,
+    Skill,
+    TimedWork,
+    WorkKind,
+)
 from scheduling.passwords import verify_password
 from scheduling.services import access
 from scheduling.services.skills import skill_key
@@ -181,3 +190,28 @@ def test_an_sso_only_program_sends_no_links(client: Any, db: Session, imported: 
     assert mail() == []
     assert db.scalar(select(func.count(AccessLink.id))) == 0
     assert LinkPurpose.RESET.value == "reset"
+
+
+def test_people_known_to_an_identity_provider_get_no_invitation(client: Any, db: Session,
+                                                                imported: Person) -> None:
+    """A mixed program (passwords and SSO): who signs in at the provider is not sent a password link,
+    and the People page says where they sign in instead of offering "Invite"."""
+    provider = identity_providers.create_provider(db, identity_providers.check_fields({
+        "name": "Corp", "issuer": "https://login.example.com", "client_id": "x", "client_secret": "y",
+        "domains": "example.com"}))
+    sam = make_mentee(db, email="sam@example.com", name="Sam Sso", password=None, needs_profile=True)
+    db.add(PersonIdentity(provider_id=provider.id, person_id=sam.id, subject="sam-sub"))
+    db.commit()
+
+    with pytest.raises(access.Conflict, match="Sam Sso signs in through Corp"):
+        access.invite(db, sam)
+    assert access.invite_all(db) == [imported.id]
+
+    login(client, make_admin(db))
+    page = client.get("/admin/people").get_data(as_text=True)
+    rows = {m.group(1): " ".join(m.group(0).split())
+            for m in re.finditer(r"<tr><td>[^<]*</td><td>([^<]*)</td>.*?</tr>", page, re.S)}
+    assert "signs in through Corp; profile pending" in rows["sam@example.com"]
+    assert "Invite" not in rows["sam@example.com"]
+    assert "no password" in rows["imported@example.com"] and "Invite again" in rows["imported@example.com"]
+    assert db.scalar(select(func.count(AccessLink.id)).where(AccessLink.person_id == sam.id)) == 0

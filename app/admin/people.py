@@ -14,6 +14,7 @@ from flask import flash, render_template, request
 from app.admin import bp
 from app.admin.forms import back_to
 from app.db import db
+from scheduling import identity_providers
 from scheduling.errors import DomainError, ImportFailed
 from scheduling.services import access
 from scheduling.services import people as svc
@@ -71,6 +72,7 @@ def _render(*, import_errors: list[tuple[int, str | None, str]] | None = None, i
         max_errors=MAX_ERRORS_SHOWN,
         csv_text=csv_text,
         invited=access.invited_ids(session, [p.id for p in people]),
+        sso=identity_providers.linked_people(session, [p.id for p in people]),
     ), status
 
 

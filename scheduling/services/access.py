@@ -1,9 +1,10 @@
 """Invitations and password resets by emailed one-time link, and the first-sign-in step.
 
-An admin invites one person, or everyone imported who has no password and no open
-invitation; anyone may ask for a reset, and is told the same whether or not the address
-exists. Each link is an :class:`AccessLink` (hashed token, expiry, single use), written
-with a timed work row that makes a worker send the email (``person-<id>-link-<n>``).
+An admin invites one person, or everyone imported who has no password, no open invitation
+and no identity provider to sign in at; anyone may ask for a reset, and is told the same
+whether or not the address exists. Each link is an :class:`AccessLink` (hashed token, expiry,
+single use), written with a timed work row that makes a worker send the email
+(``person-<id>-link-<n>``).
 Setting the password through a link uses it up and retires the person's other open links;
 an invitation also asks for the profile at the first sign-in.
 """
@@ -23,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from scheduling import timed_work
 from scheduling.errors import Conflict, DomainError, ValidationFailed
-from scheduling.identity_providers import password_signin_allowed
-from scheduling.models import AccessLink, LinkPurpose, Person, WorkKind
+from scheduling.identity_providers import linked_people, password_signin_allowed
+from scheduling.models import AccessLink, LinkPurpose, Person, PersonIdentity, WorkKind
 from scheduling.notices import Notice
 from scheduling.passwords import hash_password
 from scheduling.services.people import check_email, check_password, update_profile
@@ -70,6 +71,9 @@ def _check_invitable(session: Session, person: Person) -> None:
     if not password_signin_allowed(session):
         raise Conflict("This program signs people in through their organization only: "
                        "nobody needs an invitation.", "person")
+    provider = linked_people(session, [person.id]).get(person.id)
+    if provider is not None:
+        raise Conflict(f"{person.name} signs in through {provider}: they need no invitation.", "person")
 
 
 def invite(session: Session, person: Person, *, now: datetime | None = None) -> AccessLink:
@@ -92,9 +96,10 @@ def invite_all(session: Session, *, now: datetime | None = None) -> list[int]:
         open_invites = select(AccessLink.person_id).where(
             AccessLink.purpose == LinkPurpose.INVITE, AccessLink.used_at.is_(None),
             AccessLink.expires_at > now)
+        through_sso = select(PersonIdentity.person_id)  # they sign in at their identity provider
         people = session.scalars(select(Person).where(
-            Person.active, Person.password_hash.is_(None), Person.id.not_in(open_invites))
-            .order_by(Person.id)).all()
+            Person.active, Person.password_hash.is_(None), Person.id.not_in(open_invites),
+            Person.id.not_in(through_sso)).order_by(Person.id)).all()
         for person in people:
             _issue(session, person, LinkPurpose.INVITE, now)
         session.commit()
