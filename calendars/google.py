@@ -22,6 +22,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -306,6 +307,13 @@ class GoogleConnector:
         """The query parameter that makes Google read ``conferenceData`` (version 0 ignores it)."""
         return {"conferenceDataVersion": 1} if spec.online_meeting else {}
 
+    def _meet_allowed(self, service: Any, calendar_id: str) -> bool:
+        """Whether the calendar offers Google Meet (``conferenceProperties.allowedConferenceSolutionTypes``):
+        a Workspace with Meet switched off would refuse the create request."""
+        data = self._execute(lambda: service.calendars().get(calendarId=calendar_id), "calendars.get")
+        allowed = (data.get("conferenceProperties") or {}).get("allowedConferenceSolutionTypes") or []
+        return MEET in allowed
+
     def _ref(self, service: Any, calendar_id: str, event: Mapping[str, Any], spec: EventSpec) -> EventRef:
         """The written event's ref; for an online meeting with its join link, read once more
         while Google reports the conference pending (it is made asynchronously)."""
@@ -324,6 +332,9 @@ class GoogleConnector:
         # iCalUID: the meeting's UID, so Google's invitation, the attendee's copy and the app's own
         # mails are one meeting everywhere; the id (derived from it) makes a retried insert a 409.
         body = {"id": event_id, "iCalUID": spec.uid, **self._body(spec)}
+        if spec.online_meeting and not self._meet_allowed(service, calendar_id):
+            spec = replace(spec, online_meeting=False)  # no Meet here: the caller falls back
+            body = {"id": event_id, "iCalUID": spec.uid, **self._body(spec)}
         conference = self._conference(spec)
         try:
             created = self._execute(
@@ -344,6 +355,8 @@ class GoogleConnector:
 
     def update_event(self, owner: CalendarIdentity, ref: EventRef, spec: EventSpec) -> EventRef:
         service = self._service(owner)
+        if spec.online_meeting and not self._meet_allowed(service, ref.calendar_id):
+            spec = replace(spec, online_meeting=False)
         body = self._body(spec)
         conference = self._conference(spec)
         updated = self._execute(

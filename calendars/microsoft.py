@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -376,7 +377,14 @@ class MicrosoftConnector:
         url = str((data.get("onlineMeeting") or {}).get("joinUrl") or "") if spec.online_meeting else ""
         return EventRef(calendar_id, event_id, data.get("@odata.etag", ""), video_url=url)
 
+    def _teams_allowed(self, owner: CalendarIdentity) -> bool:
+        """Whether the owner's calendar offers Teams meetings (``allowedOnlineMeetingProviders``)."""
+        data = self._request("GET", f"/users/{self._user(owner)}/calendar", what="open calendar").json()
+        return TEAMS in (data.get("allowedOnlineMeetingProviders") or [])
+
     def create_event(self, owner: CalendarIdentity, spec: EventSpec) -> EventRef:
+        if spec.online_meeting and not self._teams_allowed(owner):
+            spec = replace(spec, online_meeting=False)  # no Teams here: the caller falls back
         body = {**self._body(spec), "transactionId": spec.uid}
         data = self._request(
             "POST", f"/users/{self._user(owner)}/events", json=body, what="create event"
@@ -384,6 +392,8 @@ class MicrosoftConnector:
         return self._ref(owner.external_id, data["id"], data, spec)
 
     def update_event(self, owner: CalendarIdentity, ref: EventRef, spec: EventSpec) -> EventRef:
+        if spec.online_meeting and not self._teams_allowed(owner):
+            spec = replace(spec, online_meeting=False)
         data = self._request(
             "PATCH",
             f"/users/{self._user(owner)}/events/{quote(ref.event_id, safe='')}",

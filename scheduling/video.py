@@ -114,7 +114,12 @@ def organizer_provider(session: Session, meeting: Meeting) -> str:
 
 
 def calendar_makes_link(session: Session, meeting: Meeting) -> bool:
-    return wants_link(meeting) and organizer_provider(session, meeting) in LINK_MAKING_PROVIDERS
+    """Whether the organizer's calendar is asked for the link: a video meeting that wants one,
+    organized in Google or Microsoft, and not already given the template's link (a calendar that
+    offered no Meet / Teams, or connected after the booking: the link people were told stays)."""
+    if not wants_link(meeting) or organizer_provider(session, meeting) not in LINK_MAKING_PROVIDERS:
+        return False
+    return not meeting.video_url or meeting.video_url != template_link(meeting)
 
 
 LINK_WAIT = timedelta(seconds=20)  # how long the invitation waits between looks for the link

@@ -44,6 +44,7 @@ def google(db: Session, google_fake: GoogleFake) -> Any:
     google_fake.delegation_granted = True
     google_fake.store.failures.clear()
     google_fake.conference_pending_reads = 0
+    google_fake.conference_types = {"hangoutsMeet"}
     return tenants.create_tenant(
         db, name=f"Google {uuid.uuid4().hex[:6]}", provider="google", secret=json.dumps(info),
         config={"domain": "example.com", "api_endpoint": google_fake.api_endpoint, **FAST},
@@ -54,6 +55,7 @@ def google(db: Session, google_fake: GoogleFake) -> Any:
 def microsoft(db: Session, graph_fake: GraphFake) -> Any:
     graph_fake.consented = True
     graph_fake.store.failures.clear()
+    graph_fake.online_providers = ["teamsForBusiness"]
     return tenants.create_tenant(
         db, name=f"Graph {uuid.uuid4().hex[:6]}", provider="microsoft", secret=graph_fake.client_secret,
         config={"tenant_id": graph_fake.tenant_id, "client_id": graph_fake.client_id,
@@ -199,6 +201,65 @@ def test_graph_makes_one_teams_meeting_and_keeps_it_through_a_move(
     assert meeting.video_url == link == event.join_url
     assert f"Join the video call: {link}" in event.description  # the body we write names it too
     assert all(link in text for text in mail_texts(meeting).values())
+
+
+# --- a calendar that offers no conference: the template instead ----------------------------------------
+
+
+def test_google_without_meet_gets_the_template_link_and_moves_without_a_conference(
+    db: Session, google_fake: GoogleFake, google: Any
+) -> None:
+    google_fake.conference_types = set()  # Meet switched off: a createRequest would be refused
+    mentor, mentee = pair(db)
+    google_fake.store.add_calendar(mentor.email)
+    tenants.connect_account(db, person=mentor, tenant=google)
+    meeting = make_meeting(db, program=video_program(db), mentee=mentee, mentor=mentor)
+
+    calendar_jobs.write_meeting_events(meeting.id, session=db)
+    db.refresh(meeting)
+    template = f"https://meet.example.org/{video.room_name(meeting.uid)}"
+    [event] = google_fake.store.live_events(mentor.email)
+    assert meeting.video_url == template and event.conference == {}
+    assert event.location == template and f"Join the video call: {template}" in event.description
+
+    start, end = later(meeting)
+    meeting_svc.reschedule(db, meeting, actor=mentee, start=start, end=end, now=NOW)
+    assert calendar_jobs.write_meeting_events(meeting.id, session=db).updated == [mentor.id]
+    db.refresh(meeting)
+    [event] = google_fake.store.live_events(mentor.email)
+    assert (event.start, event.conference, meeting.video_url) == (start, {}, template)
+
+
+def test_graph_without_teams_gets_the_template_link(
+    db: Session, graph_fake: GraphFake, microsoft: Any
+) -> None:
+    graph_fake.online_providers = ["skypeForBusiness"]
+    mentor, mentee = pair(db)
+    graph_fake.store.add_calendar(mentor.email)
+    tenants.connect_account(db, person=mentor, tenant=microsoft)
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(hour=10, minute=0, second=0, microsecond=0)
+    meeting = make_meeting(db, program=video_program(db), mentee=mentee, mentor=mentor, start=start,
+                           now=datetime.now(UTC))
+    calendar_jobs.write_meeting_events(meeting.id, session=db)
+    db.refresh(meeting)
+    [event] = graph_fake.store.live_events(mentor.email)
+    assert meeting.video_url == f"https://meet.example.org/{video.room_name(meeting.uid)}"
+    assert event.join_url == "" and event.location == meeting.video_url
+
+
+def test_a_link_people_were_told_stays_when_a_google_calendar_is_connected_later(
+    db: Session, google_fake: GoogleFake, google: Any
+) -> None:
+    mentor, mentee = pair(db)
+    meeting = make_meeting(db, program=video_program(db), mentee=mentee, mentor=mentor)
+    told = meeting.video_url
+    assert told.startswith("https://meet.example.org/")  # no calendar at booking: the template
+    google_fake.store.add_calendar(mentor.email)
+    tenants.connect_account(db, person=mentor, tenant=google)
+    calendar_jobs.write_meeting_events(meeting.id, session=db)
+    db.refresh(meeting)
+    [event] = google_fake.store.live_events(mentor.email)
+    assert meeting.video_url == told and event.conference == {} and event.location == told
 
 
 # --- CalDAV and no calendar: the program's template ------------------------------------------------------

@@ -197,12 +197,19 @@ def _link(db: Session, meeting: Meeting, person: Person) -> CalendarEventLink | 
     )
 
 
-def _keep_video_link(db: Session, meeting: Meeting, ref: EventRef, result: WriteResult) -> None:
-    """Store the join link the organizer's calendar made (the same one on every later write)."""
+def _keep_video_link(meeting: Meeting, ref: EventRef, result: WriteResult) -> bool:
+    """Store the join link the organizer's calendar made; when it made none (its calendar offers
+    no Meet / Teams), the program's template link instead. A link people were told stays.
+    Returns whether the event must be written again to carry the fallback link."""
     result.link_pending = ref.video_pending and not ref.video_url
-    if ref.video_url and ref.video_url != meeting.video_url:
-        meeting.video_url = ref.video_url
-        result.link_changed = True
+    if meeting.video_url or result.link_pending:
+        return False
+    link = ref.video_url or video.template_link(meeting)
+    if not link:
+        return False
+    meeting.video_url = link
+    result.link_changed = True
+    return not ref.video_url
 
 
 def _write_side(
@@ -211,43 +218,50 @@ def _write_side(
     tenant = side.account.tenant
     connector = connector_for(tenant)
     owner = identity_for(side.account, side.person)
-    spec = meeting_event(
-        meeting, owner=side.organizer or side.person, attendees=side.attendees, make_link=make_link
-    )
+    organizer = side.organizer or side.person
+    spec = meeting_event(meeting, owner=organizer, attendees=side.attendees, make_link=make_link)
     link = _link(db, meeting, side.person)
     if link is not None and link.tenant_id != tenant.id:
         link = None  # the person moved to another calendar: write it there (the old event stays)
+    rewrite = False
     if link is None:
         ref = connector.create_event(owner, spec)
-        if make_link:
-            _keep_video_link(db, meeting, ref, result)
+        rewrite = make_link and _keep_video_link(meeting, ref, result)
         try:
             existing = _link(db, meeting, side.person)
             if existing is not None:
                 db.delete(existing)
                 db.flush()
-            db.add(
-                CalendarEventLink(
-                    meeting_id=meeting.id,
-                    person_id=side.person.id,
-                    tenant_id=tenant.id,
-                    provider=tenant.provider.value,
-                    calendar_id=ref.calendar_id,
-                    event_id=ref.event_id,
-                    etag=ref.etag,
-                    synced_sequence=meeting.sequence,
-                )
+            link = CalendarEventLink(
+                meeting_id=meeting.id,
+                person_id=side.person.id,
+                tenant_id=tenant.id,
+                provider=tenant.provider.value,
+                calendar_id=ref.calendar_id,
+                event_id=ref.event_id,
+                etag=ref.etag,
+                synced_sequence=meeting.sequence,
             )
+            db.add(link)
             db.commit()
         except IntegrityError:
             db.rollback()  # a concurrent run stored the same event first: nothing more to do
             return
         result.created.append(side.person.id)
-        return
-    # Also rewritten: the organizer's event whose link is still being made (read it again), and
-    # the copies written before the link was known.
+        if not rewrite:
+            return
+    # Also rewritten: the organizer's event whose link is still being made (read it again) or that
+    # gets the fallback link, and the copies written before the link was known.
     awaiting_link = make_link and not meeting.video_url
-    if meeting.sequence > link.synced_sequence or awaiting_link or (result.link_changed and not make_link):
+    if not (
+        rewrite or meeting.sequence > link.synced_sequence or awaiting_link
+        or (result.link_changed and not make_link)
+    ):
+        return
+    for _ in range(2):  # a second time only to carry a fallback link the first write learned
+        if rewrite:
+            make_link = False
+            spec = meeting_event(meeting, owner=organizer, attendees=side.attendees)
         ref = EventRef(link.calendar_id, link.event_id, link.etag)
         try:
             new_ref = connector.update_event(owner, ref, spec)
@@ -255,12 +269,14 @@ def _write_side(
             # The event was deleted in the calendar; the sync job cancels the meeting. Do not resurrect it.
             log.info("event of meeting %s is gone from %s's calendar", meeting.id, side.person.id)
             return
-        if make_link:
-            _keep_video_link(db, meeting, new_ref, result)
+        rewrite = make_link and _keep_video_link(meeting, new_ref, result)
         link.etag = new_ref.etag
         link.synced_sequence = meeting.sequence
         db.commit()
-        result.updated.append(side.person.id)
+        if side.person.id not in result.updated:
+            result.updated.append(side.person.id)
+        if not rewrite:
+            return
 
 
 def cancel_meeting_events(meeting_id: int, *, session: Session | None = None) -> WriteResult:

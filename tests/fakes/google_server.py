@@ -4,6 +4,7 @@ Implements the documented request/response shapes the connector relies on:
 - ``POST /token``: the JWT-bearer grant of a service account (RS256 signature checked
   against the account's public key; ``sub`` = impersonated user, refused unless
   domain-wide delegation is granted) and the refresh-token grant of per-user OAuth.
+- ``GET {base}calendars/{id}`` (``conferenceProperties.allowedConferenceSolutionTypes``).
 - ``POST {base}freeBusy`` (at most 50 items, as the API documents), per-calendar ``errors``.
 - ``{base}calendars/{id}/events``: insert (client ids in base32hex, 409 ``duplicate``),
   get, patch, delete, list with ``pageToken``/``nextPageToken`` and ``syncToken``/
@@ -340,6 +341,9 @@ class GoogleFake:
             return self._freebusy(body)
         if rel == "channels/stop" and method == "POST":
             return self._stop(body, user)
+        cm = re.fullmatch(r"calendars/([^/]+)", rel)
+        if cm and method == "GET":
+            return self._calendar(unquote(cm.group(1)).lower(), user)
         m = re.fullmatch(r"calendars/([^/]+)/events(?:/([^/]+))?", rel)
         if not m:
             return 404, _error(404, "Not Found", "notFound")
@@ -383,6 +387,19 @@ class GoogleFake:
                 self._mirror(event, query, "cancel")
             return 204, None
         return 405, _error(405, "Method not allowed", "badRequest")
+
+    def _calendar(self, calendar: str, user: str) -> tuple[int, Any]:
+        """``calendars.get``: the calendar's metadata, with the conference solutions it allows."""
+        calendar = user if calendar == "primary" else calendar
+        if calendar != user:
+            return 403, _error(403, "Forbidden", "forbidden")
+        if not self.store.has_calendar(calendar):
+            return 404, _error(404, "Not Found", "notFound")
+        return 200, {
+            "kind": "calendar#calendar", "id": calendar, "summary": calendar,
+            "timeZone": self.store.zones.get(calendar, "UTC"),
+            "conferenceProperties": {"allowedConferenceSolutionTypes": sorted(self.conference_types)},
+        }
 
     def _freebusy(self, body: dict[str, Any]) -> tuple[int, Any]:
         items = body.get("items") or []

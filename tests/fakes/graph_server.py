@@ -289,7 +289,7 @@ class GraphFake:
         false or another provider); an error answer, or None."""
         if "isOnlineMeeting" not in body:
             return None
-        provider = str(body.get("onlineMeetingProvider") or self.online_providers[0])
+        provider = str(body.get("onlineMeetingProvider") or (self.online_providers or ["unknown"])[0])
         if event.join_url:
             if body["isOnlineMeeting"] is not True or provider != event.online_provider:
                 return 400, _error("ErrorInvalidRequest", "The online meeting cannot be changed or removed.")
@@ -323,7 +323,7 @@ class GraphFake:
         if rest == "calendar" and method == "GET":
             return 200, {"id": f"cal-{user}", "name": "Calendar", "canEdit": True,
                          "allowedOnlineMeetingProviders": list(self.online_providers),
-                         "defaultOnlineMeetingProvider": self.online_providers[0]}
+                         "defaultOnlineMeetingProvider": (self.online_providers or ["unknown"])[0]}
         if rest == "events" and method == "POST":
             return self._create(user, body)
         if rest == "calendarView/delta" and method == "GET":
