@@ -397,3 +397,16 @@ def test_the_meeting_page_and_the_api_show_her_answer(client: FlaskClient, db: S
     page = client.get(f"/meetings/{meeting.id}").get_data(as_text=True)
     assert "Ada Mentee <span class=\"answer\">(answered “maybe”)</span>" in page
     assert client.get(f"/api/v1/meetings/{meeting.id}").get_json()["mentee_answer"] == "tentative"
+
+
+def test_a_mailbox_that_cannot_sign_still_sends_the_invitation_naming_the_mentor(
+    life: Life, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = {**runtime.settings(), "ITIP_REPLY_MAILBOX": "not an address"}
+    runtime.configure(settings, connection=life.connection)
+    with caplog.at_level(logging.ERROR, logger="worker.jobs.meetings"):
+        _, mentor, mentee = booked(life)
+    mail = invitation(life, mentee)
+    assert str(mail.event()["ORGANIZER"])[7:] == mentor.email
+    assert mail.message["Reply-To"] is None
+    assert any("ITIP_REPLY_MAILBOX must be a plain address" in r.getMessage() for r in caplog.records)

@@ -3,11 +3,16 @@ reminder before the meeting."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from scheduling import notices, reply_address, video
 from scheduling.db import utcnow
-from scheduling.models import ACTIVE_MEETING_STATES, Meeting, MeetingState
+from scheduling.models import ACTIVE_MEETING_STATES, Meeting, MeetingState, Person
 from worker import calendar_jobs, runtime
 from worker.jobs.notices import send_all
+
+log = logging.getLogger(__name__)
 
 
 def send_meeting_invite(meeting_id: int, sequence: int) -> int:
@@ -27,14 +32,26 @@ def send_meeting_invite(meeting_id: int, sequence: int) -> int:
             db.commit()
             return 0
         itip = calendar_jobs.itip_methods(db, meeting)
-        mailbox = runtime.settings().get("ITIP_REPLY_MAILBOX")
-        replies = None
-        if mailbox:
-            replies = lambda person: reply_address.address_for(mailbox, meeting_id, person.id)  # noqa: E731
         items = notices.meeting_invite(
-            meeting, runtime.base_url(), stamp=utcnow(), itip=itip, reply_address=replies
+            meeting, runtime.base_url(), stamp=utcnow(), itip=itip, reply_address=_reply_address(meeting_id)
         )
         return send_all(items, lambda n: f"meeting-{meeting_id}-invite-{sequence}-{n.to[0]}")
+
+
+def _reply_address(meeting_id: int) -> Callable[[Person], str] | None:
+    """Who-answers-where for the invitation when answers by mail are read (``ITIP_REPLY_MAILBOX``).
+
+    A mailbox or keys that cannot sign are logged and the invitation names the mentor as before:
+    it still goes out, and the mentee can still answer on the meeting page."""
+    mailbox = runtime.settings().get("ITIP_REPLY_MAILBOX")
+    if not mailbox:
+        return None
+    try:
+        reply_address.address_for(mailbox, meeting_id, 0)
+    except (ValueError, reply_address.ReplyKeysMissing) as exc:
+        log.error("invitation for meeting %s names the mentor, not a reply address: %s", meeting_id, exc)
+        return None
+    return lambda person: reply_address.address_for(mailbox, meeting_id, person.id)
 
 
 def write_calendar(meeting_id: int) -> dict[str, list[int]]:
