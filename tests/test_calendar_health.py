@@ -145,6 +145,30 @@ def test_graph_refusing_a_fresh_token_breaks_the_connection_at_once(
     assert len(calendar_notes(db, mentor)) == 1
 
 
+def test_admin_consent_withdrawn_in_microsoft_365_breaks_the_connection_and_a_sync_mends_it(
+    db: Session, graph_fake: GraphFake
+) -> None:
+    config = {"tenant_id": graph_fake.tenant_id, "client_id": graph_fake.client_id,
+              "authority_host": graph_fake.base_url, "graph_url": graph_fake.graph_url,
+              "ca_bundle": graph_fake.ca_file, "push": False, **FAST}
+    tenant = tenants.create_tenant(db, name="Fabrikam", provider="microsoft", secret=graph_fake.client_secret,
+                                   config=config)
+    email = f"consent-{uuid.uuid4().hex[:8]}@example.com"
+    graph_fake.store.add_calendar(email)
+    graph_fake.store.failures.clear()
+    mentee = make_mentee(db, email=email)
+    tenants.connect_account(db, person=mentee, tenant=tenant)
+    try:
+        graph_fake.consented = False  # the tenant's admin removed the app's permission
+        result = calendar_jobs.sync_tenant(tenant.id, session=db)
+    finally:
+        graph_fake.consented = True
+    assert result.broken == [mentee.id]
+    assert account(db, mentee).broken_reason.startswith("Access to the calendar is no longer granted")
+    assert calendar_jobs.sync_tenant(tenant.id, session=db).mended == [mentee.id]
+    assert account(db, mentee).health == ConnectionHealth.OK
+
+
 def test_syncs_failing_again_and_again_break_the_connection_and_a_passing_test_mends_it(
     db: Session, radicale_server: DavServer
 ) -> None:
