@@ -227,6 +227,9 @@ class InboundHandler:
                 log.exception("iTIP mail to %r not applied: database error, the sender's server retries",
                               recipient[:200])
                 statuses.append(LATER)
+            except Exception:  # a defect of ours: the mail stays with the sender's server, not lost
+                log.exception("iTIP mail to %r not applied: unexpected error", recipient[:200])
+                statuses.append(LATER)
         return statuses
 
 
