@@ -402,3 +402,16 @@ def test_a_template_is_checked_by_the_service(db: Session) -> None:
     assert program.video_url_template == "https://meet.example.org/x-{meeting_id}"
     update_settings(db, program, {"video_url_template": ""})
     assert program.video_url_template == ""
+
+
+def test_the_api_changes_the_video_settings_and_refuses_a_bad_template(client: Any, db: Session) -> None:
+    program = make_program(db)
+    login(client, make_admin(db))
+    bad = client.patch("/api/v1/program", json={"video_links": True, "video_url_template": "javascript:x"})
+    assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "video_url_template"
+    db.refresh(program)
+    assert (program.video_links, program.video_url_template) == (False, "")
+    good = client.patch("/api/v1/program", json={"video_links": True, "video_url_template": TEMPLATE})
+    assert good.status_code == 200
+    shown = good.get_json()["program"]
+    assert (shown["video_links"], shown["video_url_template"]) == (True, TEMPLATE)
