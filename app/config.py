@@ -29,6 +29,8 @@ def from_env() -> dict[str, Any]:
         "CALENDAR_SYNC_SECONDS": int(env("FLASHMENTOR_CALENDAR_SYNC_SECONDS", "300")),
         # Seconds between rounds that open and renew push channels/subscriptions; 0 turns them off.
         "CALENDAR_PUSH_SECONDS": int(env("FLASHMENTOR_CALENDAR_PUSH_SECONDS", "3600")),
+        # Failed syncs in a row that mark a person's calendar connection broken (scheduling/calendar_health).
+        "CALENDAR_BROKEN_AFTER": int(env("FLASHMENTOR_CALENDAR_BROKEN_AFTER", "3")),
         "SMTP_HOST": env("SMTP_HOST"),
         "SMTP_PORT": int(env("SMTP_PORT", "25")),
         "SMTP_USERNAME": env("SMTP_USERNAME"),

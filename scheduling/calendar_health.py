@@ -11,7 +11,6 @@ through mends it. Nothing here commits: it is part of the caller's transaction.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,18 +23,21 @@ from scheduling import notifications
 from scheduling.db import utcnow
 from scheduling.models import CalendarAccount, ConnectionHealth, NotificationKind, Person
 
-BROKEN_AFTER_ENV = "FLASHMENTOR_CALENDAR_BROKEN_AFTER"
 BROKEN_AFTER = 3  # failed syncs in a row (15 minutes at the default 5-minute round)
 REASON_MAX = 1000
 CALENDAR_PAGE = "/calendar"
+_limits = {"broken_after": BROKEN_AFTER}
+
+
+def configure(*, broken_after: int) -> None:
+    """Start-up (``worker.startup.wire``): failed syncs in a row that break a connection
+    (``FLASHMENTOR_CALENDAR_BROKEN_AFTER``); at least 1."""
+    _limits["broken_after"] = max(1, int(broken_after))
 
 
 def broken_after() -> int:
-    """How many failed syncs in a row break a connection (``FLASHMENTOR_CALENDAR_BROKEN_AFTER``)."""
-    try:
-        return max(1, int(os.environ.get(BROKEN_AFTER_ENV) or BROKEN_AFTER))
-    except ValueError:
-        return BROKEN_AFTER
+    """How many failed syncs in a row break a connection."""
+    return _limits["broken_after"]
 
 
 def reason_for(exc: CalendarError) -> str:

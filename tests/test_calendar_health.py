@@ -7,6 +7,7 @@ person instead of taking them for free, and the next sync or test that gets thro
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
@@ -194,10 +195,24 @@ def test_syncs_failing_again_and_again_break_the_connection_and_a_passing_test_m
     assert (mine.health, mine.failed_syncs, mine.broken_reason) == (ConnectionHealth.OK, 0, "")
 
 
+@pytest.fixture
+def two_failures_break(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """FLASHMENTOR_CALENDAR_BROKEN_AFTER=2, read into the app's config and wired at start-up."""
+    from app import create_app
+
+    monkeypatch.setenv("FLASHMENTOR_CALENDAR_BROKEN_AFTER", "2")
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test"})
+    try:
+        yield
+    finally:
+        app.extensions["db_engine"].dispose()
+        calendar_health.configure(broken_after=calendar_health.BROKEN_AFTER)
+
+
 def test_a_sync_that_fails_less_often_than_the_limit_breaks_nothing(
-    db: Session, radicale_server: DavServer, monkeypatch: pytest.MonkeyPatch
+    db: Session, radicale_server: DavServer, two_failures_break: None
 ) -> None:
-    monkeypatch.setenv(calendar_health.BROKEN_AFTER_ENV, "2")
+    assert calendar_health.broken_after() == 2
     tenant = dav_tenant(db, radicale_server)
     person, path = dav_person(db, radicale_server, tenant)
     auth = (radicale_server.username, radicale_server.password)

@@ -33,6 +33,12 @@ def wire(config: Mapping[str, Any], sessions: Callable[[], Session]) -> None:
     """What every process running domain code needs, once at start-up (``sessions``: the app's)."""
     connect_providers()
     install_busy_cache(config, sessions)
+    from scheduling import calendar_health
+
+    # Failed syncs in a row that break a person's calendar connection.
+    calendar_health.configure(
+        broken_after=config.get("CALENDAR_BROKEN_AFTER") or calendar_health.BROKEN_AFTER
+    )
 
 
 def connect_providers() -> None:
