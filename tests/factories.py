@@ -28,6 +28,7 @@ from scheduling.models import (
     Program,
     WeeklySlot,
 )
+from scheduling.services.surveys import ensure_default_questions
 
 # A Monday, far enough ahead that "now" in tests never collides with the real clock.
 NOW = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
@@ -64,6 +65,8 @@ def make_program(session: Session, **overrides: Any) -> Program:
     values.update(overrides)
     program = Program(**values)
     session.add(program)
+    session.flush()
+    ensure_default_questions(session, program)  # as services.program.create_program does
     session.commit()
     return program
 

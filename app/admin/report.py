@@ -51,7 +51,6 @@ def charts_for(report: dict[str, Any]) -> dict[str, Any]:
 def report_page() -> Any:
     session = db()
     report = program_health(session, get_program(session))
-    session.commit()
     return render_template("admin/report.html", report=report, charts=charts_for(report),
                            backlog=failures.backlog(session))
 

@@ -72,7 +72,6 @@ def _variant() -> SurveyVariant:
 def _rows_from_db(variant: SurveyVariant) -> list[Row]:
     session = db()
     questions = questions_for(session, get_program(session), variant)
-    session.commit()  # the default questions, created on first use, keep their ids
     rows = [
         Row(i, q.id, q.text, q.kind.value, "\n".join(q.choices or []), q.required, False, str(i + 1),
             fixed=q.kind == QuestionKind.TOOK_PLACE, audience=q.audience.value)

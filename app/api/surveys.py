@@ -65,9 +65,7 @@ def list_surveys() -> Any:
 @operation("One survey with its questions (and my answers).", ok=Survey)
 def get_survey(invitation_id: int) -> Any:
     me = require_person()
-    view = svc.survey_view(visible_invitation(invitation_id, me), me)
-    db().commit()  # the first look at a program's survey may have created its default questions
-    return view
+    return svc.survey_view(visible_invitation(invitation_id, me), me)
 
 
 @bp.post("/surveys/<int:invitation_id>")
@@ -86,7 +84,6 @@ def survey_questions_get(query: VariantQuery) -> Any:
     session = db()
     variant = query.variant
     questions = svc.questions_for(session, get_program(session), variant)
-    session.commit()  # keeps the default questions if this was the first look
     return {"variant": variant.value, "questions": [svc.question_dict(q) for q in questions]}
 
 

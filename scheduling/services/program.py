@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from scheduling.errors import NotFound, ValidationFailed
 from scheduling.models import AvailabilityMode, MentoringMode, Program
 from scheduling.services.safe_text import storable
+from scheduling.services.surveys import ensure_default_questions
 from scheduling.services.transaction import unit_of_work
 from scheduling.video import check_template
 
@@ -175,13 +176,16 @@ def update_settings(session: Session, program: Program, changes: Mapping[str, An
 
 
 def create_program(session: Session, **settings: Any) -> Program:
-    """A new program with validated settings (defaults for the rest); one transaction."""
+    """A new program with validated settings (defaults for the rest) and its default survey
+    questions, so reading them never has to create them; one transaction."""
     settings.setdefault("name", "Flash mentoring")
     checked = check_settings(None, settings)
     check_consistency({**column_defaults(), **checked})
     with unit_of_work(session):
         program = Program(**checked)
         session.add(program)
+        session.flush()
+        ensure_default_questions(session, program)
         session.commit()
     return program
 

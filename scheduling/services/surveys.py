@@ -125,10 +125,12 @@ DEFAULT_QUESTIONS: dict[SurveyVariant, tuple[DefaultQuestion, ...]] = {
 def ensure_default_questions(session: Session, program: Program) -> None:
     """Give ``program`` the default question list of each variant it has none for (no commit).
 
-    Idempotent. Only when a set is missing is the program row locked (PostgreSQL;
-    first in the order of ``scheduling.locks``) and the check repeated, so two first
-    calls at once cannot both insert a set while the usual call, which finds both
-    sets, takes no lock.
+    Called when a program is created (``services.program.create_program``, the demo) and
+    again by each survey write (invitation, answer, editor save) for a program made any other
+    way; reads never call it. Idempotent.
+    Only when a set is missing is the program row locked (PostgreSQL; first in the order of
+    ``scheduling.locks``) and the check repeated, so two first calls at once cannot both
+    insert a set while the usual call, which finds both sets, takes no lock.
     """
     have = _variants_present(session, program)
     if have >= set(DEFAULT_QUESTIONS):
@@ -167,12 +169,12 @@ def questions_for(
     session: Session, program: Program, variant: SurveyVariant | str,
     audience: SurveyAudience | None = None,
 ) -> list[SurveyQuestion]:
-    """The active questions of ``variant`` in order (defaults created on first use; no commit).
+    """The active questions of ``variant`` in order; only reads (the defaults exist from the
+    program's creation, see :func:`ensure_default_questions`).
 
     ``audience``: only those a mentor (or a mentee) is asked; None: the whole list, as admins edit it.
     """
     variant = enum_value(SurveyVariant, variant, "variant")
-    ensure_default_questions(session, program)
     query = (
         select(SurveyQuestion)
         .where(
@@ -223,6 +225,7 @@ def replace_questions(
     """
     with unit_of_work(session):
         variant = enum_value(SurveyVariant, variant, "variant")
+        ensure_default_questions(session, program)
         current = questions_for(session, program, variant)
         existing: dict[int, SurveyQuestion] = {
             q.id: q
