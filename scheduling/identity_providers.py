@@ -145,6 +145,39 @@ def create_provider(session: Session, checked: Mapping[str, Any]) -> IdentityPro
     return provider
 
 
+def update_provider(session: Session, provider: IdentityProvider,
+                    fields: Mapping[str, Any]) -> IdentityProvider:
+    """Change what an admin may change without registering the app again: name, domains, a new client
+    secret (an empty one keeps the stored secret: secrets expire and are rotated), just-in-time creation,
+    and whether the provider signs anyone in. Issuer and client id stay (remove and add for those)."""
+    allowed = {"name", "domains", "client_secret", "jit_create", "enabled"}
+    for key in fields:
+        if key not in allowed:
+            raise ValidationFailed(f"{key!r} cannot be changed here.", key)
+    name = str(fields.get("name") or "").strip()[:200] or provider.name
+    domains = check_domains(fields.get("domains")) if "domains" in fields else list(provider.domains)
+    secret = str(fields.get("client_secret") or "").strip()
+    enabled = bool(fields.get("enabled", provider.enabled))
+    with unit_of_work(session):
+        for other in list_providers(session):
+            taken = set(other.domains) & set(domains) if other.id != provider.id else set()
+            if taken:
+                raise ValidationFailed(f"{sorted(taken)[0]} already signs in through {other.name}.",
+                                       "domains")
+        if not enabled and not password_signin_allowed(session) and not any(
+                p.enabled for p in list_providers(session) if p.id != provider.id):
+            raise ValidationFailed("Switch password sign-in on before switching off the last identity "
+                                   "provider, or nobody could sign in.", "enabled")
+        provider.name = name
+        provider.domains = domains
+        if secret:
+            provider.client_secret = secret
+        provider.jit_create = bool(fields.get("jit_create", provider.jit_create))
+        provider.enabled = enabled
+        session.commit()
+    return provider
+
+
 def delete_provider(session: Session, provider: IdentityProvider) -> None:
     """Remove a provider, its links, SCIM tokens and groups; the people themselves stay."""
     with unit_of_work(session):

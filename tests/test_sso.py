@@ -277,3 +277,49 @@ def test_entra_preset_builds_the_issuer_from_the_tenant() -> None:
     google = identity_providers.check_fields({"preset": "google", "client_id": "abc", "client_secret": "x",
                                               "domains": "example.com"})
     assert google["issuer"] == "https://accounts.google.com"
+
+
+def test_admin_replaces_the_client_secret_and_switches_a_provider_off(
+        app: Any, client: Any, db: Session, op: OpenIDProvider, idp: IdentityProvider) -> None:
+    """Secrets expire: a new one is entered on the provider's page (empty keeps it). Switched off,
+    the provider signs nobody in; the last one cannot be switched off in an SSO-only program."""
+    from tests.factories import login
+
+    admin_browser = app.test_client()
+    login(admin_browser, make_admin(db, email="ida@example.org"))
+    make_mentee(db, email="bob@example.com")
+    form = {"name": "Example Corp", "domains": "example.com", "jit_create": "on", "enabled": "on"}
+    page = admin_browser.get(f"/admin/identity/{idp.id}").get_data(as_text=True)
+    assert 'value="example.com"' in page and op.client_secret not in page
+
+    saved = admin_browser.post(f"/admin/identity/{idp.id}", data={**form, "client_secret": "an-old-secret"})
+    assert saved.status_code == 303
+    resp = sso(client, op, "bob")  # the provider's token endpoint refuses the wrong secret
+    assert resp.status_code == 401 and signed_in_id(client) is None
+    assert admin_browser.post(f"/admin/identity/{idp.id}",
+                              data={**form, "client_secret": op.client_secret}).status_code == 303
+    assert admin_browser.post(f"/admin/identity/{idp.id}", data=form).status_code == 303  # kept
+    assert sso(client, op, "bob").headers["Location"] == "/home"
+    client.post("/signout")
+
+    other = identity_providers.create_provider(db, identity_providers.check_fields({
+        "name": "Other", "issuer": "https://login.example.org", "client_id": "x", "client_secret": "y",
+        "domains": "example.org"}))
+    path = f"/admin/identity/{idp.id}"
+    clash = admin_browser.post(path, data={**form, "domains": "example.com, example.org"})
+    assert clash.status_code == 422
+    assert "example.org already signs in through Other" in clash.get_data(as_text=True)
+    identity_providers.delete_provider(db, other)
+    identity_providers.set_password_signin(db, False)
+    last = admin_browser.post(f"/admin/identity/{idp.id}", data={**form, "enabled": ""})
+    assert last.status_code == 422 and "Switch password sign-in on" in last.get_data(as_text=True)
+    db.expire_all()
+    assert idp.enabled and idp.domains == ["example.com"] and idp.client_secret == op.client_secret
+
+    identity_providers.set_password_signin(db, True)
+    assert admin_browser.post(f"/admin/identity/{idp.id}", data={**form, "enabled": ""}).status_code == 303
+    routed = client.post("/signin/sso", data={"email": "bob@example.com"})
+    assert routed.status_code == 422 and "No single sign-on" in routed.get_data(as_text=True)
+    assert client.get(f"/signin/sso/{idp.id}/start").status_code == 403
+    login(client, db.scalar(select(Person).where(Person.email == "bob@example.com")))
+    assert client.post(f"/admin/identity/{idp.id}", data=form).status_code == 403  # not an admin

@@ -84,6 +84,38 @@ def identity_create() -> Any:
     return back_to("sso_admin.identity_page")
 
 
+def _render_edit(provider: Any, *, errors: dict[str, str] | None = None,
+                 posted: dict[str, Any] | None = None, status: int = 200) -> Any:
+    shown = identity_providers.describe(provider)
+    values = posted or {"name": shown["name"], "domains": ", ".join(shown["domains"]),
+                        "jit_create": shown["jit_create"], "enabled": shown["enabled"]}
+    return render_template("sso/edit.html", provider=shown, values=values, errors=errors or {}), status
+
+
+@admin_bp.get("/<int:provider_id>")
+def identity_edit(provider_id: int) -> Any:
+    return _render_edit(identity_providers.get_provider(db(), provider_id))
+
+
+@admin_bp.post("/<int:provider_id>")
+def identity_update(provider_id: int) -> Any:
+    provider = identity_providers.get_provider(db(), provider_id)
+    fields: dict[str, Any] = {"name": form_text("name"), "domains": form_text("domains"),
+                              "client_secret": request.form.get("client_secret") or "",
+                              "jit_create": request.form.get("jit_create") == "on",
+                              "enabled": request.form.get("enabled") == "on"}
+    try:
+        identity_providers.update_provider(db(), provider, fields)
+    except DomainError as exc:
+        db().rollback()
+        posted = {k: v for k, v in fields.items() if k != "client_secret"}
+        return _render_edit(provider, errors={exc.field or "_form": exc.message}, posted=posted,
+                            status=exc.status if exc.status < 500 else 422)
+    flash(f"Identity provider {provider.name!r} saved"
+          + (" with its new client secret." if fields["client_secret"].strip() else "."), "success")
+    return back_to("sso_admin.identity_page")
+
+
 @admin_bp.post("/<int:provider_id>/delete")
 def identity_delete(provider_id: int) -> Any:
     session = db()

@@ -90,6 +90,8 @@ def sso_callback() -> Any:
         return _refused("The identity provider's answer has no authorization code. Start again.", 400)
     try:
         provider = identity_providers.get_provider(db(), pending["provider_id"])
+        if not provider.enabled:  # switched off between the start and the answer
+            return _refused(f"Sign-in through {provider.name} is switched off.", 403)
         claims, id_token = oidc.finish(provider, code=code, redirect_uri=redirect_uri(),
                                        code_verifier=pending["verifier"], nonce=pending["nonce"])
         person = sign_in(db(), provider, claims)

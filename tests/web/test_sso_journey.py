@@ -63,6 +63,11 @@ def admin_adds_the_identity_provider(page: Any, base: str, op: OpenIDProvider) -
     expect(row).not_to_contain_text(op.client_secret)
     shot(page, "sso-admin-provider-added")
     assert_accessible(page)
+    page.get_by_role("link", name="Change Example Corp").click()  # where a new client secret goes
+    expect(page.get_by_role("heading", name="Change Example Corp")).to_be_visible()
+    expect(page.get_by_label("Email domains")).to_have_value("example.com")
+    assert_accessible(page)
+    page.get_by_role("link", name="Back").click()
 
 
 def newcomer_signs_in_through_the_provider(page: Any, base: str) -> None:
