@@ -41,6 +41,15 @@ def meeting_reminder_at(meeting: Meeting) -> datetime | None:
     return meeting.start_at - timedelta(hours=hours)
 
 
+def action_plan_reminder_at(meeting: Meeting) -> datetime | None:
+    """The reminder of a meeting's agreed action plan to both sides, the program's days after
+    it was (last) recorded; None without a plan or with the reminder switched off."""
+    days = meeting.request.program.action_plan_reminder_days
+    if not days or not meeting.action_plan or meeting.action_plan_at is None:
+        return None
+    return meeting.action_plan_at + timedelta(days=days)
+
+
 def survey_at(meeting: Meeting, *, now: datetime) -> datetime:
     """The survey a few hours after the meeting ends; for a canceled meeting, that long
     after the cancellation (``now``)."""

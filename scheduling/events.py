@@ -59,6 +59,13 @@ class MeetingFinished(DomainEvent):
 
 
 @dataclass(frozen=True)
+class ActionPlanRecorded(DomainEvent):
+    """Either side recorded (or rewrote) the meeting's agreed next step."""
+
+    meeting_id: int
+
+
+@dataclass(frozen=True)
 class CalendarConnected(DomainEvent):
     """A person connected (or reconnected) their calendar through a tenant."""
 

@@ -330,6 +330,22 @@ def meeting_reminder(meeting: Meeting, base_url: str) -> list[Notice]:
     return notices
 
 
+def action_plan_reminder(meeting: Meeting, base_url: str) -> list[Notice]:
+    """To both sides, some days after the meeting: the next step they agreed on."""
+    notices = []
+    for person, other in ((meeting.mentee, meeting.mentor), (meeting.mentor, meeting.mentee)):
+        when = format_when(meeting.start_at, None, person)
+        paragraphs = [
+            f"After your meeting with {other.name} about “{meeting.topic}” ({when}) you agreed on this "
+            "next step:",
+            meeting.action_plan,
+            "How is it going? You can update the plan or write to each other on the meeting page.",
+        ]
+        notices.append(_compose(person, f"Your action plan: {meeting.topic}", paragraphs,
+                                link=("Open the meeting", _url(base_url, f"/meetings/{meeting.id}"))))
+    return notices
+
+
 # --- surveys --------------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, func, literal_column, select
+from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from scheduling.csv_cells import csv_writer
@@ -78,6 +78,7 @@ def program_health(
         "meetings_per_month": _meetings_per_month(session, program, dialect),
         "surveys": _survey_results(session, program),
         "skills": _skills(session, program, top_skills),
+        "meetings_by_skill": _meetings_by_skill(session, program),
         "decline_reasons": _decline_reasons(session, program),
         "conversations": messages.message_counts(session, program),
         "skill_changes": followups.skill_changes(session, program)["by_skill"],
@@ -368,6 +369,45 @@ def _skills(session: Session, program: Program, limit: int) -> list[dict[str, An
     return ranked[:limit]
 
 
+SKILL_MEETING_COLUMNS = ("requests", "held", "upcoming", "not_held", "canceled", "action_plans")
+
+
+def _meetings_by_skill(session: Session, program: Program) -> list[dict[str, Any]]:
+    """Per skill a request named (so outcomes tie to skills): requests, their meetings by outcome,
+    and the held meetings that closed with an action plan; most held first."""
+    table: dict[str, dict[str, Any]] = {}
+
+    def row(name: str) -> dict[str, Any]:
+        return table.setdefault(name, {"skill": name, **dict.fromkeys(SKILL_MEETING_COLUMNS, 0)})
+
+    for name, n in session.execute(
+        select(Skill.name, func.count(MeetingRequest.id))
+        .join(MeetingRequest, MeetingRequest.skill_id == Skill.id)
+        .where(MeetingRequest.program_id == program.id)
+        .group_by(Skill.name)
+    ):
+        row(name)["requests"] = int(n)
+    planned = func.sum(case((Meeting.action_plan != "", 1), else_=0))
+    for name, state, n, plans in session.execute(
+        select(Skill.name, Meeting.state, func.count(Meeting.id), planned)
+        .join(MeetingRequest, MeetingRequest.skill_id == Skill.id)
+        .join(Meeting, Meeting.request_id == MeetingRequest.id)
+        .where(MeetingRequest.program_id == program.id)
+        .group_by(Skill.name, Meeting.state)
+    ):
+        entry, state = row(name), MeetingState(state)
+        if state == MeetingState.COMPLETED:
+            entry["held"] += int(n)
+        elif state == MeetingState.NOT_HELD:
+            entry["not_held"] += int(n)
+        elif state == MeetingState.CANCELED:
+            entry["canceled"] += int(n)
+        else:
+            entry["upcoming"] += int(n)
+        entry["action_plans"] += int(plans or 0)
+    return sorted(table.values(), key=lambda r: (-r["held"], -r["requests"], r["skill"].casefold()))
+
+
 # --- helpers ------------------------------------------------------------------------------------
 
 
@@ -450,6 +490,11 @@ def health_csv(report: dict[str, Any]) -> str:
         "skills",
         ["skill", "requested", "wanted", "offered"],
         [[s["skill"], s["requested"], s["wanted"], s["offered"]] for s in report["skills"]],
+    )
+    section(
+        "meetings_by_skill",
+        ["skill", *SKILL_MEETING_COLUMNS],
+        [[s["skill"], *[s[c] for c in SKILL_MEETING_COLUMNS]] for s in report["meetings_by_skill"]],
     )
     section("decline_reasons", ["reason", "count"], [[r, n] for r, n in report["decline_reasons"].items()])
     section(

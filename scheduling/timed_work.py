@@ -26,6 +26,7 @@ from scheduling import due_times
 from scheduling.db import utcnow
 from scheduling.errors import InvalidTransition, NotFound
 from scheduling.events import (
+    ActionPlanRecorded,
     CalendarConnected,
     DomainEvent,
     MeetingCanceled,
@@ -176,6 +177,8 @@ def plan_for_events(session: Session, events: Iterable[DomainEvent], *, now: dat
             _meeting_on(session, ev.meeting_id, now)
         elif isinstance(ev, MeetingCanceled):
             _meeting_canceled(session, ev.meeting_id, now)
+        elif isinstance(ev, ActionPlanRecorded):
+            _action_plan_recorded(session, ev.meeting_id)
         elif isinstance(ev, CalendarConnected):
             key = f"tenant-{ev.tenant_id}-push-{ev.person_id}-connected"
             plan(session, WorkKind.ENSURE_PUSH, key, due_at=now, args=[ev.tenant_id, ev.person_id])
@@ -254,6 +257,17 @@ def _meeting_canceled(session: Session, meeting_id: int, now: datetime) -> None:
     cancel(session, meeting_key(meeting.id, "reminder"))
     plan(session, WorkKind.SURVEY_INVITE, meeting_key(meeting.id, "survey"),
          due_at=due_times.survey_at(meeting, now=now), args=[meeting.id])
+
+
+def _action_plan_recorded(session: Session, meeting_id: int) -> None:
+    """One reminder row per meeting: a rewritten plan re-times it (the job checks the version)."""
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None:
+        return
+    when = due_times.action_plan_reminder_at(meeting)
+    stamp = meeting.action_plan_at.isoformat() if meeting.action_plan_at is not None else ""
+    _plan_or_cancel(session, WorkKind.ACTION_PLAN_REMINDER, meeting_key(meeting.id, "action-plan-reminder"),
+                    when, [meeting.id, stamp])
 
 
 def plan_survey_reminders(session: Session, meeting: Meeting, *, invited_at: datetime) -> list[str]:

@@ -307,6 +307,7 @@ def test_csv_has_one_section_per_table_with_stable_columns(report: dict[str, Any
         "survey_questions",
         "survey_choices",
         "skills",
+        "meetings_by_skill",
         "decline_reasons",
         "skill_changes_after_meetings",
     ]

@@ -17,6 +17,7 @@ from app.db import db
 from scheduling.db import get_row
 from scheduling.errors import NotFound
 from scheduling.models import Meeting, MeetingState, Person
+from scheduling.services import action_plans
 from scheduling.services import meetings as svc
 from scheduling.services.serialize import serialize_meeting
 
@@ -27,6 +28,10 @@ class MeetingQuery(ParticipantQuery):
 
 class CancelIn(Input):
     reason: Text = ""
+
+
+class ActionPlanIn(Input):
+    action_plan: Text = ""
 
 
 class RescheduleIn(Input):
@@ -76,4 +81,14 @@ def reschedule_meeting(meeting_id: int, body: RescheduleIn) -> Any:
     me = require_person()
     meeting = visible_meeting(meeting_id, me)
     svc.reschedule(db(), meeting, actor=me, start=body.start, end=body.end)
+    return serialize_meeting(meeting, me)
+
+
+@bp.put("/meetings/<int:meeting_id>/action-plan")
+@operation("Record (or rewrite) the next step both sides agreed on, after the meeting; both are reminded "
+           "of it later.", ok=MeetingOut, body=ActionPlanIn)
+def put_action_plan(meeting_id: int, body: ActionPlanIn) -> Any:
+    me = require_person()
+    meeting = visible_meeting(meeting_id, me)
+    action_plans.record_plan(db(), meeting, me, body.action_plan)
     return serialize_meeting(meeting, me)

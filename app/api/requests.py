@@ -34,6 +34,7 @@ from scheduling.models import (
     RequestState,
 )
 from scheduling.services import requests as svc
+from scheduling.services.program import get_program
 from scheduling.services.serialize import serialize_meeting, serialize_request
 
 
@@ -48,6 +49,12 @@ class NewRequest(Input):
     mode: one_of(MeetingMode) = MeetingMode.VIDEO  # type: ignore[valid-type]
     location: Text = ""
     times: list[TimeIn]
+    skill: Text = ""  # a catalogue skill (any spelling or alias) the request is about
+    goals: Text = ""  # what the mentee wants from the meeting
+
+
+class GoalsIn(Input):
+    goals: Text = ""
 
 
 class AcceptIn(Input):
@@ -77,10 +84,7 @@ def current_program(program_id: int | None = None) -> Program:
         if program is None:
             raise NotFound("No such program.", "program_id")
         return program
-    program = session.scalars(select(Program).order_by(Program.id).limit(1)).first()
-    if program is None:
-        raise NotFound("No mentoring program is set up yet.")
-    return program
+    return get_program(session)
 
 
 def load_person(person_id: int, field: str) -> Person:
@@ -132,6 +136,8 @@ def create_request(body: NewRequest) -> Any:
         location=body.location,
         times=time_pairs(body.times),
         initiated_by=initiated_by,
+        skill=body.skill or None,
+        goals=body.goals,
     )
     return request_view(req, me), 201, {"Location": url_for("api.get_request", request_id=req.id)}
 
@@ -175,6 +181,16 @@ def accept_request(request_id: int, body: AcceptIn) -> Any:
     else:
         meeting = svc.accept(db(), req, actor=me, proposed_time_id=time_id)
     return {"request": request_view(req, me), "meeting": serialize_meeting(meeting, me)}
+
+
+@bp.put("/requests/<int:request_id>/goals")
+@operation("The mentee states (or rewrites) their goals for the meeting, until it starts.", ok=Request,
+           body=GoalsIn)
+def put_request_goals(request_id: int, body: GoalsIn) -> Any:
+    me = require_person()
+    req = visible_request(request_id, me)
+    svc.set_goals(db(), req, me, body.goals)
+    return request_view(req, me)
 
 
 @bp.post("/requests/<int:request_id>/counter")

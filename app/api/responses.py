@@ -65,6 +65,8 @@ class Request(Out):
     initiated_by: str
     topic: str
     description: str
+    skill: str | None
+    goals: str
     mode: MeetingMode
     location: str | None
     mentee: PersonSummary
@@ -79,6 +81,12 @@ class Request(Out):
     actions: list[str]
 
 
+class ActionPlan(Out):
+    text: str
+    by_id: int
+    at: Moment
+
+
 class Meeting(TimeRange):
     id: int
     request_id: int
@@ -90,6 +98,9 @@ class Meeting(TimeRange):
     mentor: PersonSummary
     uid: str
     sequence: int
+    skill: str | None
+    goals: str
+    action_plan: ActionPlan | None
     created_at: Moment
     actions: list[str]
 

@@ -53,6 +53,7 @@ from app.web import (  # noqa: E402,F401
     notifications,
     oauth,
     offers,
+    plans,
     profile,
     referrals,
     requests,

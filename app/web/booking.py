@@ -14,6 +14,7 @@ from itertools import groupby
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
+from sqlalchemy import select
 
 from app.db import db
 from app.web import bp
@@ -36,9 +37,10 @@ from scheduling import matching
 from scheduling.availability import bookable_slots
 from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError, ValidationFailed
-from scheduling.models import MeetingMode, Person, RequestKind
+from scheduling.models import MeetingMode, Person, RequestKind, Skill, SkillRelation
 from scheduling.services import modes
 from scheduling.services import requests as svc
+from scheduling.services.skills import find_skill
 from scheduling.services.validation import enum_value, text
 
 DRAFT = "request_draft"
@@ -97,6 +99,26 @@ def check_details(form: Any) -> tuple[dict[str, str], FormErrors]:
     return details, errors
 
 
+def check_about(form: Any, details: dict[str, str], errors: FormErrors) -> None:
+    """The skill the request is about (from the catalogue, optional) and the mentee's goals."""
+    details["skill"] = (form.get("skill") or "").strip()
+    details["goals"] = (form.get("goals") or "").strip()
+    if details["skill"] and find_skill(db(), details["skill"]) is None:
+        errors["skill"] = "Choose a skill from the list (or none)."
+    try:
+        text(details["goals"], "goals", max_length=svc.GOALS_MAX)
+    except DomainError as exc:
+        errors["goals"] = exc.message
+
+
+def skill_options(mentor: Person) -> list[tuple[str, str]]:
+    """Catalogue skills for the request form: the mentor's offered skills first, then the rest."""
+    offered = sorted({ps.skill.name for ps in mentor.skills if ps.relation == SkillRelation.OFFERS},
+                     key=str.casefold)
+    rest = [n for n in db().scalars(select(Skill.name).order_by(Skill.name)) if n not in offered]
+    return [(n, f"{n} (offered by {mentor.name})") for n in offered] + [(n, n) for n in rest]
+
+
 def _routed(mentor: Person) -> Any:
     """In an admin-routed program mentees do not book: they send preferences to the admins instead."""
     if program().admin_routed:
@@ -134,6 +156,7 @@ def request_start(mentor_id: int) -> Any:
         details["topic"] = (request.args.get("topic") or "").strip()[:svc.TOPIC_MAX]
     if request.method == "POST":
         details, errors = check_details(request.form)
+        check_about(request.form, details, errors)
         details["kind"] = (request.form.get("kind") or kinds[0].value).strip()
         if details["kind"] not in {k.value for k in kinds}:
             errors["kind"] = "Choose " + " or ".join(modes.MODE_LABELS[k] for k in kinds) + "."
@@ -142,7 +165,8 @@ def request_start(mentor_id: int) -> Any:
             target = "web.request_propose" if request.form.get("next") == "propose" else "web.request_time"
             return redirect(url_for(target, mentor_id=mentor.id))
     page = render_template("web/request_form.html", me=person, mentor=mentor, details=details,
-                           errors=errors, modes=MODES, kinds=kinds, kind_labels=KIND_LABELS)
+                           errors=errors, modes=MODES, kinds=kinds, kind_labels=KIND_LABELS,
+                           skills=skill_options(mentor))
     return page, 422 if errors else 200
 
 
@@ -223,7 +247,7 @@ def _create(
     req = svc.request_meeting(
         db(), program=program(), mentee=person, mentor=mentor, topic=draft["topic"],
         description=draft["description"], mode=draft["mode"], location=draft["location"], times=times,
-        kind=draft.get("kind") or None,
+        kind=draft.get("kind") or None, skill=draft.get("skill") or None, goals=draft.get("goals") or "",
     )
     session.pop(DRAFT, None)
     flash(f"Request sent to {mentor.name}.", "info")
@@ -248,7 +272,8 @@ def request_time(mentor_id: int) -> Any:
             return _create(person, mentor, draft, times)
         except DomainError as exc:
             failed(exc)
-            errors.add(exc, {"times": "slot", "topic": "form", "description": "form", "location": "form"})
+            errors.add(exc, {"times": "slot", "topic": "form", "description": "form", "location": "form",
+                             "skill": "form", "goals": "form"})
     return _time_page(person, mentor, draft, errors, chosen)
 
 
@@ -283,6 +308,7 @@ def request_propose(mentor_id: int) -> Any:
                 raise
         except DomainError as exc:
             failed(exc)
-            errors.add(exc, {"topic": "form", "description": "form", "location": "form", "times": "time0"})
+            errors.add(exc, {"topic": "form", "description": "form", "location": "form", "times": "time0",
+                             "skill": "form", "goals": "form"})
     return render_template("web/request_propose.html", me=person, mentor=mentor, draft=draft, rows=rows,
                            errors=errors, zone=zone_name(person), program=prog), 422 if errors else 200

@@ -36,7 +36,7 @@ from scheduling.models.meetings import (
     Meeting,
     MeetingState,
 )
-from scheduling.models.messages import Message
+from scheduling.models.messages import DirectMessage, Message
 from scheduling.models.notifications import (
     EmailChoice,
     EmailState,
@@ -81,6 +81,7 @@ __all__ = [
     "ConnectionHealth",
     "DatedSlot",
     "DeclineReason",
+    "DirectMessage",
     "EmailChoice",
     "EmailState",
     "FollowUp",

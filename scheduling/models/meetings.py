@@ -66,6 +66,10 @@ class Meeting(Base):
     # Stable across retries: calendar writes and the iCalendar UID derive from it.
     uid: Mapped[str] = mapped_column(String(200), unique=True)
     sequence: Mapped[int] = mapped_column(Integer, default=0)  # iTIP SEQUENCE
+    # The next step both sides agreed on, recorded by either after the meeting (reminded later).
+    action_plan: Mapped[str] = mapped_column(Text, default="", server_default="")
+    action_plan_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    action_plan_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     canceled_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
     # The mentee's answer to the current version's invitation (None: not answered, or the time

@@ -56,4 +56,9 @@ class Program(Base):
     video_url_template: Mapped[str] = mapped_column(String(500), default="", server_default="")
     # False: people sign in only through the organization's identity provider (SSO only).
     password_signin: Mapped[bool] = mapped_column(default=True)
+    # What this program calls its two sides ("mentee"/"mentor" unless the admin renames them).
+    mentee_term: Mapped[str] = mapped_column(String(40), default="mentee", server_default="mentee")
+    mentor_term: Mapped[str] = mapped_column(String(40), default="mentor", server_default="mentor")
+    # Days after an action plan is recorded that both sides are reminded of it (None: no reminder).
+    action_plan_reminder_days: Mapped[int | None] = mapped_column(Integer, default=14, server_default="14")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

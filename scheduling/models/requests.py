@@ -13,7 +13,7 @@ from scheduling.db import Base, UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
     from scheduling.models.meetings import Meeting
-    from scheduling.models.people import Person
+    from scheduling.models.people import Person, Skill
     from scheduling.models.program import Program
 
 
@@ -68,6 +68,10 @@ class MeetingRequest(Base):
     )
     topic: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    # The catalogue skill the request is about (optional), so outcomes can be counted per skill.
+    skill_id: Mapped[int | None] = mapped_column(ForeignKey("skills.id", ondelete="SET NULL"), index=True)
+    # What the mentee wants out of the meeting, stated before it (the mentor reads it to prepare).
+    goals: Mapped[str] = mapped_column(Text, default="", server_default="")
     mode: Mapped[MeetingMode] = mapped_column(
         str_enum(MeetingMode, 16), default=MeetingMode.VIDEO
     )
@@ -92,6 +96,7 @@ class MeetingRequest(Base):
     program: Mapped[Program] = relationship()
     mentee: Mapped[Person] = relationship(foreign_keys=[mentee_id])
     mentor: Mapped[Person] = relationship(foreign_keys=[mentor_id])
+    skill: Mapped[Skill | None] = relationship()
     proposed_times: Mapped[list[ProposedTime]] = relationship(
         back_populates="request", cascade="all, delete-orphan", order_by="ProposedTime.start_at",
         lazy="selectin",

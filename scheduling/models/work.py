@@ -32,6 +32,7 @@ class WorkKind(enum.StrEnum):
     MEETING_REMINDER = "meeting.reminder"
     SURVEY_INVITE = "meeting.survey"
     SURVEY_REMINDER = "meeting.survey_reminder"
+    ACTION_PLAN_REMINDER = "meeting.action_plan_reminder"  # both sides, days after the plan
     TENANT_SYNC = "calendar.sync_tenant"
     ENSURE_PUSH = "calendar.ensure_push"
     SYNC_ROUND = "calendar.sync_round"  # periodic: one TENANT_SYNC per tenant

@@ -117,6 +117,7 @@ SETTINGS: dict[str, Checker] = {
     "admin_routed": boolean,
     "video_links": boolean,
     "video_url_template": check_template,
+    "action_plan_reminder_days": optional_int_between(1, 365),
 }
 
 

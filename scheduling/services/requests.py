@@ -26,7 +26,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from scheduling import due_times
+from scheduling import due_times, notifications
 from scheduling.availability import check_bookable
 from scheduling.errors import (
     AdminRoutingRequired,
@@ -57,14 +57,17 @@ from scheduling.models import (
     MeetingRequest,
     MeetingState,
     Message,
+    NotificationKind,
     Person,
     Program,
     ProposedTime,
     RequestKind,
     RequestState,
+    Skill,
 )
 from scheduling.services import modes
 from scheduling.services.limits import check_meeting_limits, check_mentor_cap, check_pending_limit
+from scheduling.services.skills import find_skill
 from scheduling.services.transaction import retry_lost_races, unit_of_work
 from scheduling.services.validation import current_time, enum_value, text, time_range
 
@@ -73,6 +76,7 @@ TOPIC_MAX = 200
 DESCRIPTION_MAX = 5000
 LOCATION_MAX = 500
 MESSAGE_MAX = 2000
+GOALS_MAX = 2000
 
 
 # --- who is who -------------------------------------------------------------------------------
@@ -138,13 +142,16 @@ def request_meeting(
     initiated_by: Initiator | str = Initiator.MENTEE,
     routed: bool = False,
     kind: RequestKind | str | None = None,
+    skill: str | None = None,
+    goals: str = "",
 ) -> MeetingRequest:
     """Create a pending request after checking every program rule for every proposed time.
 
     In an admin-routed program a mentee's request is made by the admin's assignment
     (``routed=True``, see ``services.routing``), never by the mentee directly. The limits
     are counted under both people's row locks: the mentee's serialises their pending
-    requests and meetings, the mentor's their capacity.
+    requests and meetings, the mentor's their capacity. ``skill`` names a catalogue skill
+    (any spelling or alias) the request is about; ``goals`` are what the mentee wants from it.
     """
     now = current_time(now)
     with unit_of_work(session):
@@ -164,6 +171,8 @@ def request_meeting(
             )
         topic = text(topic, "topic", max_length=TOPIC_MAX, required=True)
         description = text(description, "description", max_length=DESCRIPTION_MAX)
+        goals = text(goals, "goals", max_length=GOALS_MAX)
+        about = _catalogue_skill(session, skill)
         mode = enum_value(MeetingMode, mode, "mode")
         location = text(location, "location", max_length=LOCATION_MAX)
         if mode == MeetingMode.IN_PERSON and not location:
@@ -191,6 +200,8 @@ def request_meeting(
             kind=kind,
             topic=topic,
             description=description,
+            skill_id=about.id if about is not None else None,
+            goals=goals,
             mode=mode,
             location=location,
             state=RequestState.PENDING,
@@ -202,6 +213,49 @@ def request_meeting(
         session.add(request)
         session.flush()
         record(session, RequestCreated(request.id))
+        session.commit()
+    return request
+
+
+def _catalogue_skill(session: Session, name: str | None) -> Skill | None:
+    """The catalogue skill a request names (None when it names none); an unknown name is refused."""
+    if name is None or (isinstance(name, str) and not name.strip()):
+        return None
+    found = find_skill(session, name) if isinstance(name, str) else None
+    if found is None:
+        raise ValidationFailed(f"Unknown skill {name!r}: choose one from the skill catalogue.", "skill")
+    return found
+
+
+def goals_editable(request: MeetingRequest, now: datetime) -> bool:
+    """The mentee states goals until the meeting starts (while the request is open or booked)."""
+    if request.is_open:
+        return True
+    meeting = request.meeting
+    return (request.state == RequestState.ACCEPTED and meeting is not None and meeting.is_active
+            and meeting.start_at > now)
+
+
+@retry_lost_races
+def set_goals(
+    session: Session, request: MeetingRequest, actor: Person, goals: str, *, now: datetime | None = None
+) -> MeetingRequest:
+    """The mentee states (or rewrites) what they want from the meeting, before it starts."""
+    now = current_time(now)
+    if actor.id != request.mentee_id:
+        raise Forbidden("Only the mentee states the goals of the meeting.", "goals")
+    cleaned = text(goals, "goals", max_length=GOALS_MAX)
+    with unit_of_work(session):
+        lock_people(session, request.mentee_id, request.mentor_id)
+        lock_row(session, request)
+        if not goals_editable(request, now):
+            raise InvalidTransition("Goals are stated before the meeting: it has started, or the request "
+                                    "is closed.", "goals")
+        request.goals = cleaned
+        if cleaned:
+            notifications.notify(session, request.mentor_id, NotificationKind.MESSAGE,
+                                 f"{actor.name} stated goals for “{request.topic}”",
+                                 body=cleaned[:500], link=f"/requests/{request.id}", now=now)
         session.commit()
     return request
 

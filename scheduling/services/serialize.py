@@ -64,6 +64,8 @@ def serialize_request(
         "initiated_by": request.initiated_by.value,
         "topic": request.topic,
         "description": request.description,
+        "skill": request.skill.name if request.skill is not None else None,
+        "goals": request.goals,
         "mode": request.mode.value,
         "location": request.location,
         "mentee": person_summary(request.mentee),
@@ -111,6 +113,12 @@ def serialize_meeting(meeting: Meeting, viewer: Person) -> dict[str, Any]:
         **time_range(meeting.start_at, meeting.end_at, viewer),
         "uid": meeting.uid,
         "sequence": meeting.sequence,
+        "skill": meeting.request.skill.name if meeting.request.skill is not None else None,
+        "goals": meeting.request.goals,
+        "action_plan": None if not meeting.action_plan else {
+            "text": meeting.action_plan, "by_id": meeting.action_plan_by_id,
+            "at": timestamp(meeting.action_plan_at, zone),
+        },
         "canceled_by_id": meeting.canceled_by_id,
         "cancel_reason": meeting.cancel_reason,
         # The mentee's answer to the app's invitation by mail (accepted | tentative | declined | None).

@@ -23,6 +23,7 @@ JOBS: dict[WorkKind, Callable[..., Any]] = {
     WorkKind.CALENDAR_CANCEL: meetings.cancel_calendar,
     WorkKind.MEETING_INVITE: meetings.send_meeting_invite,
     WorkKind.MEETING_REMINDER: meetings.remind_meeting,
+    WorkKind.ACTION_PLAN_REMINDER: meetings.remind_action_plan,
     WorkKind.SURVEY_INVITE: surveys.invite_survey,
     WorkKind.SURVEY_REMINDER: surveys.remind_survey,
     WorkKind.TENANT_SYNC: calendars.sync_calendars,

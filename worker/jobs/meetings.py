@@ -67,6 +67,18 @@ def cancel_calendar(meeting_id: int) -> dict[str, list[int]]:
     return {"canceled": result.canceled}
 
 
+def remind_action_plan(meeting_id: int, recorded_at: str) -> int:
+    """The agreed action plan, reminded to both sides, if it is still the plan recorded at
+    ``recorded_at`` (ISO, UTC); a rewritten plan has its own re-timed row."""
+    with runtime.session_scope() as db:
+        meeting = db.get(Meeting, meeting_id)
+        if (meeting is None or not meeting.action_plan or meeting.action_plan_at is None
+                or meeting.action_plan_at.isoformat() != recorded_at):
+            return 0
+        items = notices.action_plan_reminder(meeting, runtime.base_url())
+        return send_all(items, lambda n: f"meeting-{meeting_id}-action-plan-{recorded_at}-{n.to[0]}")
+
+
 def remind_meeting(meeting_id: int, start: str) -> int:
     """The reminder before the meeting, if it is still on at ``start`` (ISO, UTC)."""
     with runtime.session_scope() as db:
