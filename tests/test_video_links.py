@@ -415,3 +415,26 @@ def test_the_api_changes_the_video_settings_and_refuses_a_bad_template(client: A
     assert good.status_code == 200
     shown = good.get_json()["program"]
     assert (shown["video_links"], shown["video_url_template"]) == (True, TEMPLATE)
+
+
+def test_the_mentees_copy_in_another_tenant_carries_the_organizers_meet(
+    db: Session, google_fake: GoogleFake, google: Any, graph_fake: GraphFake, microsoft: Any
+) -> None:
+    """The organizer's calendar makes the one link; a copy written after it carries that link and
+    asks its own provider for nothing (no second conference)."""
+    mentor, mentee = pair(db)
+    google_fake.store.add_calendar(mentor.email)
+    tenants.connect_account(db, person=mentor, tenant=google)
+    graph_fake.store.add_calendar(mentee.email)
+    tenants.connect_account(db, person=mentee, tenant=microsoft)
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(hour=10, minute=0, second=0, microsecond=0)
+    meeting = make_meeting(db, program=video_program(db), mentee=mentee, mentor=mentor, start=start,
+                           now=datetime.now(UTC))
+
+    result = calendar_jobs.write_meeting_events(meeting.id, session=db)
+    db.refresh(meeting)
+    assert sorted(result.created) == sorted([mentor.id, mentee.id])
+    assert meeting.video_url.startswith("https://meet.google.com/")
+    [copy] = graph_fake.store.live_events(mentee.email)
+    assert copy.join_url == "" and copy.location == meeting.video_url
+    assert f"Join the video call: {meeting.video_url}" in copy.description
