@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from scheduling import notifications
+from scheduling import notifications, video
 from scheduling.db import utcnow
 from scheduling.models import (
     DatedSlot,
@@ -54,6 +54,7 @@ from scheduling.services.skills import get_or_create_skill, skill_key
 from scheduling.services.transaction import unit_of_work
 
 DEMO_SEED = 20240611
+DEMO_VIDEO_TEMPLATE = "https://meet.example.org/{room}"  # a placeholder address: the demo makes no real calls
 DEMO_PASSWORD = "demo"
 DOMAIN = "example.com"
 LOGINS = {
@@ -180,6 +181,8 @@ def load_demo(session: Session, *, seed: int = DEMO_SEED, now: datetime | None =
                 "max_meetings_per_month": 4,
                 "max_meetings_per_year": 24,
                 "max_pending_requests": 3,
+                "video_links": True,  # no calendars in the demo: video meetings get the template's link
+                "video_url_template": DEMO_VIDEO_TEMPLATE,
             }),
             created_at=now,
         )
@@ -450,6 +453,8 @@ def _requests(
                 created_at=answered,
                 updated_at=answered,
             )
+            if request.mode == MeetingMode.VIDEO and not request.location:
+                meeting.video_url = DEMO_VIDEO_TEMPLATE.format(room=video.room_name(meeting.uid))
             session.add(meeting)
             if state == "completed":
                 session.flush()
