@@ -221,6 +221,41 @@ def test_maybe_is_kept_and_told_to_the_mentor_then_an_accept_replaces_it(inbox: 
     assert (meeting.state, meeting.mentee_answer) == (MeetingState.SCHEDULED, AttendeeAnswer.ACCEPTED)
 
 
+def test_a_new_time_asks_again_and_her_answer_to_it_counts(lmtp: Inbox, life: Life) -> None:
+    meeting, mentor, mentee = booked(life)
+    first = invitation(life, mentee)
+    lmtp.deliver(client_reply(first, "TENTATIVE"))
+    meeting_svc.reschedule(life.db, reloaded(life, meeting), actor=mentor, start=START + timedelta(hours=1),
+                           end=START + timedelta(hours=1, minutes=30), now=NOW + M)
+    assert reloaded(life, meeting).mentee_answer is None  # RFC 5546: a new time resets the answers
+    life.run_until(NOW + 2 * M)
+    moved = invitation(life, mentee)
+    assert int(moved.event()["SEQUENCE"]) == 1
+    assert moved.event()["ORGANIZER"] == first.event()["ORGANIZER"]
+
+    lmtp.deliver(client_reply(moved, "DECLINED"))
+    meeting = reloaded(life, meeting)
+    assert (meeting.state, meeting.mentee_answer) == (MeetingState.CANCELED, AttendeeAnswer.DECLINED)
+
+
+def test_a_reply_as_outlook_mails_it_is_read(lmtp: Inbox, life: Life) -> None:
+    """Base64 ``text/calendar`` plus the same REPLY attached as ``.ics``, a display name in From,
+    the address in capitals (mail systems may fold the case of a local part)."""
+    meeting, _, mentee = booked(life)
+    plain = client_reply(invitation(life, mentee), "DECLINED")
+    reply_ics = next(p for p in plain.walk() if p.get_content_type() == "text/calendar").get_content()
+    message = EmailMessage()
+    message["From"] = f'"{mentee.name}" <{mentee.email.upper()}>'
+    message["To"] = str(plain["To"]).upper()
+    message["Subject"] = plain["Subject"]
+    message.set_content("Declined.")
+    message.add_alternative(reply_ics.encode(), maintype="text", subtype="calendar", cte="base64",
+                            params={"method": "REPLY"})
+    message.add_attachment(reply_ics.encode(), maintype="application", subtype="ics", filename="invite.ics")
+    lmtp.deliver(message)
+    assert reloaded(life, meeting).state == MeetingState.CANCELED
+
+
 def test_an_older_answer_arriving_late_changes_nothing(lmtp: Inbox, life: Life) -> None:
     meeting, _, mentee = booked(life)
     request = invitation(life, mentee)
