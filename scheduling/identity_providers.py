@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from scheduling.db import get_row
 from scheduling.errors import NotFound, ValidationFailed
-from scheduling.models import IdentityProvider, PersonIdentity, Program
+from scheduling.models import IdentityProvider, PersonIdentity
+from scheduling.services.program import first_program
 from scheduling.services.transaction import unit_of_work
 
 # Person fields a claim may fill, and the claims each preset maps to them.
@@ -224,14 +225,14 @@ def linked_people(session: Session, person_ids: list[int]) -> dict[int, str]:
 
 
 def password_signin_allowed(session: Session) -> bool:
-    program = session.scalar(select(Program).order_by(Program.id).limit(1))
+    program = first_program(session)
     return program is None or program.password_signin
 
 
 def set_password_signin(session: Session, allowed: bool) -> None:
     """Switch password sign-in on or off; off needs a provider, or nobody could sign in."""
     with unit_of_work(session):
-        program = session.scalar(select(Program).order_by(Program.id).limit(1))
+        program = first_program(session)
         if program is None:
             raise NotFound("Set up the program first.")
         if not allowed and not any(p.enabled for p in list_providers(session)):

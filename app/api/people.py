@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.api import bp
@@ -26,8 +25,9 @@ from app.db import db
 from scheduling.db import get_row, utcnow
 from scheduling.errors import Forbidden, NotFound, ValidationFailed
 from scheduling.matching import visible_mentor_ids
-from scheduling.models import Person, Program
+from scheduling.models import Person
 from scheduling.services import people as svc
+from scheduling.services.program import first_program
 
 FILTERS = ("q", "skill", "department", "title", "time_zone")
 FILTER_MAX = 200
@@ -108,8 +108,7 @@ def _directory_limit(session: Session, viewer: Person, role: str | None) -> list
     """With the directory hidden, a mentee searching mentors sees only their recommendations."""
     if role != "mentor":
         return None
-    program = session.scalars(select(Program).order_by(Program.id).limit(1)).first()
-    return visible_mentor_ids(session, program, viewer)
+    return visible_mentor_ids(session, first_program(session), viewer)
 
 
 @bp.get("/people")

@@ -14,11 +14,11 @@ from app.api.operations import operation
 from app.api.responses import Out, PersonAnswer
 from app.auth import require_person, roles_required
 from app.db import db
-from scheduling.errors import NotFound, ValidationFailed
+from scheduling.errors import ValidationFailed
 from scheduling.models import Person
 from scheduling.services import availability_editing as avail
 from scheduling.services.people import private_profile, set_skills
-from scheduling.services.program import get_program
+from scheduling.services.program import first_program
 
 AVAILABILITY_KEYS = {"weekly_slots", "dated_slots", "note", "time_zone"}
 LIST = {"type": "array"}
@@ -60,10 +60,8 @@ class DatedSlot(Out):
 
 def availability_view(person: Person) -> dict[str, Any]:
     session = db()
-    try:
-        mode = get_program(session).availability_mode.value
-    except NotFound:  # no program yet: the editor still works
-        mode = None
+    program = first_program(session)
+    mode = program.availability_mode.value if program is not None else None  # none yet: the editor works
     return {
         "time_zone": person.time_zone,
         "availability_mode": mode,

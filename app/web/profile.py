@@ -22,11 +22,11 @@ from app.db import db
 from app.skill_rows import Chosen, Row, RowWords, check_skill_rows
 from app.web import bp
 from app.web.common import FormErrors, me, signed_in
-from scheduling.errors import DomainError, NotFound
+from scheduling.errors import DomainError
 from scheduling.models import Person, Program, ReassessmentState, SkillReassessment, SkillRelation
 from scheduling.services import competencies, followups
 from scheduling.services.people import check_text, check_time_zone, update_profile
-from scheduling.services.program import get_program
+from scheduling.services.program import first_program
 from scheduling.services.skills import MAX_SKILLS_PER_RELATION
 
 DETAILS = ("department", "title", "time_zone")
@@ -45,10 +45,7 @@ class GapsView:
 
 
 def current_program() -> Program | None:
-    try:
-        return get_program(db())
-    except NotFound:
-        return None
+    return first_program(db())
 
 
 def gaps_view(person: Person, viewer: Person, prog: Program | None = None) -> GapsView:

@@ -28,9 +28,14 @@ SLOT_MINUTES = (15, 20, 30, 45, 60, 90, 120)
 Checker = Callable[[Any, str], Any]
 
 
+def first_program(session: Session) -> Program | None:
+    """The program this installation runs (the first one; the app runs one active program), if any."""
+    return session.scalars(select(Program).order_by(Program.id).limit(1)).first()
+
+
 def get_program(session: Session) -> Program:
-    """The program this installation runs (the first one; the app runs one active program)."""
-    program = session.scalars(select(Program).order_by(Program.id).limit(1)).first()
+    """:func:`first_program`, or NotFound before one is set up."""
+    program = first_program(session)
     if program is None:
         raise NotFound("No mentoring program is set up yet; load the demo or create one.")
     return program
