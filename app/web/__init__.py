@@ -47,6 +47,7 @@ from app.web import (  # noqa: E402,F401
     booking,
     calendar,
     conversations,
+    direct_messages,
     directory,
     meetings,
     mentoring,

@@ -17,7 +17,7 @@ from scheduling.availability import shared_slot_counts
 from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError
 from scheduling.models import Person, Program, Skill
-from scheduling.services import modes
+from scheduling.services import direct_messages, modes
 from scheduling.services import people as people_svc
 from scheduling.services import requests as requests_svc
 from scheduling.services import surveys as surveys_svc
@@ -153,4 +153,5 @@ def mentor_card(mentor_id: int) -> Any:
     paused = mentor.paused_at(now)
     return render_template("web/mentor.html", me=person, mentor=mentor, free=free, program=prog,
                            paused=paused, kinds=modes.offered_kinds(prog, mentor),
-                           can_request=person.is_mentee and mentor.id != person.id and not paused)
+                           can_request=person.is_mentee and mentor.id != person.id and not paused,
+                           can_message=direct_messages.may_write(session, prog, person, mentor))
