@@ -10,8 +10,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from scheduling.db import Base
-from scheduling.models import SurveyQuestion, SurveyVariant
+from scheduling.db import Base, make_engine, make_session_factory
+from scheduling.migrate import downgrade, upgrade
+from scheduling.models import Program, SurveyQuestion, SurveyVariant
 from scheduling.services import surveys as svc
 from scheduling.services.program import create_program
 from tests.factories import at, login, make_admin, make_meeting, make_mentee, make_mentor, make_program
@@ -73,3 +74,31 @@ def test_the_first_survey_write_gives_an_older_program_its_defaults(db: Session)
 
     held = svc.questions_for(db, program, SurveyVariant.HELD)
     assert [q.text for q in held] == [q.text for q in svc.DEFAULT_QUESTIONS[SurveyVariant.HELD]]
+
+
+def test_the_migration_gives_older_programs_their_defaults(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'older.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        bare, half = Program(name="Bare"), Program(name="Held only")
+        session.add_all([bare, half])
+        session.flush()
+        svc.ensure_default_questions(session, half)
+        session.execute(delete(SurveyQuestion).where(SurveyQuestion.variant == SurveyVariant.CANCELED))
+        session.commit()
+        kept = [q.id for q in svc.questions_for(session, half, SurveyVariant.HELD)]
+        ids = bare.id, half.id
+    downgrade(url, "0009")  # a database from before the migration
+
+    upgrade(url)
+
+    with make_session_factory(engine)() as session:
+        for program_id in ids:
+            program = session.get(Program, program_id)
+            assert program is not None
+            for variant in SurveyVariant:
+                texts = [q.text for q in svc.questions_for(session, program, variant)]
+                assert texts == [q.text for q in svc.DEFAULT_QUESTIONS[variant]], (program.name, variant)
+        assert [q.id for q in svc.questions_for(session, session.get(Program, ids[1]), "held")] == kept
+    engine.dispose()

@@ -125,9 +125,9 @@ DEFAULT_QUESTIONS: dict[SurveyVariant, tuple[DefaultQuestion, ...]] = {
 def ensure_default_questions(session: Session, program: Program) -> None:
     """Give ``program`` the default question list of each variant it has none for (no commit).
 
-    Called when a program is created (``services.program.create_program``, the demo) and
-    again by each survey write (invitation, answer, editor save) for a program made any other
-    way; reads never call it. Idempotent.
+    Called when a program is created (``services.program.create_program``, the demo; migration
+    0010 gave older programs theirs) and again by each survey write (invitation, answer, editor
+    save) for a program made any other way; reads never call it. Idempotent.
     Only when a set is missing is the program row locked (PostgreSQL; first in the order of
     ``scheduling.locks``) and the check repeated, so two first calls at once cannot both
     insert a set while the usual call, which finds both sets, takes no lock.
