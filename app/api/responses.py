@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from scheduling.models import MeetingMode, MeetingState, RequestState
+from scheduling.models import AttendeeAnswer, MeetingMode, MeetingState, RequestState
 
 
 class Out(BaseModel):
@@ -98,6 +98,7 @@ class Meeting(TimeRange):
     mentor: PersonSummary
     uid: str
     sequence: int
+    mentee_answer: AttendeeAnswer | None  # her answer to the invitation by mail (docs/calendars.md)
     skill: str | None
     goals: str
     action_plan: ActionPlan | None
