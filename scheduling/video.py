@@ -7,7 +7,7 @@ A program with ``video_links`` on gives each video meeting a join link, stored o
   provider can: a Google Meet (``conferenceData.createRequest``) or a Teams meeting
   (``isOnlineMeeting``); the worker writes that event first and stores the link it reads back;
 - otherwise (CalDAV, or no connected calendar) the program's template is filled in when the
-  meeting is booked: ``https://meet.example.org/flash-{room}``.
+  meeting is booked: ``https://meet.example.org/{room}``.
 
 A meeting whose location already is a web address keeps it: the two people chose their own call.
 """
@@ -57,7 +57,8 @@ def check_template(value: Any, field: str) -> str:
         raise ValidationFailed(f"{field} may use only {known}.", field)
     sample = _fill(text, meeting_id=1, uid="sample")
     parts = urlsplit(sample)
-    if parts.scheme not in ("https", "http") or not parts.hostname or any(c.isspace() for c in sample):
+    odd = any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in sample)
+    if parts.scheme not in ("https", "http") or not parts.hostname or odd:
         raise ValidationFailed(f"{field} must be a web address (https://...).", field)
     return text
 
