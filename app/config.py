@@ -44,6 +44,9 @@ def from_env() -> dict[str, Any]:
         "MAIL_INBOUND_HOST": env("MAIL_INBOUND_HOST", "127.0.0.1"),
         "MAIL_INBOUND_PORT": int(env("MAIL_INBOUND_PORT", "8024")),
         "MAIL_INBOUND_PROTOCOL": env("MAIL_INBOUND_PROTOCOL", "lmtp"),  # lmtp | smtp
+        # The mail server's name in its Authentication-Results headers: set, an answer counts only
+        # when that server recorded dmarc=pass for its From address.
+        "MAIL_INBOUND_AUTHSERV_ID": env("MAIL_INBOUND_AUTHSERV_ID", ""),
         "BASE_URL": env("FLASHMENTOR_BASE_URL", "http://127.0.0.1:5000"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

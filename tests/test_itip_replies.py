@@ -342,6 +342,34 @@ def test_forged_or_unmatched_replies_are_ignored_and_logged(
     assert any(logged in w for w in warnings), warnings
 
 
+AUTHSERV = "mx.mentoring.example.com"
+
+
+@pytest.mark.parametrize(("results", "applied"), [
+    ([], False),  # the mail server recorded nothing
+    ([f"{AUTHSERV}; spf=pass smtp.mailfrom=example.com; dmarc=fail header.from=example.com"], False),
+    (["mx.evil.example; dmarc=pass header.from=example.com"], False),  # written by someone else
+    ([f"{AUTHSERV}; dmarc=pass header.from=other.example"], False),  # another domain passed
+    ([f"{AUTHSERV}; dkim=pass header.d=example.com; dmarc=pass (p=reject) header.from=example.com"], True),
+    (["mx.evil.example; dmarc=fail", f"{AUTHSERV} 1; dmarc=pass header.from=EXAMPLE.com"], True),
+])
+def test_with_an_authserv_id_the_sender_must_have_passed_dmarc(
+    results: list[str], applied: bool, replies_read: Life
+) -> None:
+    life = replies_read
+    meeting, _, mentee = booked(life)
+    assert mentee.email.endswith("@example.com")
+    message = client_reply(invitation(life, mentee), "DECLINED")
+    for value in results:
+        message["Authentication-Results"] = value
+    port = free_port()
+    with inbound_mail.receiver(runtime.session_factory(), MAILBOX, host="127.0.0.1", port=port,
+                               authserv_id=AUTHSERV):
+        Inbox("127.0.0.1", port, "lmtp").deliver(message)
+    canceled = reloaded(life, meeting).state == MeetingState.CANCELED
+    assert canceled is applied
+
+
 def test_mail_for_anyone_but_the_reply_mailbox_is_refused(lmtp: Inbox, life: Life) -> None:
     meeting, _, mentee = booked(life)
     message = client_reply(invitation(life, mentee), "DECLINED", to="postmaster@mentoring.example.com")

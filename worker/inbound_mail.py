@@ -129,6 +129,24 @@ def _reply(event: Any) -> Reply | None:
     )
 
 
+def dmarc_passed(message: Message, authserv_id: str, sender: str) -> bool:
+    """Whether our mail server (``authserv_id``) recorded ``dmarc=pass`` for the sender's domain in
+    an ``Authentication-Results`` header (RFC 8601). Headers naming another server are not ours:
+    anyone can write those, so they are skipped (the mail server should also strip them)."""
+    domain = sender.rpartition("@")[2].lower()
+    for value in message.get_all("Authentication-Results", []):
+        server, *results = [part.strip() for part in str(value).split(";")]
+        if not server or server.split()[0].lower() != authserv_id.lower():
+            continue
+        for result in results:
+            words = result.lower().split()
+            if words and words[0] == "dmarc=pass":
+                checked = [w.partition("=")[2] for w in words if w.startswith("header.from=")]
+                if checked in ([], [domain]):
+                    return True
+    return False
+
+
 def sender_of(message: Message) -> str | None:
     """The one address in From (lower case); None when there is not exactly one."""
     addresses = [addr for _, addr in getaddresses(message.get_all("From", [])) if addr]
@@ -138,10 +156,14 @@ def sender_of(message: Message) -> str | None:
 # --- applying one ------------------------------------------------------------------------------------
 
 
-def apply_message(session: Session, mailbox: str, recipient: str, message: Message) -> Outcome:
+def apply_message(
+    session: Session, mailbox: str, recipient: str, message: Message, *, authserv_id: str = ""
+) -> Outcome:
     """Check the message sent to ``recipient`` against everything it claims and apply its answer.
 
-    Raises only for the database (the caller answers 451); everything else is an Outcome.
+    ``authserv_id``: the mail server's name in its Authentication-Results headers; when given,
+    the From address must have passed its DMARC check. Raises only for the database (the
+    caller answers 451); everything else is an Outcome.
     """
     token = reply_address.read(mailbox, recipient)
     if token is None:
@@ -162,6 +184,8 @@ def apply_message(session: Session, mailbox: str, recipient: str, message: Messa
         return _ignored("the REPLY's ATTENDEE is not the invited person", meeting.id)
     if sender_of(message) != invited:
         return _ignored("the mail is not from the invited person", meeting.id)
+    if authserv_id and not dmarc_passed(message, authserv_id, invited):
+        return _ignored(f"{authserv_id} did not record dmarc=pass for the sender", meeting.id)
     answer = ANSWERS.get(reply.partstat)
     if answer is None:
         return _ignored(f"PARTSTAT {reply.partstat[:40]!r} is not an answer the app takes", meeting.id)
@@ -192,11 +216,14 @@ class InboundHandler:
     """aiosmtpd handler: recipients must be the mailbox's ``+token`` addresses; each is applied
     in a thread (the database is synchronous) before the server answers."""
 
-    def __init__(self, sessions: sessionmaker[Session], mailbox: str, *, lmtp: bool = True) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], mailbox: str, *, lmtp: bool = True, authserv_id: str = ""
+    ) -> None:
         reply_address.is_ours(mailbox, mailbox + "x")  # refuses a malformed mailbox at start-up
         self.sessions = sessions
         self.mailbox = mailbox
         self.lmtp = lmtp
+        self.authserv_id = authserv_id
 
     async def handle_RCPT(
         self, server: SMTP, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -221,7 +248,7 @@ class InboundHandler:
         for recipient in recipients:
             try:
                 with self.sessions() as db:
-                    apply_message(db, self.mailbox, recipient, message)
+                    apply_message(db, self.mailbox, recipient, message, authserv_id=self.authserv_id)
                 statuses.append(OK)
             except SQLAlchemyError:
                 log.exception("iTIP mail to %r not applied: database error, the sender's server retries",
@@ -244,12 +271,18 @@ class _ReceiverController(Controller):
 
 @contextmanager
 def receiver(
-    sessions: sessionmaker[Session], mailbox: str, *, host: str, port: int, protocol: str = "lmtp"
+    sessions: sessionmaker[Session],
+    mailbox: str,
+    *,
+    host: str,
+    port: int,
+    protocol: str = "lmtp",
+    authserv_id: str = "",
 ) -> Iterator[None]:
     """The receiver listening on ``host:port`` in a thread until the block ends."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"MAIL_INBOUND_PROTOCOL must be lmtp or smtp, not {protocol!r}")
-    handler = InboundHandler(sessions, mailbox, lmtp=protocol == "lmtp")
+    handler = InboundHandler(sessions, mailbox, lmtp=protocol == "lmtp", authserv_id=authserv_id)
     controller = _ReceiverController(handler, hostname=host, port=port)
     controller.start()
     try:
@@ -269,7 +302,8 @@ def serve(settings: Mapping[str, Any], sessions: sessionmaker[Session]) -> None:
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: done.set())
-    with receiver(sessions, str(mailbox), host=host, port=port, protocol=protocol):
+    authserv_id = str(settings.get("MAIL_INBOUND_AUTHSERV_ID") or "")
+    with receiver(sessions, str(mailbox), host=host, port=port, protocol=protocol, authserv_id=authserv_id):
         log.info("iTIP answers for %s: %s on %s:%s", mailbox, protocol.upper(), host, port)
         done.wait()
 
