@@ -32,6 +32,7 @@ from scheduling.models import (
     SurveyVariant,
 )
 from scheduling.services.requests import answerer_id, counter_time, initiator_id, initiator_times
+from scheduling.terms import terms_of
 
 REQUEST = "REQUEST"
 CANCEL = "CANCEL"
@@ -72,6 +73,16 @@ def format_when(start: datetime, end: datetime | None, person: Person) -> str:
 # --- composing ------------------------------------------------------------------------------------
 
 
+def _greeting(person: Person, about: MeetingRequest | Meeting | None) -> str:
+    """'Hello Ada (Learner, Flash mentoring),': the person's side in the program's own terms."""
+    if about is None or person.id not in (about.mentee_id, about.mentor_id):
+        return f"Hello {person.name},"
+    program = about.program if isinstance(about, MeetingRequest) else about.request.program
+    terms = terms_of(program)
+    side = terms.Mentor if person.id == about.mentor_id else terms.Mentee
+    return f"Hello {person.name} ({side}, {program.name}),"
+
+
 def _compose(
     person: Person,
     subject: str,
@@ -81,8 +92,9 @@ def _compose(
     ics: bytes | None = None,
     ics_method: str | None = None,
     reply_to: str | None = None,
+    about: MeetingRequest | Meeting | None = None,
 ) -> Notice:
-    greeting = f"Hello {person.name},"
+    greeting = _greeting(person, about)
     text_parts = [greeting, *paragraphs]
     html_parts = [f"<p>{html.escape(greeting)}</p>"]
     html_parts += [f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs]
@@ -131,8 +143,7 @@ def request_created(request: MeetingRequest, base_url: str) -> list[Notice]:
             asked,
             f"Meeting request from {asker.name}: {request.topic}",
             paragraphs,
-            link=_request_link(base_url, request),
-        )
+            link=_request_link(base_url, request), about=request)
     ]
 
 
@@ -148,7 +159,7 @@ def request_reminder(request: MeetingRequest, base_url: str) -> list[Notice]:
     ]
     return [
         _compose(asked, f"Reminder: {asker.name} is waiting for your answer", paragraphs,
-                 link=_request_link(base_url, request))
+                 link=_request_link(base_url, request), about=request)
     ]
 
 
@@ -160,6 +171,7 @@ def request_answered(request: MeetingRequest, base_url: str) -> list[Notice]:
     state = request.state
     topic = request.topic
     link = _request_link(base_url, request)
+    mentor_term = terms_of(request.program).mentor
     if state == RequestState.ACCEPTED:
         meeting = request.meeting
         when = format_when(meeting.start_at, meeting.end_at, initiator) if meeting else ""
@@ -168,8 +180,7 @@ def request_answered(request: MeetingRequest, base_url: str) -> list[Notice]:
                 initiator,
                 f"Accepted: {topic}",
                 [f"{answerer.name} accepted your request “{topic}”.", f"When: {when}"],
-                link=link,
-            )
+                link=link, about=request)
         ]
     if state == RequestState.COUNTERED:
         proposal = counter_time(request)
@@ -182,24 +193,22 @@ def request_answered(request: MeetingRequest, base_url: str) -> list[Notice]:
                     f"{answerer.name} would meet about “{topic}”, but at another time: {when}.",
                     "Confirm the new time or withdraw the request.",
                 ],
-                link=link,
-            )
+                link=link, about=request)
         ]
     if state == RequestState.DECLINED:
         reason = request.decline_reason.value.replace("_", " ") if request.decline_reason else ""
         paragraphs = [f"{answerer.name} declined your request “{topic}”.", f"Reason: {reason}."]
         if request.decline_message:
             paragraphs.append(f"Their message: {request.decline_message}")
-        paragraphs.append("You can ask another mentor.")
-        return [_compose(initiator, f"Declined: {topic}", paragraphs, link=link)]
+        paragraphs.append(f"You can ask another {mentor_term}.")
+        return [_compose(initiator, f"Declined: {topic}", paragraphs, link=link, about=request)]
     if state == RequestState.WITHDRAWN:
         return [
             _compose(
                 answerer,
                 f"Withdrawn: {topic}",
                 [f"{initiator.name} withdrew the request “{topic}”. Nothing more to do."],
-                link=link,
-            )
+                link=link, about=request)
         ]
     if state == RequestState.EXPIRED:
         return [
@@ -209,16 +218,14 @@ def request_answered(request: MeetingRequest, base_url: str) -> list[Notice]:
                 [
                     f"Your request “{topic}” to {answerer.name} was closed because it was not "
                     "answered in time.",
-                    "You can ask again or choose another mentor.",
+                    f"You can ask again or choose another {mentor_term}.",
                 ],
-                link=link,
-            ),
+                link=link, about=request),
             _compose(
                 answerer,
                 f"Closed: {topic}",
                 [f"The request “{topic}” from {initiator.name} was closed without an answer."],
-                link=link,
-            ),
+                link=link, about=request),
         ]
     return []
 
@@ -309,7 +316,7 @@ def meeting_invite(
         link = ("Open the meeting", _url(base_url, f"/meetings/{meeting.id}"))
         notices.append(
             _compose(person, subject, paragraphs, link=link, ics=ics, ics_method=own if ics else None,
-                     reply_to=reply_to)
+                     reply_to=reply_to, about=meeting)
         )
     return notices
 
@@ -324,8 +331,7 @@ def meeting_reminder(meeting: Meeting, base_url: str) -> list[Notice]:
                 person,
                 f"Reminder: {meeting.topic} with {other.name}",
                 paragraphs,
-                link=("Open the meeting", _url(base_url, f"/meetings/{meeting.id}")),
-            )
+                link=("Open the meeting", _url(base_url, f"/meetings/{meeting.id}")), about=meeting)
         )
     return notices
 
@@ -342,7 +348,8 @@ def action_plan_reminder(meeting: Meeting, base_url: str) -> list[Notice]:
             "How is it going? You can update the plan or write to each other on the meeting page.",
         ]
         notices.append(_compose(person, f"Your action plan: {meeting.topic}", paragraphs,
-                                link=("Open the meeting", _url(base_url, f"/meetings/{meeting.id}"))))
+                                link=("Open the meeting", _url(base_url, f"/meetings/{meeting.id}")),
+                                about=meeting))
     return notices
 
 
@@ -374,7 +381,8 @@ def survey_invite(
     if reminder:
         subject = "Reminder: " + subject
         paragraphs.insert(0, "You have not answered this short survey yet.")
-    return _compose(person, subject, paragraphs, link=("Answer the survey", survey_url(base_url, invitation)))
+    return _compose(person, subject, paragraphs, link=("Answer the survey", survey_url(base_url, invitation)),
+                    about=meeting)
 
 
 # --- in-app notifications by email ------------------------------------------------------------------

@@ -62,6 +62,10 @@ INVALID: list[tuple[str, Any]] = [
     ("action_plan_reminder_days", 0),
     ("action_plan_reminder_days", 366),
     ("action_plan_reminder_days", "soon"),
+    ("mentee_term", ""),
+    ("mentee_term", "learner2"),
+    ("mentor_term", "g" * 41),
+    ("mentor_term", 5),
 ]
 
 

@@ -46,6 +46,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "prefer_other_department": ("Prefer mentors from other departments", "Used in recommendations."),
     "directory_hidden": ("Hide the mentor directory", "Mentees see only their recommendations."),
     "admin_routed": ("Admins route requests", "Admins push recommended mentors to mentees."),
+    "mentee_term": ("What a mentee is called", "One person, e.g. learner; shown in page headings, the "
+                    "navigation and email greetings."),
+    "mentor_term": ("What a mentor is called", "One person, e.g. guide."),
     "action_plan_reminder_days": ("Remind of the action plan after (days)", "Both sides get the plan they "
                                   "agreed on this many days after it was recorded. Empty: no reminder."),
     "video_links": ("Video links for video meetings", "A Google Meet or Teams meeting when the organizer's "

@@ -22,7 +22,24 @@ def _template_helpers() -> dict[str, Any]:
     def has_endpoint(name: str) -> bool:
         return name in current_app.view_functions
 
-    return {"current_user": current_person, "has_endpoint": has_endpoint}
+    return {"current_user": current_person, "has_endpoint": has_endpoint, "terms": program_terms}
+
+
+def program_terms() -> Any:
+    """What the program calls mentees and mentors (:mod:`scheduling.terms`), once per request."""
+    from flask import g
+
+    from scheduling.terms import DEFAULT, terms_of
+
+    if "program_terms" not in g:
+        try:
+            from app.db import db
+            from scheduling.services.program import get_program
+
+            g.program_terms = terms_of(get_program(db()))
+        except Exception:  # no program yet, or an error page while the database is away: the defaults
+            g.program_terms = DEFAULT
+    return g.program_terms
 
 
 @bp.app_template_filter("when")

@@ -21,6 +21,7 @@ from scheduling.models import AvailabilityMode, MentoringMode, Program
 from scheduling.services.safe_text import storable
 from scheduling.services.surveys import ensure_default_questions
 from scheduling.services.transaction import unit_of_work
+from scheduling.terms import check_term
 from scheduling.video import check_template
 
 SLOT_MINUTES = (15, 20, 30, 45, 60, 90, 120)
@@ -123,6 +124,8 @@ SETTINGS: dict[str, Checker] = {
     "video_links": boolean,
     "video_url_template": check_template,
     "action_plan_reminder_days": optional_int_between(1, 365),
+    "mentee_term": check_term,
+    "mentor_term": check_term,
 }
 
 
@@ -147,6 +150,9 @@ def check_consistency(values: Mapping[str, Any]) -> None:
             f"A monthly limit of {month} cannot be above the yearly limit of {year}.",
             "max_meetings_per_month",
         )
+    mentee, mentor = values.get("mentee_term"), values.get("mentor_term")
+    if mentee is not None and mentee == mentor:
+        raise ValidationFailed(f"Both sides cannot be called “{mentee}”.", "mentor_term")
     slot, buffer = values.get("slot_minutes"), values.get("buffer_minutes")
     if slot is not None and buffer is not None and buffer > slot * 2:
         raise ValidationFailed("The buffer between meetings cannot exceed twice the slot length.",
