@@ -61,7 +61,7 @@ def request_goals(request_id: int) -> Any:
         return _refused(exc, lambda errors, status: render_request(
             visible_request(request_id, person), person, errors, dict(request.form), status=status), "goals")
     flash("Goals saved; the mentor sees them.", "info")
-    return redirect(url_for("web.request_detail", request_id=req.id, _anchor="goals"))
+    return redirect(url_for("web.request_detail", request_id=req.id, _anchor="meeting-goals"))
 
 
 @bp.post("/meetings/<int:meeting_id>/goals")
@@ -75,7 +75,7 @@ def meeting_goals(meeting_id: int) -> Any:
         return _refused(exc, lambda errors, status: render_meeting(
             visible_meeting(meeting_id, person), person, errors, dict(request.form), status=status), "goals")
     flash("Goals saved; the mentor sees them.", "info")
-    return redirect(url_for("web.meeting_detail", meeting_id=meeting.id, _anchor="goals"))
+    return redirect(url_for("web.meeting_detail", meeting_id=meeting.id, _anchor="meeting-goals"))
 
 
 @bp.post("/meetings/<int:meeting_id>/action-plan")
