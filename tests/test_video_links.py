@@ -375,6 +375,8 @@ def test_the_meeting_page_and_the_api_show_the_link(client: Any, db: Session) ->
     assert f'href="{meeting.video_url}"' in listed
     answer = client.get(f"/api/v1/meetings/{meeting.id}")
     assert answer.status_code == 200 and answer.get_json()["join_url"] == meeting.video_url
+    meeting_svc.cancel(db, meeting, actor=mentee, reason="Ill", now=NOW)
+    assert meeting.video_url not in client.get(f"/meetings/{meeting.id}").get_data(as_text=True)
 
 
 def test_admins_set_the_video_settings_and_a_bad_template_changes_nothing(client: Any, db: Session) -> None:

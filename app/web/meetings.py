@@ -44,7 +44,10 @@ def visible_meeting(meeting_id: int, viewer: Person, *, admin_reads: bool = Fals
 
 
 def join_link(meeting: Meeting) -> str | None:
-    """The video call's link: the one made for the meeting, else a web address given as location."""
+    """The video call's link: the one made for the meeting, else a web address given as location;
+    none for a canceled meeting (there is no call to join)."""
+    if meeting.state == MeetingState.CANCELED:
+        return None
     return video.join_url(meeting) or None
 
 
