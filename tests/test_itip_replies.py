@@ -378,6 +378,23 @@ def test_mail_for_anyone_but_the_reply_mailbox_is_refused(lmtp: Inbox, life: Lif
     assert reloaded(life, meeting).state == MeetingState.SCHEDULED
 
 
+def test_lmtp_answers_once_per_recipient(lmtp: Inbox, life: Life) -> None:
+    """RFC 2033: after DATA an LMTP server answers for each accepted recipient in turn; the
+    mail server would otherwise wait for the second answer (or take it as the next command's)."""
+    meeting, _, mentee = booked(life)
+    message = client_reply(invitation(life, mentee), "DECLINED")
+    forged = str(message["To"]).replace("@", "x@")
+    with smtplib.LMTP(lmtp.host, lmtp.port, timeout=10) as client:  # a missing answer fails, not hangs
+        client.ehlo_or_helo_if_needed()
+        assert client.mail(mentee.email)[0] == 250
+        assert client.rcpt(forged)[0] == 250
+        assert client.rcpt(str(message["To"]))[0] == 250
+        assert client.data(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))[0] == 250
+        assert client.getreply()[0] == 250
+        assert client.noop()[0] == 250  # the conversation is still in step
+    assert reloaded(life, meeting).state == MeetingState.CANCELED
+
+
 def test_a_database_that_cannot_be_reached_is_a_temporary_failure(replies_read: Life) -> None:
     """451: the mail server keeps the answer and tries again, nothing is lost."""
     life = replies_read
