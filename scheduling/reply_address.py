@@ -52,6 +52,12 @@ def _split(mailbox: str) -> tuple[str, str]:
     return local, domain
 
 
+def check_mailbox(mailbox: str) -> str:
+    """``mailbox`` if it is a plain address the ``+token`` addresses can be made from (ValueError if not)."""
+    _split(mailbox)
+    return mailbox
+
+
 def address_for(mailbox: str, meeting_id: int, person_id: int) -> str:
     """The signed reply address for ``person_id`` 's invitation to ``meeting_id``."""
     local, domain = _split(mailbox)

@@ -490,3 +490,11 @@ def test_a_mailbox_that_cannot_sign_still_sends_the_invitation_naming_the_mentor
     assert str(mail.event()["ORGANIZER"])[7:] == mentor.email
     assert mail.message["Reply-To"] is None
     assert any("ITIP_REPLY_MAILBOX must be a plain address" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("mailbox", ["not an address", "meetings+x@example.com", "@example.com", "meetings@"])
+def test_the_receiver_refuses_to_start_for_a_mailbox_it_cannot_make_addresses_of(mailbox: str) -> None:
+    with pytest.raises(ValueError, match="ITIP_REPLY_MAILBOX must be a plain address"), inbound_mail.receiver(
+        sessionmaker(), mailbox, host="127.0.0.1", port=free_port()
+    ):
+        pass

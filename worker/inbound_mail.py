@@ -219,9 +219,8 @@ class InboundHandler:
     def __init__(
         self, sessions: sessionmaker[Session], mailbox: str, *, lmtp: bool = True, authserv_id: str = ""
     ) -> None:
-        reply_address.is_ours(mailbox, mailbox + "x")  # refuses a malformed mailbox at start-up
         self.sessions = sessions
-        self.mailbox = mailbox
+        self.mailbox = reply_address.check_mailbox(mailbox)  # a malformed one fails at start-up
         self.lmtp = lmtp
         self.authserv_id = authserv_id
 
