@@ -40,10 +40,10 @@ from scheduling.errors import DomainError, ValidationFailed
 from scheduling.models import MeetingMode, Person, RequestKind, Skill, SkillRelation
 from scheduling.services import modes
 from scheduling.services import requests as svc
-from scheduling.services.skills import find_skill
-from scheduling.services.validation import enum_value, text
 
 DRAFT = "request_draft"
+DETAILS = ("topic", "description", "mode", "location")
+ABOUT = ("skill", "goals", "kind")
 MODES = [(MeetingMode.VIDEO.value, "Video call"), (MeetingMode.PHONE.value, "Phone"),
          (MeetingMode.IN_PERSON.value, "In person")]
 WEEKS_AHEAD = 12
@@ -78,37 +78,22 @@ def _mentor(mentor_id: int) -> Person:
     return mentor
 
 
-def check_details(form: Any) -> tuple[dict[str, str], FormErrors]:
-    """The request's details, checked with the same rules ``request_meeting`` applies."""
-    details = {k: (form.get(k) or "").strip() for k in ("topic", "description", "mode", "location")}
+def check_details(form: Any, mentor: Person, *, about: bool = False) -> tuple[dict[str, str], FormErrors]:
+    """Step one's details (``about``: also the skill, goals and kind of a mentee's request), judged
+    by the rules and in the words of ``request_meeting`` itself (``detail_errors``), all at once."""
+    details = {k: (form.get(k) or "").strip() for k in DETAILS + (ABOUT if about else ())}
     details["mode"] = details["mode"] or MeetingMode.VIDEO.value
-    errors = FormErrors()
-    checks = (
-        ("topic", lambda: text(details["topic"], "topic", max_length=svc.TOPIC_MAX, required=True)),
-        ("description", lambda: text(details["description"], "description", max_length=svc.DESCRIPTION_MAX)),
-        ("mode", lambda: enum_value(MeetingMode, details["mode"], "mode")),
-        ("location", lambda: text(details["location"], "location", max_length=svc.LOCATION_MAX)),
+    checked, problems = svc.detail_errors(
+        db(), program(), mentor, topic=details["topic"], description=details["description"],
+        mode=details["mode"], location=details["location"], kind=details.get("kind") or None,
+        skill=details.get("skill") or None, goals=details.get("goals", ""),
     )
-    for name, check in checks:
-        try:
-            check()
-        except DomainError as exc:
-            errors[name] = exc.message
-    if "mode" not in errors and details["mode"] == MeetingMode.IN_PERSON.value and not details["location"]:
-        errors["location"] = "Say where to meet for an in-person meeting."
+    errors = FormErrors()
+    for exc in problems:
+        errors.add(exc, None if about else {"kind": "form"})  # an offer's form has no kind to point at
+    if about and checked is not None:
+        details["kind"] = checked.kind.value  # none chosen: the mentor's default
     return details, errors
-
-
-def check_about(form: Any, details: dict[str, str], errors: FormErrors) -> None:
-    """The skill the request is about (from the catalogue, optional) and the mentee's goals."""
-    details["skill"] = (form.get("skill") or "").strip()
-    details["goals"] = (form.get("goals") or "").strip()
-    if details["skill"] and find_skill(db(), details["skill"]) is None:
-        errors["skill"] = "Choose a skill from the list (or none)."
-    try:
-        text(details["goals"], "goals", max_length=svc.GOALS_MAX)
-    except DomainError as exc:
-        errors["goals"] = exc.message
 
 
 def skill_options(mentor: Person) -> list[tuple[str, str]]:
@@ -155,11 +140,7 @@ def request_start(mentor_id: int) -> Any:
     if request.method == "GET" and not details["topic"]:  # a referral's link fills in the topic
         details["topic"] = (request.args.get("topic") or "").strip()[:svc.TOPIC_MAX]
     if request.method == "POST":
-        details, errors = check_details(request.form)
-        check_about(request.form, details, errors)
-        details["kind"] = (request.form.get("kind") or kinds[0].value).strip()
-        if details["kind"] not in {k.value for k in kinds}:
-            errors["kind"] = "Choose " + " or ".join(modes.MODE_LABELS[k] for k in kinds) + "."
+        details, errors = check_details(request.form, mentor, about=True)
         if not errors:
             session[DRAFT] = {"mentor_id": mentor.id, **details}
             target = "web.request_propose" if request.form.get("next") == "propose" else "web.request_time"

@@ -97,7 +97,7 @@ def offer_start() -> Any:
     errors = FormErrors()
     details = stored_draft(DRAFT, mentee_id=mentee.id) or blank_details()
     if request.method == "POST":
-        details, errors = check_details(request.form)
+        details, errors = check_details(request.form, person)
         if not errors:
             session[DRAFT] = {"mentee_id": mentee.id, **details}
             return redirect(url_for("web.offer_time", mentee_id=mentee.id))

@@ -19,9 +19,11 @@ nothing when it raises.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -126,6 +128,80 @@ auto_close_due_at = due_times.auto_close_at
 # --- creating -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RequestDetails:
+    """What a request is about and how to meet, checked (its people, times and limits are not)."""
+
+    topic: str
+    description: str
+    goals: str
+    skill: Skill | None
+    mode: MeetingMode
+    location: str
+    kind: RequestKind
+
+
+def detail_errors(
+    session: Session,
+    program: Program,
+    mentor: Person,
+    *,
+    topic: str,
+    description: str = "",
+    mode: MeetingMode | str = MeetingMode.VIDEO,
+    location: str = "",
+    kind: RequestKind | str | None = None,
+    skill: str | None = None,
+    goals: str = "",
+) -> tuple[RequestDetails | None, list[DomainError]]:
+    """Every rule on a request's details, each refusal naming its field, in the order
+    :func:`request_meeting` applies them: the details, or every refusal (a form shows them all
+    at once; :func:`request_meeting` raises the first). ``kind`` None: the mentor's default."""
+    values: dict[str, Any] = {}
+
+    def where() -> None:
+        if values.get("mode") == MeetingMode.IN_PERSON and "location" in values and not values["location"]:
+            raise ValidationFailed("Say where to meet for an in-person meeting.", "location")
+
+    def what_kind() -> RequestKind:
+        if kind is None:
+            chosen = modes.default_kind(program, mentor)
+        else:
+            chosen = enum_value(RequestKind, kind, "kind")
+        modes.check_kind(program, mentor, chosen)
+        return chosen
+
+    checks: list[tuple[str, Callable[[], Any]]] = [
+        ("topic", lambda: text(topic, "topic", max_length=TOPIC_MAX, required=True)),
+        ("description", lambda: text(description, "description", max_length=DESCRIPTION_MAX)),
+        ("goals", lambda: text(goals, "goals", max_length=GOALS_MAX)),
+        ("skill", lambda: _catalogue_skill(session, skill)),
+        ("mode", lambda: enum_value(MeetingMode, mode, "mode")),
+        ("location", lambda: text(location, "location", max_length=LOCATION_MAX)),
+        ("where", where),
+        ("kind", what_kind),
+    ]
+    problems: list[DomainError] = []
+    for name, check in checks:
+        try:
+            values[name] = check()
+        except DomainError as exc:
+            problems.append(exc)
+    if problems:
+        return None, problems
+    del values["where"]
+    return RequestDetails(**values), []
+
+
+def check_details(session: Session, program: Program, mentor: Person, **details: Any) -> RequestDetails:
+    """:func:`detail_errors`, raising the first refusal."""
+    checked, problems = detail_errors(session, program, mentor, **details)
+    if problems:
+        raise problems[0]
+    assert checked is not None
+    return checked
+
+
 @retry_lost_races
 def request_meeting(
     session: Session,
@@ -169,16 +245,8 @@ def request_meeting(
             raise AdminRoutingRequired(
                 "In this program an admin assigns mentors: send your preferred mentors instead.", "mentor_id"
             )
-        topic = text(topic, "topic", max_length=TOPIC_MAX, required=True)
-        description = text(description, "description", max_length=DESCRIPTION_MAX)
-        goals = text(goals, "goals", max_length=GOALS_MAX)
-        about = _catalogue_skill(session, skill)
-        mode = enum_value(MeetingMode, mode, "mode")
-        location = text(location, "location", max_length=LOCATION_MAX)
-        if mode == MeetingMode.IN_PERSON and not location:
-            raise ValidationFailed("Say where to meet for an in-person meeting.", "location")
-        kind = modes.default_kind(program, mentor) if kind is None else enum_value(RequestKind, kind, "kind")
-        modes.check_kind(program, mentor, kind)
+        details = check_details(session, program, mentor, topic=topic, description=description, mode=mode,
+                                location=location, kind=kind, skill=skill, goals=goals)
         if initiated_by == Initiator.MENTEE and mentor.paused_at(now):
             raise MentorPaused(f"{mentor.name} is not taking requests until "
                                f"{mentor.paused_until:%Y-%m-%d}.", "mentor_id")
@@ -197,13 +265,13 @@ def request_meeting(
             mentee=mentee,
             mentor=mentor,
             initiated_by=initiated_by,
-            kind=kind,
-            topic=topic,
-            description=description,
-            skill_id=about.id if about is not None else None,
-            goals=goals,
-            mode=mode,
-            location=location,
+            kind=details.kind,
+            topic=details.topic,
+            description=details.description,
+            skill_id=details.skill.id if details.skill is not None else None,
+            goals=details.goals,
+            mode=details.mode,
+            location=details.location,
             state=RequestState.PENDING,
             created_at=now,
         )
