@@ -6,6 +6,7 @@ Every request carries a provider's bearer token; every error is a SCIM Error mes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, g, json, request
@@ -151,7 +152,16 @@ def _list(page: scim.Page, model: Any, parameters: Any = None) -> Response:
         resources=page.resources or None), parameters=parameters)
 
 
-def _search(lister: Any, model: Any) -> Response:
+Lister = Callable[..., scim.Page]  # (session, provider, filter, start index, count, base url)
+
+
+def _listed(lister: Lister, model: Any) -> Response:
+    """GET a collection: filter and paging from the URL."""
+    start, count = _paging()
+    return _list(lister(db(), g.scim_provider, request.args.get("filter"), start, count, base_url()), model)
+
+
+def _search(lister: Lister, model: Any) -> Response:
     """POST ``.../.search`` (RFC 7644 3.4.3): the query in a SearchRequest body instead of the URL."""
     search = _parse(SearchRequest[Any], Context.SEARCH_REQUEST)
     if search.sort_by is not None:
@@ -189,41 +199,43 @@ def service_provider_config() -> Response:
     ))
 
 
+def _located(items: list[Any], kind: str) -> list[Any]:
+    """Discovery resources (``kind``: ResourceType or Schema) with their meta and address."""
+    for item in items:
+        item.meta = Meta(resource_type=kind, location=f"{base_url()}/{kind}s/{item.id}")
+    return items
+
+
+def _discovery_list(items: list[Any], kind: str, model: Any) -> Response:
+    return _answer(ListResponse[model](total_results=len(items), start_index=1, items_per_page=len(items),
+                                       resources=_located(items, kind)))
+
+
+def _discovery_get(items: list[Any], kind: str, item_id: str, missing: str) -> Response:
+    for item in _located(items, kind):
+        if item.id == item_id:
+            return _answer(item)
+    raise ScimFailure(404, missing)
+
+
 @bp.get("/ResourceTypes")
 def resource_types_list() -> Response:
-    types = scim.resource_types()
-    for rt in types:
-        rt.meta = Meta(resource_type="ResourceType", location=f"{base_url()}/ResourceTypes/{rt.id}")
-    return _answer(ListResponse[ResourceType](total_results=len(types), start_index=1,
-                                              items_per_page=len(types),
-                                     resources=types))
+    return _discovery_list(scim.resource_types(), "ResourceType", ResourceType)
 
 
 @bp.get("/ResourceTypes/<name>")
 def resource_type_get(name: str) -> Response:
-    for rt in scim.resource_types():
-        if rt.id == name:
-            rt.meta = Meta(resource_type="ResourceType", location=f"{base_url()}/ResourceTypes/{rt.id}")
-            return _answer(rt)
-    raise ScimFailure(404, f"No resource type {name}.")
+    return _discovery_get(scim.resource_types(), "ResourceType", name, f"No resource type {name}.")
 
 
 @bp.get("/Schemas")
 def schemas_list() -> Response:
-    found = scim.schemas()
-    for schema in found:
-        schema.meta = Meta(resource_type="Schema", location=f"{base_url()}/Schemas/{schema.id}")
-    return _answer(ListResponse[Schema](total_results=len(found), start_index=1, items_per_page=len(found),
-                                     resources=found))
+    return _discovery_list(scim.schemas(), "Schema", Schema)
 
 
 @bp.get("/Schemas/<schema_id>")
 def schema_get(schema_id: str) -> Response:
-    for schema in scim.schemas():
-        if schema.id == schema_id:
-            schema.meta = Meta(resource_type="Schema", location=f"{base_url()}/Schemas/{schema.id}")
-            return _answer(schema)
-    raise ScimFailure(404, f"No schema {schema_id}.")
+    return _discovery_get(scim.schemas(), "Schema", schema_id, f"No schema {schema_id}.")
 
 
 # ----------------------------------------------------------------- users
@@ -231,9 +243,7 @@ def schema_get(schema_id: str) -> Response:
 
 @bp.get("/Users")
 def users_list() -> Response:
-    start, count = _paging()
-    page = scim.list_users(db(), g.scim_provider, request.args.get("filter"), start, count, base_url())
-    return _list(page, User[Any])
+    return _listed(scim.list_users, User[Any])
 
 
 @bp.post("/Users/.search")
@@ -261,15 +271,21 @@ def users_replace(user_id: str) -> Response:
 
 @bp.patch("/Users/<user_id>")
 def users_patch(user_id: str) -> Response:
-    current = scim.get_user(db(), g.scim_provider, user_id, base_url())
-    _apply_patch(current, PatchOp[User[Any]])
-    return _answer(scim.replace_user(db(), g.scim_provider, user_id, current, base_url()))
+    return _patched(scim.get_user, scim.replace_user, user_id, PatchOp[User[Any]])
 
 
 @bp.delete("/Users/<user_id>")
 def users_delete(user_id: str) -> Response:
     scim.delete_user(db(), g.scim_provider, user_id)
     return Response(status=204)
+
+
+def _patched(get: Callable[..., Any], replace: Callable[..., Any], resource_id: str,
+             op_model: Any) -> Response:
+    """PATCH: the current resource with the operations applied, then stored as a PUT would be."""
+    current = get(db(), g.scim_provider, resource_id, base_url())
+    _apply_patch(current, op_model)
+    return _answer(replace(db(), g.scim_provider, resource_id, current, base_url()))
 
 
 def _apply_patch(resource: Any, op_model: Any) -> None:
@@ -288,9 +304,7 @@ def _apply_patch(resource: Any, op_model: Any) -> None:
 
 @bp.get("/Groups")
 def groups_list() -> Response:
-    start, count = _paging()
-    page = scim.list_groups(db(), g.scim_provider, request.args.get("filter"), start, count, base_url())
-    return _list(page, Group)
+    return _listed(scim.list_groups, Group)
 
 
 @bp.post("/Groups/.search")
@@ -318,9 +332,7 @@ def groups_replace(group_id: str) -> Response:
 
 @bp.patch("/Groups/<group_id>")
 def groups_patch(group_id: str) -> Response:
-    current = scim.get_group(db(), g.scim_provider, group_id, base_url())
-    _apply_patch(current, PatchOp[Group])
-    return _answer(scim.replace_group(db(), g.scim_provider, group_id, current, base_url()))
+    return _patched(scim.get_group, scim.replace_group, group_id, PatchOp[Group])
 
 
 @bp.delete("/Groups/<group_id>")
