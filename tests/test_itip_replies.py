@@ -37,8 +37,9 @@ from scheduling.models import AttendeeAnswer, Meeting, MeetingState, Notificatio
 from scheduling.services import meetings as meeting_svc
 from scheduling.services.meeting_answers import answer_invitation
 from tests.factories import NOW, at, login, make_meeting, make_mentee, make_mentor, make_program
-from tests.fakes.dav_servers import free_port
+from tests.fakes.dav_servers import DavServer, free_port
 from tests.fakes.smtp_server import Received
+from tests.test_calendar_truth import dav_calendar, dav_tenant, dav_uids, pair
 from tests.worker_harness import QUEUE, Life, life
 from worker import inbound_mail, runtime
 
@@ -200,6 +201,26 @@ def test_a_decline_by_mail_cancels_like_a_decline_in_a_calendar(inbox: Inbox, li
     assert sorted(life.db.scalars(canceled_note)) == sorted([mentor.id, mentee.id])
     health = reports.program_health(life.db, meeting.request.program)
     assert sum(row["canceled"] for row in health["meetings_per_month"]) == 1
+
+
+def test_a_mentor_on_caldav_sees_the_meeting_cancelled_after_her_decline_by_mail(
+    lmtp: Inbox, life: Life, radicale_server: DavServer
+) -> None:
+    """The mentor's calendar is written by the app, the mentee has none: her REPLY by mail cancels
+    the meeting and the mentor's copy ends CANCELLED, the one event with the meeting's UID."""
+    db = life.db
+    mentor, mentee = pair(db)
+    calendar = dav_calendar(db, radicale_server, dav_tenant(db, radicale_server), mentor)
+    meeting = make_meeting(db, program=make_program(db), mentee=mentee, mentor=mentor, start=START)
+    life.run_until(NOW + M)
+    assert dav_uids(radicale_server, calendar) == [(meeting.uid, "CONFIRMED")]
+    request = invitation(life, mentee)  # the app's REQUEST: nothing reached her calendar otherwise
+    assert [r.calendar() for r in life.mail.to(mentor.email)] == [None]  # his calendar has it
+
+    lmtp.deliver(client_reply(request, "DECLINED"))
+    life.run_until(NOW + 2 * M)
+    assert reloaded(life, meeting).state == MeetingState.CANCELED
+    assert dav_uids(radicale_server, calendar) == [(meeting.uid, "CANCELLED")]
 
 
 def test_maybe_is_kept_and_told_to_the_mentor_then_an_accept_replaces_it(inbox: Inbox, life: Life) -> None:
