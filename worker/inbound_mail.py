@@ -102,7 +102,10 @@ def replies_in(message: Message) -> list[Reply]:
         if str(cal.get("METHOD", "")).upper() != "REPLY":
             continue
         for event in cal.walk("VEVENT"):
-            reply = _reply(event)
+            try:
+                reply = _reply(event)
+            except (KeyError, TypeError, ValueError):  # a property icalendar cannot decode
+                continue
             if reply is not None and reply not in found:
                 found.append(reply)
     return found
