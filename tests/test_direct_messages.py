@@ -79,3 +79,27 @@ def test_the_mentor_card_sends_a_message_and_the_mentor_replies_on_the_page(clie
     login(client, mentee)
     assert "Sure, pick a time." in client.get(f"/messages/{mentor.id}").get_data(as_text=True)
     assert count_rows(db, DirectMessage)["DirectMessage"] == 2
+
+
+def test_the_api_writes_reads_and_refuses_like_the_pages(client: Any, db: Session) -> None:
+    make_program(db)
+    mentor, mentee, stranger = make_mentor(db, name="Grace"), make_mentee(db, name="Ada"), make_mentee(db)
+    login(client, mentor)
+    refused = client.post(f"/api/v1/messages/{mentee.id}", json={"body": "Hi"})
+    assert refused.status_code == 404  # a mentor does not write first
+    login(client, mentee)
+    assert client.post(f"/api/v1/messages/{mentor.id}", json={"body": " "}).status_code == 422
+    assert client.post(f"/api/v1/messages/{mentor.id}", json={}).status_code in (400, 422)
+    sent = client.post(f"/api/v1/messages/{mentor.id}", json={"body": "Free next week?"})
+    assert sent.status_code == 201 and sent.json["message"]["body"] == "Free next week?"
+
+    login(client, mentor)
+    inbox = client.get("/api/v1/messages").json["conversations"]
+    assert [(c["person_id"], c["count"]) for c in inbox] == [(mentee.id, 1)]
+    thread = client.get(f"/api/v1/messages/{mentee.id}").json
+    assert thread["can_write"] is True and [m["body"] for m in thread["messages"]] == ["Free next week?"]
+    assert client.post(f"/api/v1/messages/{mentee.id}", json={"body": "Yes"}).status_code == 201
+    login(client, stranger)
+    assert client.get(f"/api/v1/messages/{mentee.id}").status_code == 404
+    assert client.get("/api/v1/messages").json["conversations"] == []
+    assert count_rows(db, DirectMessage)["DirectMessage"] == 2

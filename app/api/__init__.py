@@ -28,6 +28,7 @@ from app.api import (  # noqa: E402,F401
     auth,
     availability,
     conversations,
+    direct_messages,
     health,
     jobs,
     matching,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
@@ -19,8 +20,10 @@ from scheduling import matching, notifications
 from scheduling.db import get_row
 from scheduling.errors import Forbidden, NotFound, ValidationFailed
 from scheduling.models import DirectMessage, NotificationKind, Person, Program
+from scheduling.services.serialize import timestamp
 from scheduling.services.transaction import unit_of_work
 from scheduling.services.validation import current_time, text
+from scheduling.zones import zone_of
 
 BODY_MAX = 2000
 
@@ -106,3 +109,13 @@ def other_person(session: Session, person_id: int) -> Person:
     if person is None:
         raise NotFound("No such person.")
     return person
+
+
+def message_view(message: DirectMessage, viewer: Person) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "sender_id": message.sender_id,
+        "recipient_id": message.recipient_id,
+        "body": message.body,
+        "created_at": timestamp(message.created_at, zone_of(viewer)),
+    }
