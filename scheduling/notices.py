@@ -138,6 +138,10 @@ def request_created(request: MeetingRequest, base_url: str) -> list[Notice]:
     ]
     if request.description:
         paragraphs.insert(1, request.description)
+    if request.skill is not None:
+        paragraphs.insert(-1, f"Skill: {request.skill.name}")
+    if request.goals:
+        paragraphs.insert(-1, f"{request.mentee.name}'s goals for the meeting:\n{request.goals}")
     return [
         _compose(
             asked,

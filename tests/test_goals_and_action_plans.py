@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from scheduling.errors import Forbidden, InvalidTransition, NotParticipant, ValidationFailed
 from scheduling.models import MeetingRequest, MeetingState, Notification, TimedWork, WorkKind, WorkState
+from scheduling.notices import request_created
 from scheduling.reports import health_csv, program_health
 from scheduling.services import action_plans
 from scheduling.services import requests as svc
@@ -59,6 +60,9 @@ def test_a_request_names_a_catalogue_skill_and_an_unknown_one_is_refused(db: Ses
                        goals="Open a talk without notes")
     assert req.skill is not None and req.skill.name == "Public speaking"  # found through its alias
     assert req.goals == "Open a talk without notes"
+    [notice] = request_created(req, "http://app.test")  # the mentor's email names both
+    assert "Skill: Public speaking" in notice.text and "goals for the meeting:\nOpen a talk without notes" \
+        in notice.text
 
     with pytest.raises(ValidationFailed) as refused:
         make_request(db, program=program, mentee=make_mentee(db), mentor=mentor, skill="Juggling")
