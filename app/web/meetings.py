@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from app.db import db
 from app.web import bp, conversation_views
+from app.web.add_to_calendar import calendar_links, ics_response
 from app.web.common import FormErrors, failed, iso, me, parse_utc, signed_in, span, zone_name
 from scheduling import video
 from scheduling.availability import bookable_slots
@@ -89,7 +90,7 @@ def render_meeting(meeting: Meeting, person: Person, errors: FormErrors | None =
         errors=after.place(errors or FormErrors()), form=form or {}, zone=zone_name(person),
         thread=conversation_views.thread_for(meeting.request, person,
                                         url_for("web.meeting_message_post", meeting_id=meeting.id)),
-        after=after,
+        after=after, calendar_links=calendar_links(meeting) if participant else [],
     ), status
 
 
@@ -98,6 +99,13 @@ def render_meeting(meeting: Meeting, person: Person, errors: FormErrors | None =
 def meeting_detail(meeting_id: int) -> Any:
     person = me()
     return render_meeting(visible_meeting(meeting_id, person, admin_reads=True), person)
+
+
+@bp.get("/meetings/<int:meeting_id>/meeting.ics")
+@signed_in()
+def meeting_ics_download(meeting_id: int) -> Any:
+    """The meeting as an .ics file for one of its two people: the invitation's UID and SEQUENCE."""
+    return ics_response(visible_meeting(meeting_id, me()))
 
 
 def _act(meeting_id: int, action: Any, done: str, field_map: dict[str, str]) -> Any:
