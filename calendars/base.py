@@ -241,13 +241,19 @@ class SettingsError(ValueError):
 
 
 class GrantRefused(CalendarError):
-    """The token endpoint refused an authorization code (``error`` is the RFC 6749 §5.2 code),
-    or its answer cannot keep a connection: ``missing_scope``, ``no_refresh_token``."""
+    """A token endpoint refused an authorization code (``error`` is the RFC 6749 §5.2 code), or its
+    answer cannot be used: ``missing_scope``, ``no_refresh_token`` (calendar access), no ID token
+    (sign-in). Raised by both grants, calendar access and OpenID Connect sign-in."""
 
     def __init__(self, error: str, description: str = "") -> None:
         super().__init__(error)
         self.error = error
         self.description = description
+
+    def __str__(self) -> str:
+        if self.error and self.description:
+            return f"{self.error}: {self.description}"
+        return self.error or self.description or "error"
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import requests
 from authlib.common.security import is_secure_transport
-from authlib.integrations.requests_client import OAuth2Session, OAuthError
+from authlib.integrations.requests_client import OAuth2Session
 
-from calendars.base import GrantRefused, ProviderUnavailable, SettingsError
+from calendars.base import GrantRefused, SettingsError
+from calendars.oauth_code import fetch_token
 
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -69,14 +69,8 @@ class GoogleCodeGrant:
         return str(url)
 
     def exchange(self, *, code: str, verifier: str) -> str:
-        try:
-            with self._client() as client:
-                token = client.fetch_token(self.token_uri, grant_type="authorization_code", code=code,
-                                           code_verifier=verifier)
-        except OAuthError as exc:
-            raise GrantRefused(str(exc.error or ""), str(exc.description or "")) from None
-        except (requests.RequestException, ValueError) as exc:
-            raise ProviderUnavailable(type(exc).__name__) from None
+        token = fetch_token(self._client(), self.token_uri, grant_type="authorization_code", code=code,
+                            code_verifier=verifier)
         if CALENDAR_SCOPE not in str(token.get("scope") or CALENDAR_SCOPE).split():
             raise GrantRefused("missing_scope")
         refresh = token.get("refresh_token")

@@ -12,10 +12,12 @@ import time
 from typing import Any
 
 import requests
-from authlib.integrations.requests_client import OAuth2Session, OAuthError
+from authlib.integrations.requests_client import OAuth2Session
 
 from calendars import deadlines
-from calendars.oidc_base import OidcEndpoints, OidcRefused, OidcUnavailable
+from calendars.base import GrantRefused, ProviderUnavailable
+from calendars.oauth_code import fetch_token
+from calendars.oidc_base import OidcEndpoints
 
 READ_TIMEOUT = 10.0
 CACHE_SECONDS = 3600.0
@@ -41,10 +43,10 @@ class HttpOidcClient:
             resp.raise_for_status()
             body = resp.json()
         except (requests.RequestException, ValueError) as exc:
-            raise OidcUnavailable(f"The identity provider did not answer at {url}: {type(exc).__name__}") \
-                from None
+            raise ProviderUnavailable(
+                f"The identity provider did not answer at {url}: {type(exc).__name__}") from None
         if not isinstance(body, dict):
-            raise OidcUnavailable(f"The identity provider's answer at {url} is not a JSON object.")
+            raise ProviderUnavailable(f"The identity provider's answer at {url} is not a JSON object.")
         with self._lock:
             self._documents[url] = (now, body)
         return body
@@ -53,7 +55,7 @@ class HttpOidcClient:
         doc = self._get_json(issuer.rstrip("/") + "/.well-known/openid-configuration", refresh=refresh)
         for key in ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri"):
             if not isinstance(doc.get(key), str):
-                raise OidcUnavailable(f"The discovery document has no {key}.")
+                raise ProviderUnavailable(f"The discovery document has no {key}.")
         end_session = doc.get("end_session_endpoint")
         return OidcEndpoints(issuer=doc["issuer"], authorization_endpoint=doc["authorization_endpoint"],
                              token_endpoint=doc["token_endpoint"], jwks_uri=doc["jwks_uri"],
@@ -65,16 +67,10 @@ class HttpOidcClient:
     def exchange_code(self, token_endpoint: str, *, client_id: str, client_secret: str, code: str,
                       redirect_uri: str, code_verifier: str) -> str:
         client = OAuth2Session(client_id, client_secret, redirect_uri=redirect_uri)
-        try:
-            with client:
-                token = client.fetch_token(token_endpoint, code=code, code_verifier=code_verifier,
-                                           timeout=self._timeout())
-        except OAuthError as exc:
-            raise OidcRefused(f"{exc.error or 'error'}: {exc.description or ''}".rstrip(": ")) from None
-        except (requests.RequestException, ValueError) as exc:
-            raise OidcUnavailable(f"The identity provider's token endpoint did not answer: "
-                                  f"{type(exc).__name__}") from None
+        token = fetch_token(client, token_endpoint, code=code, code_verifier=code_verifier,
+                            timeout=self._timeout(),
+                            unreachable="The identity provider's token endpoint did not answer: ")
         id_token = token.get("id_token")
         if not isinstance(id_token, str):
-            raise OidcRefused("The identity provider sent no ID token.")
+            raise GrantRefused("", "The identity provider sent no ID token.")
         return id_token

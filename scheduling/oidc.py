@@ -24,7 +24,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
-from calendars.oidc_base import OidcClient, OidcEndpoints, OidcRefused, OidcUnavailable
+from calendars.base import GrantRefused, ProviderUnavailable
+from calendars.oidc_base import OidcClient, OidcEndpoints
 from scheduling.errors import DomainError
 from scheduling.models import IdentityProvider
 
@@ -73,7 +74,7 @@ def discover(issuer: str, *, refresh: bool = False) -> OidcEndpoints:
     """The issuer's endpoints; its discovery document must name exactly the issuer configured."""
     try:
         endpoints = _network().discover(issuer, refresh=refresh)
-    except OidcUnavailable as exc:
+    except ProviderUnavailable as exc:
         raise ProviderUnreachable(str(exc), "issuer") from None
     if endpoints.issuer != issuer:
         raise ProviderUnreachable(
@@ -84,7 +85,7 @@ def discover(issuer: str, *, refresh: bool = False) -> OidcEndpoints:
 def _keys(jwks_uri: str, *, refresh: bool) -> KeySet:
     try:
         return KeySet.import_key_set(_network().key_set(jwks_uri, refresh=refresh))  # type: ignore[arg-type]
-    except OidcUnavailable as exc:
+    except ProviderUnavailable as exc:
         raise ProviderUnreachable(str(exc)) from None
     except (JoseError, ValueError, TypeError) as exc:
         raise ProviderUnreachable(f"The identity provider's key set at {jwks_uri} is not usable.") from exc
@@ -127,9 +128,9 @@ def finish(provider: IdentityProvider, *, code: str, redirect_uri: str, code_ver
         id_token = _network().exchange_code(
             doc.token_endpoint, client_id=provider.client_id, client_secret=provider.client_secret or "",
             code=code, redirect_uri=redirect_uri, code_verifier=code_verifier)
-    except OidcUnavailable as exc:
+    except ProviderUnavailable as exc:
         raise ProviderUnreachable(str(exc)) from None
-    except OidcRefused as exc:
+    except GrantRefused as exc:
         raise SignInFailed(f"The identity provider refused the sign-in: {exc}") from None
     return validate_id_token(provider, id_token, nonce=nonce), id_token
 

@@ -13,7 +13,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from calendars.oidc_base import OidcEndpoints, OidcRefused, OidcUnavailable
+from calendars.base import GrantRefused, ProviderUnavailable
+from calendars.oidc_base import OidcEndpoints
 from calendars.oidc_client import HttpOidcClient
 from scheduling import oidc
 from scheduling.models import IdentityProvider
@@ -76,8 +77,8 @@ def test_the_authorization_request_keeps_the_endpoints_query_and_adds_pkce() -> 
     assert query["code_challenge"][0] != auth.code_verifier and len(query["code_challenge"][0]) == 43
 
 
-@pytest.mark.parametrize(("failure", "error"), [(OidcRefused("invalid_grant"), oidc.SignInFailed),
-                                                (OidcUnavailable("down"), oidc.ProviderUnreachable)])
+@pytest.mark.parametrize(("failure", "error"), [(GrantRefused("invalid_grant"), oidc.SignInFailed),
+                                                (ProviderUnavailable("down"), oidc.ProviderUnreachable)])
 def test_a_refused_or_failed_code_exchange_signs_nobody_in(failure: Exception, error: type) -> None:
     oidc.use_client(Answers(_endpoints(), exchange=failure))
     with pytest.raises(error):

@@ -76,12 +76,17 @@ def identity_create() -> Any:
         oidc.discover(checked["issuer"], refresh=True)  # the issuer must answer before it is saved
         provider = identity_providers.create_provider(db(), checked)
     except DomainError as exc:
-        db().rollback()
-        return _render(errors={exc.field or "_form": exc.message}, posted=posted, status=exc.status
-                       if exc.status < 500 else 422)
+        return _render(**_refusal(exc), posted=posted)
     flash(f"Identity provider {provider.name!r} added. People at {', '.join(provider.domains)} "
           "can now sign in through it.", "success")
     return back_to("sso_admin.identity_page")
+
+
+def _refusal(exc: DomainError) -> dict[str, Any]:
+    """A refused provider form: nothing kept; the message by its field, a 4xx (an issuer that does
+    not answer is the admin's input to fix, so 422 rather than the domain's 502)."""
+    db().rollback()
+    return {"errors": {exc.field or "_form": exc.message}, "status": exc.status if exc.status < 500 else 422}
 
 
 def _render_edit(provider: Any, *, errors: dict[str, str] | None = None,
@@ -107,10 +112,8 @@ def identity_update(provider_id: int) -> Any:
     try:
         identity_providers.update_provider(db(), provider, fields)
     except DomainError as exc:
-        db().rollback()
         posted = {k: v for k, v in fields.items() if k != "client_secret"}
-        return _render_edit(provider, errors={exc.field or "_form": exc.message}, posted=posted,
-                            status=exc.status if exc.status < 500 else 422)
+        return _render_edit(provider, **_refusal(exc), posted=posted)
     flash(f"Identity provider {provider.name!r} saved"
           + (" with its new client secret." if fields["client_secret"].strip() else "."), "success")
     return back_to("sso_admin.identity_page")
