@@ -109,6 +109,10 @@ class EventSpec:
     video_url: str = ""
     # Ask the provider to make a conference for the event (Google Meet, Teams); CalDAV has none.
     online_meeting: bool = False
+    # A tentative hold for a pending request: an invitation *to* the calendar's owner (an
+    # attendee) from ``organizer``, which they accept or decline in their calendar app; it is
+    # removed, not cancelled, when it goes (it was never anybody's agreed meeting).
+    hold: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,9 @@ class EventChange:
     # Whose answer a DECLINED is: the owner's address, or the attendee whose answer shows on
     # the owner's copy (the organizer's event shows each attendee's response).
     by: str = ""
+    # The owner's own answer on the event as an iCalendar PARTSTAT in lower case
+    # ("accepted", "tentative", "declined", "needs-action"); "" when they are not an attendee.
+    answer: str = ""
 
 
 @dataclass

@@ -53,6 +53,7 @@ from calendars.ical import (
     keep_personal,
     master_event,
     merge,
+    partstat_of,
     zone,
 )
 
@@ -76,6 +77,11 @@ def resource_name(uid: str) -> str:
 class OutsideServer(CalendarError):
     """A calendar address that is not inside the tenant's CalDAV base URL (another host, an
     absolute URL, ``..``): refused before any request, so no credential ever travels there."""
+
+
+def _live_status(spec: EventSpec) -> str:
+    """STATUS of a live event: a hold is TENTATIVE (RFC 5545: busy, not yet confirmed)."""
+    return "TENTATIVE" if spec.hold else "CONFIRMED"
 
 
 def calendar_path(external_id: str) -> str:
@@ -292,7 +298,7 @@ class CalDAVConnector:
         client = self._client(owner)
         cal_url = self.calendar_url(owner)
         href = urljoin(cal_url, resource_name(spec.uid))
-        body = build_event(spec).to_ical().decode()
+        body = build_event(spec, status=_live_status(spec)).to_ical().decode()
 
         def put() -> EventRef:
             response = client.put(
@@ -320,7 +326,7 @@ class CalDAVConnector:
         except dav_error.NotFoundError:
             raise AlreadyExists(f"the calendar refused {spec.uid} but holds no event with it") from None
         ref = self._fetch_ref(client, cal_url, urljoin(cal_url, str(found.url)))
-        return self._rewrite(owner, ref, spec, "CONFIRMED")
+        return self._rewrite(owner, ref, spec, _live_status(spec))
 
     def _fetch_ref(self, client: DAVClient, cal_url: str, href: str) -> EventRef:
         response = _check(client.request(href, "GET"), "read event")
@@ -358,13 +364,27 @@ class CalDAVConnector:
         return self._call(write, "update event")
 
     def update_event(self, owner: CalendarIdentity, ref: EventRef, spec: EventSpec) -> EventRef:
-        return self._rewrite(owner, ref, spec, "CONFIRMED")
+        return self._rewrite(owner, ref, spec, _live_status(spec))
 
     def cancel_event(self, owner: CalendarIdentity, ref: EventRef, spec: EventSpec) -> None:
+        if spec.hold:  # a hold was nobody's meeting: it goes, rather than staying as cancelled
+            self._delete(owner, ref)
+            return
         try:
             self._rewrite(owner, ref, spec, "CANCELLED")
         except NotFound:
             return  # already gone: nothing left to cancel
+
+    def _delete(self, owner: CalendarIdentity, ref: EventRef) -> None:
+        client = self._client(owner)
+
+        def delete() -> None:
+            response = client.request(ref.event_id, "DELETE")
+            if int(response.status) in (404, 410):
+                return  # gone already
+            _check(response, "delete event")
+
+        self._call(delete, "delete event")
 
     # --- changes --------------------------------------------------------------------------------
 
@@ -475,13 +495,16 @@ class CalDAVConnector:
             return EventChange(ChangeKind.CANCELED, cal_url, href, uid)
         times = event_times(event, zone(owner.time_zone))
         start, end = (times[0].astimezone(UTC), times[1].astimezone(UTC)) if times else (None, None)
+        answer = (partstat_of(event, owner.address) or "").lower()
         who = declined_by(event, owner.address)
         if who is not None:
             note = str(event.get("COMMENT", "")) if event.get("COMMENT") else ""
-            return EventChange(ChangeKind.DECLINED, cal_url, href, uid, start, end, note=note, by=who)
+            return EventChange(
+                ChangeKind.DECLINED, cal_url, href, uid, start, end, note=note, by=who, answer=answer
+            )
         if times is None:
-            return EventChange(ChangeKind.UPDATED, cal_url, href, uid)
-        return EventChange(ChangeKind.MOVED, cal_url, href, uid, start, end)
+            return EventChange(ChangeKind.UPDATED, cal_url, href, uid, answer=answer)
+        return EventChange(ChangeKind.MOVED, cal_url, href, uid, start, end, answer=answer)
 
     # --- connection check -----------------------------------------------------------------------
 

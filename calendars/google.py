@@ -64,6 +64,11 @@ MEET = "hangoutsMeet"  # conferenceSolutionKey.type of Google Meet
 PUSH_LIFETIME = timedelta(seconds=604800)  # channel ttl: the documented default (a week)
 
 
+# Google's responseStatus as the iCalendar PARTSTAT (``EventChange.answer``).
+_PARTSTAT = {"needsAction": "needs-action", "tentative": "tentative", "accepted": "accepted",
+             "declined": "declined"}
+
+
 def event_id_for(uid: str) -> str:
     """A Google event id for ``uid``: base32hex (a-v, 0-9) as the API requires, stable across retries."""
     digest = hashlib.sha256(uid.encode()).digest()
@@ -281,6 +286,8 @@ class GoogleConnector:
             for a in spec.attendees
             if a.email.lower() != spec.organizer.email.lower()
         ]
+        if spec.hold:
+            attendees[0].pop("organizer")  # Google names the organizer in its own field
         body: dict[str, Any] = {
             "summary": spec.summary,
             "description": spec.description,
@@ -289,9 +296,11 @@ class GoogleConnector:
             "end": {"dateTime": _rfc3339(spec.end), "timeZone": "UTC"},
             "attendees": attendees,
             "transparency": "opaque",
-            "status": "confirmed",
+            "status": "tentative" if spec.hold else "confirmed",
             "extendedProperties": {"private": {UID_PROPERTY: spec.uid}},
         }
+        if spec.hold:
+            body["organizer"] = {"email": spec.organizer.email, "displayName": spec.organizer.name}
         if spec.online_meeting:
             # Read only with conferenceDataVersion=1; a repeated requestId is ignored (one Meet).
             body["conferenceData"] = {
@@ -326,6 +335,8 @@ class GoogleConnector:
         return EventRef(calendar_id, event["id"], event.get("etag", ""), video_url=url, video_pending=pending)
 
     def create_event(self, owner: CalendarIdentity, spec: EventSpec) -> EventRef:
+        if spec.hold:
+            return self._import_hold(owner, spec)
         service = self._service(owner)
         calendar_id = owner.external_id
         event_id = event_id_for(spec.uid)
@@ -353,6 +364,19 @@ class GoogleConnector:
                 return self.update_event(owner, EventRef(calendar_id, event_id), spec)
         return self._ref(service, calendar_id, created, spec)
 
+    def _import_hold(self, owner: CalendarIdentity, spec: EventSpec) -> EventRef:
+        """A hold is an invitation the owner received: ``events.import`` adds it as their private
+        copy of an event another person organizes (``events.insert`` would make the owner its
+        organizer, who cannot answer). Import takes the ``iCalUID`` (and no ``id``) and brings
+        an event of that UID up to date, so a retry makes no second one."""
+        service = self._service(owner)
+        calendar_id = owner.external_id
+        body = {"iCalUID": spec.uid, **self._body(spec)}
+        imported = self._execute(
+            lambda: service.events().import_(calendarId=calendar_id, body=body), "events.import"
+        )
+        return EventRef(calendar_id, imported["id"], imported.get("etag", ""))
+
     def update_event(self, owner: CalendarIdentity, ref: EventRef, spec: EventSpec) -> EventRef:
         service = self._service(owner)
         if spec.online_meeting and not self._meet_allowed(service, ref.calendar_id):
@@ -372,7 +396,9 @@ class GoogleConnector:
         try:
             self._execute(
                 lambda: service.events().delete(
-                    calendarId=ref.calendar_id, eventId=ref.event_id, sendUpdates="all"
+                    # A hold goes quietly: no reply or cancellation mail to anyone.
+                    calendarId=ref.calendar_id, eventId=ref.event_id,
+                    sendUpdates="none" if spec.hold else "all",
                 ),
                 "events.delete",
             )
@@ -438,16 +464,17 @@ class GoogleConnector:
         timed = "start" in item and "end" in item
         start = _when(item["start"], owner.time_zone) if timed else None
         end = _when(item["end"], owner.time_zone) if timed else None
+        answer = _PARTSTAT.get(str(me.get("responseStatus", "needsAction")), "") if me is not None else ""
         if declined:
             who = declined[0]
             by = owner.address if who is me and owner.address else str(who.get("email", ""))
             return EventChange(
                 ChangeKind.DECLINED, calendar_id, event_id, uid, start, end,
-                note=who.get("comment", ""), by=by.lower(),
+                note=who.get("comment", ""), by=by.lower(), answer=answer,
             )
         if not timed:
-            return EventChange(ChangeKind.UPDATED, calendar_id, event_id, uid)
-        return EventChange(ChangeKind.MOVED, calendar_id, event_id, uid, start, end)
+            return EventChange(ChangeKind.UPDATED, calendar_id, event_id, uid, answer=answer)
+        return EventChange(ChangeKind.MOVED, calendar_id, event_id, uid, start, end, answer=answer)
 
     # --- push ---------------------------------------------------------------------------------------
 

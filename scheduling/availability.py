@@ -35,7 +35,7 @@ from freebusy.cache import BusyCache, CachedBusySource
 from freebusy.intervals import EMPTY, Interval, IntervalSet, to_us
 from freebusy.recurrence import UnknownZone, WeeklyRule, expand_weekly, rules_from_text
 from freebusy.slots import MINUTE_US, Slot, candidate_starts_us, cut_slots
-from scheduling import calendar_health, calendar_reads
+from scheduling import calendar_health, calendar_reads, request_holds
 from scheduling.db import utcnow
 from scheduling.errors import (
     BadSlotLength,
@@ -513,8 +513,12 @@ def check_bookable(
     *,
     now: datetime | None = None,
     exclude_meeting_id: int | None = None,
+    exclude_request_id: int | None = None,
 ) -> None:
     """Raise the first program rule ``[start, end)`` breaks; return quietly if it is bookable.
+
+    ``exclude_request_id``: the request being booked, whose own holds in the mentor's calendar
+    (``scheduling.request_holds``) do not count as busy for it.
 
     Order: TimeInPast, LeadTimeTooShort, BadSlotLength, SlotOutsideAvailability (not in
     free-text programs), SlotNotAvailable (an active meeting of either person, widened by
@@ -545,6 +549,9 @@ def check_bookable(
             extra = f" (meetings keep {program.buffer_minutes} minutes apart)" if buffer else ""
             raise SlotNotAvailable(f"{person.name} already has a meeting at that time{extra}.")
     cal = _calendar(session, [mentor, mentee], start, end, None, exclude_meeting_id)
+    if exclude_request_id is not None and cal:
+        own = request_holds.own_hold_spans(session, exclude_request_id)
+        cal = {pid: found.subtract(own.get(pid, EMPTY)) for pid, found in cal.items()}
     for person in (mentor, mentee):
         if cal.get(person.id, EMPTY).overlaps(wanted):
             raise SlotNotAvailable(f"{person.name}'s calendar is busy at that time.")

@@ -33,6 +33,12 @@ def auto_close_at(request: MeetingRequest) -> datetime | None:
     return (since or request.created_at) + timedelta(days=days)
 
 
+def holds_due_at(request: MeetingRequest, *, now: datetime, held: bool, wanted: bool) -> datetime | None:
+    """When the request's holds in the mentor's calendar are brought in line: at once, when it
+    should hold times (``wanted``) or still holds some (``held``); else never (nothing to do)."""
+    return now if wanted or held else None
+
+
 def meeting_reminder_at(meeting: Meeting) -> datetime | None:
     """The reminder before an active meeting (the program's hours before its start)."""
     hours = meeting.request.program.meeting_reminder_hours

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from scheduling import due_times
+from scheduling import due_times, request_holds
 from scheduling.db import utcnow
 from scheduling.errors import InvalidTransition, NotFound
 from scheduling.events import (
@@ -54,6 +54,7 @@ ROUND_RETRY: tuple[int, ...] = ()
 RETRY_DELAYS: dict[WorkKind, tuple[int, ...]] = {
     WorkKind.CALENDAR_WRITE: CALENDAR_RETRY,
     WorkKind.CALENDAR_CANCEL: CALENDAR_RETRY,
+    WorkKind.REQUEST_HOLDS: CALENDAR_RETRY,
     WorkKind.TENANT_SYNC: CALENDAR_RETRY[:4],
     WorkKind.ENSURE_PUSH: ROUND_RETRY,
     WorkKind.SYNC_ROUND: ROUND_RETRY,
@@ -171,8 +172,10 @@ def plan_for_events(session: Session, events: Iterable[DomainEvent], *, now: dat
     for ev in events:
         if isinstance(ev, RequestCreated):
             _request_created(session, ev.request_id, now)
+            request_holds.plan(session, ev.request_id, now)
         elif isinstance(ev, RequestAnswered):
             _request_answered(session, ev.request_id, ev.state, now)
+            request_holds.plan(session, ev.request_id, now)
         elif isinstance(ev, MeetingScheduled | MeetingRescheduled):
             _meeting_on(session, ev.meeting_id, now)
         elif isinstance(ev, MeetingCanceled):

@@ -59,6 +59,7 @@ INVALID: list[tuple[str, Any]] = [
     ("video_url_template", "https://meet.example.org/" + "x" * 500),
     ("video_url_template", 5),
     ("video_url_template", "https://meet.example.org/\x00{room}"),
+    ("calendar_holds", "yes"),
     ("action_plan_reminder_days", 0),
     ("action_plan_reminder_days", 366),
     ("action_plan_reminder_days", "soon"),

@@ -64,6 +64,7 @@ from scheduling.models import (
 from scheduling.models.calendars import PushSubscription
 from scheduling.tenants import account_of, connector_for, identity_for
 from worker import runtime
+from worker.request_holds import apply_change as apply_hold_change
 
 log = logging.getLogger(__name__)
 
@@ -413,7 +414,7 @@ def _apply(
 ) -> tuple[int, str] | None:
     found = _find_meeting(db, tenant, person, change)
     if found is None:
-        return None  # not one of ours
+        return apply_hold_change(db, tenant, person, change)  # a request's hold, or not one of ours
     meeting, link = found
     if not meeting.is_active:
         return None

@@ -56,6 +56,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "video_url_template": ("Video link for other calendars", "For CalDAV or no calendar, e.g. "
                            "https://meet.example.org/{room} ({room}: a name per meeting; {meeting_id}: "
                            "its number). Empty: no link there."),
+    "calendar_holds": ("Pending requests as holds in the mentor's calendar", "Each time a mentee proposes "
+                       "goes into the mentor's calendar as a tentative invitation (Google and CalDAV "
+                       "calendars); the mentor accepts or declines the request there, and the time "
+                       "is kept free for it."),
 }
 
 

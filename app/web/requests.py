@@ -45,7 +45,9 @@ DECLINE_REASONS = [
     (DeclineReason.TIMES_DO_NOT_WORK.value, "None of the times work for me"),
     (DeclineReason.OTHER.value, "Other (say why in the message)"),
 ]
-REASON_LABELS = dict(DECLINE_REASONS)
+REASON_LABELS = {
+    **dict(DECLINE_REASONS), DeclineReason.DECLINED_FROM_CALENDAR.value: "Declined from calendar",
+}
 ROUTING_STATE_LABELS = {
     RoutingState.OPEN: "Waiting for an admin",
     RoutingState.ASSIGNED: "Mentor assigned",

@@ -10,6 +10,7 @@ from scheduling.models.calendars import (
     Provider,
     PushSubscription,
 )
+from scheduling.models.holds import RequestHold
 from scheduling.models.identity import (
     IdentityProvider,
     PersonIdentity,
@@ -109,6 +110,7 @@ __all__ = [
     "QuestionKind",
     "ReassessmentState",
     "Recommendation",
+    "RequestHold",
     "RequestKind",
     "RequestState",
     "RoutingChoice",

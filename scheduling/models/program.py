@@ -54,6 +54,9 @@ class Program(Base):
     # calendar, else the template filled in (``scheduling.video``).
     video_links: Mapped[bool] = mapped_column(default=False, server_default=false())
     video_url_template: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # Each pending request goes on the mentor's calendar as a tentative hold (an invitation for
+    # each proposed time) that the mentor can answer there (``scheduling.request_holds``).
+    calendar_holds: Mapped[bool] = mapped_column(default=False, server_default=false())
     # False: people sign in only through the organization's identity provider (SSO only).
     password_signin: Mapped[bool] = mapped_column(default=True)
     # What this program calls its two sides ("mentee"/"mentor" unless the admin renames them).

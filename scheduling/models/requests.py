@@ -41,6 +41,7 @@ class DeclineReason(enum.StrEnum):
     TOO_MANY_REQUESTS = "too_many_requests"
     TIMES_DO_NOT_WORK = "times_do_not_work"
     OTHER = "other"
+    DECLINED_FROM_CALENDAR = "declined_from_calendar"  # the mentor declined the request's hold
 
 
 class Initiator(enum.StrEnum):

@@ -28,6 +28,7 @@ class WorkKind(enum.StrEnum):
     REQUEST_AUTO_CLOSE = "request.auto_close"
     CALENDAR_WRITE = "meeting.calendar_write"
     CALENDAR_CANCEL = "meeting.calendar_cancel"
+    REQUEST_HOLDS = "request.calendar_holds"  # a request's holds in the mentor's calendar, brought in line
     MEETING_INVITE = "meeting.invite"  # the iTIP email (REQUEST or CANCEL)
     MEETING_REMINDER = "meeting.reminder"
     SURVEY_INVITE = "meeting.survey"

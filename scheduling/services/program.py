@@ -123,6 +123,7 @@ SETTINGS: dict[str, Checker] = {
     "admin_routed": boolean,
     "video_links": boolean,
     "video_url_template": check_template,
+    "calendar_holds": boolean,
     "action_plan_reminder_days": optional_int_between(1, 365),
     "mentee_term": check_term,
     "mentor_term": check_term,

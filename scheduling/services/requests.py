@@ -429,7 +429,8 @@ def counter(
         if any((p.start_at, p.end_at) == (start, end) for p in request.proposed_times):
             raise ValidationFailed("That time was already proposed; accept it instead.", "start")
         with _field("start"):
-            check_bookable(session, request.program, request.mentor, request.mentee, start, end, now=now)
+            check_bookable(session, request.program, request.mentor, request.mentee, start, end, now=now,
+                           exclude_request_id=request.id)
         _check_no_overlap(session, request, start, end)
         check_meeting_limits(session, request.program, request.mentee, start, field="start")
         check_mentor_cap(session, request.mentor, start, field="start")
@@ -608,7 +609,8 @@ def _book(
     field: str | None,
 ) -> Meeting:
     with _field(field or "start"):
-        check_bookable(session, request.program, request.mentor, request.mentee, start, end, now=now)
+        check_bookable(session, request.program, request.mentor, request.mentee, start, end, now=now,
+                       exclude_request_id=request.id)  # its own holds are not in its way
     _check_no_overlap(session, request, start, end, field=field)
     check_meeting_limits(session, request.program, request.mentee, start, field=field)
     check_mentor_cap(session, request.mentor, start, field=field)

@@ -9,6 +9,8 @@ Implements the documented request/response shapes the connector relies on:
 - ``{base}calendars/{id}/events``: insert (client ids in base32hex, 409 ``duplicate``),
   get, patch, delete, list with ``pageToken``/``nextPageToken`` and ``syncToken``/
   ``nextSyncToken`` (410 ``fullSyncRequired`` for an expired token).
+- ``POST {base}calendars/{id}/events/import``: a private copy of an event another person
+  organizes (``iCalUID`` required, ``id`` refused; the same iCalUID again updates that copy).
 - ``POST {base}calendars/{id}/events/watch`` (a ``web_hook`` channel: id unique and at most
   64 characters, ``token``, ``expiration`` in ms or ``params.ttl`` in seconds, default a week,
   capped at ``channel_max_ttl``) and ``POST {base}channels/stop`` (``id`` + ``resourceId``, by
@@ -134,6 +136,7 @@ class GoogleFake:
     page_size: int = 250
     send_updates: list[str] = field(default_factory=list)
     invitations: list[tuple[str, str, str]] = field(default_factory=list)  # (to, iCalUID, request|cancel)
+    imports: list[tuple[str, str]] = field(default_factory=list)  # (calendar, iCalUID) of new imports
     channels: dict[str, Channel] = field(default_factory=dict)
     channel_max_ttl: timedelta = timedelta(days=30)
     notifier: Notifier = field(default_factory=Notifier)
@@ -357,6 +360,8 @@ class GoogleFake:
         event_id = unquote(m.group(2)) if m.group(2) else None
         if event_id == "watch" and method == "POST":
             return self._watch(calendar, body, user)
+        if event_id == "import" and method == "POST":
+            return self._import(calendar, body)
         if event_id is None:
             if method == "POST":
                 return self._insert(calendar, body, query)
@@ -442,6 +447,27 @@ class GoogleFake:
         self.send_updates.append(query.get("sendUpdates", ""))
         self.store.put(event)
         self._mirror(event, query, "request")
+        return 200, self.event_json(event, calendar)
+
+    def _import(self, calendar: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """``events.import``: a private copy of an event someone else organizes (``organizer``
+        as given; ``iCalUID`` required, no ``id``). An event of that iCalUID in the calendar is
+        brought up to date rather than copied again. Nobody is mailed, no copy is mirrored."""
+        uid = str(body.get("iCalUID") or "")
+        if not uid or "start" not in body or "end" not in body:
+            return 400, _error(400, "Missing iCalUID, start or end.", "required")
+        if "id" in body:
+            return 400, _error(400, "Invalid value for: id is not allowed on import.", "invalid")
+        event = next((e for e in self.store.live_events(calendar) if e.ical_uid == uid), None)
+        if event is None:
+            event = FakeEvent(
+                id=secrets.token_hex(13), calendar=calendar, start=datetime.now(UTC), end=datetime.now(UTC),
+                organizer=str((body.get("organizer") or {}).get("email") or calendar).lower(),
+            )
+            event.ical_uid = uid
+            self.imports.append((calendar, uid))
+        self.apply_body(event, body)
+        self.store.put(event)
         return 200, self.event_json(event, calendar)
 
     def _mirror(self, event: FakeEvent, query: dict[str, str], method: str) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from scheduling.models import WorkKind
-from worker.jobs import calendars, meetings, notices, notifications, requests, surveys
+from worker.jobs import calendars, holds, meetings, notices, notifications, requests, surveys
 
 JOBS: dict[WorkKind, Callable[..., Any]] = {
     WorkKind.REQUEST_CREATED: requests.notify_request_created,
@@ -21,6 +21,7 @@ JOBS: dict[WorkKind, Callable[..., Any]] = {
     WorkKind.REQUEST_AUTO_CLOSE: requests.auto_close_request,
     WorkKind.CALENDAR_WRITE: meetings.write_calendar,
     WorkKind.CALENDAR_CANCEL: meetings.cancel_calendar,
+    WorkKind.REQUEST_HOLDS: holds.update_holds,
     WorkKind.MEETING_INVITE: meetings.send_meeting_invite,
     WorkKind.MEETING_REMINDER: meetings.remind_meeting,
     WorkKind.ACTION_PLAN_REMINDER: meetings.remind_action_plan,
@@ -41,6 +42,7 @@ JOBS: dict[WorkKind, Callable[..., Any]] = {
 TIMEOUTS: dict[WorkKind, int] = {
     WorkKind.CALENDAR_WRITE: 120,
     WorkKind.CALENDAR_CANCEL: 120,
+    WorkKind.REQUEST_HOLDS: 120,
     WorkKind.TENANT_SYNC: 600,
     WorkKind.ENSURE_PUSH: 60,
     WorkKind.SYNC_ROUND: 60,

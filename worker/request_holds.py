@@ -1,0 +1,143 @@
+"""A request's holds in the mentor's calendar, kept in line with the request (``scheduling.request_holds``).
+
+- :func:`write_holds` (the ``request.calendar_holds`` job): writes a hold for every time the request
+  should hold and removes every other one, through the mentor's calendar connector. Each write is
+  stored at once (:class:`RequestHold`), and providers de-duplicate by the hold's UID, so a retried
+  job makes no second event; a removal deletes the row only after the calendar let the event go.
+- :func:`apply_change`: called by the calendar sync for a changed event that is no meeting's: when
+  it is a hold, the mentor's answer on it answers the request (``scheduling.services.hold_answers``).
+
+Holds go where an invitation from someone else can be written into the mentor's calendar: CalDAV
+(the organizer's copy with the mentor NEEDS-ACTION) and Google (``events.import``). Microsoft Graph
+has no way to put another organizer's invitation into a mailbox, so a mentor on Microsoft 365 gets
+no holds (their requests are answered in the app, as without the setting).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from calendars.base import EventChange, EventRef
+from scheduling.availability import forget_busy
+from scheduling.errors import DomainError
+from scheduling.models import CalendarTenant, MeetingRequest, Person, RequestHold
+from scheduling.request_holds import hold_event, hold_uid, holds_of, wanted_times
+from scheduling.services.hold_answers import answer_hold
+from scheduling.tenants import account_of, connector_for, identity_for
+from worker import runtime
+
+log = logging.getLogger(__name__)
+
+# Providers whose API can write an invitation from another organizer into the owner's calendar.
+HOLD_PROVIDERS = frozenset({"caldav", "google"})
+
+
+@dataclass
+class HoldResult:
+    written: list[int] = field(default_factory=list)  # proposed time ids
+    removed: list[int] = field(default_factory=list)
+
+
+@contextmanager
+def _session(session: Session | None) -> Iterator[Session]:
+    """The caller's session (tests, the sync) or a fresh one from the worker's runtime."""
+    if session is not None:
+        yield session
+        return
+    with runtime.session_scope() as own:
+        yield own
+
+
+def write_holds(request_id: int, *, session: Session | None = None, base_url: str = "") -> HoldResult:
+    """Write the holds the request should have in the mentor's calendar and remove the others
+    (``base_url``: the app's, for the request's link in the hold)."""
+    result = HoldResult()
+    with _session(session) as db:
+        request = db.get(MeetingRequest, request_id)
+        if request is None:
+            return result
+        mentor = request.mentor
+        account = account_of(db, mentor)
+        reachable = account is not None and account.tenant.provider.value in HOLD_PROVIDERS
+        wanted = {p.id: p for p in wanted_times(request)} if reachable else {}
+        for hold in holds_of(db, request_id):
+            in_place = account is not None and hold.tenant_id == account.tenant_id
+            if hold.proposed_time_id in wanted and in_place:
+                del wanted[hold.proposed_time_id]  # written already
+                continue
+            _remove(db, request, hold, mentor)
+            result.removed.append(hold.proposed_time_id)
+        if wanted and account is not None:
+            tenant = account.tenant
+            connector = connector_for(tenant)
+            owner = identity_for(account, mentor)
+            link = f"{base_url.rstrip('/')}/requests/{request_id}" if base_url else ""
+            for time in wanted.values():
+                uid = hold_uid(request_id, time.id)
+                spec = hold_event(request, uid, time.start_at, time.end_at, link=link)
+                ref = connector.create_event(owner, spec)
+                db.add(RequestHold(
+                    request_id=request_id, proposed_time_id=time.id, person_id=mentor.id, tenant_id=tenant.id,
+                    uid=uid, calendar_id=ref.calendar_id, event_id=ref.event_id, etag=ref.etag,
+                    start_at=time.start_at, end_at=time.end_at,
+                ))
+                try:
+                    db.commit()
+                except IntegrityError:
+                    db.rollback()  # a concurrent run stored it first
+                    continue
+                result.written.append(time.id)
+        if result.written or result.removed:
+            forget_busy([mentor.id])  # the mentor's calendar changed: read it again
+    return result
+
+
+def _remove(db: Session, request: MeetingRequest, hold: RequestHold, mentor: Person) -> None:
+    """Take the hold's event out of the calendar it was written to, then forget the hold."""
+    tenant = db.get(CalendarTenant, hold.tenant_id)
+    account = account_of(db, mentor)
+    if tenant is not None and account is not None and account.tenant_id == tenant.id:
+        owner = replace(identity_for(account, mentor), external_id=hold.calendar_id or account.external_id)
+        spec = hold_event(request, hold.uid, hold.start_at, hold.end_at)
+        connector_for(tenant).cancel_event(owner, EventRef(hold.calendar_id, hold.event_id, hold.etag), spec)
+    # else: the calendar connection is gone or moved; nothing we can reach any more
+    db.delete(hold)
+    db.commit()
+
+
+def _find_hold(
+    db: Session, tenant: CalendarTenant, person: Person, change: EventChange
+) -> RequestHold | None:
+    same = RequestHold.event_id == change.event_id
+    return db.scalar(
+        select(RequestHold).where(
+            RequestHold.tenant_id == tenant.id,
+            RequestHold.person_id == person.id,
+            or_(same, RequestHold.uid == change.uid) if change.uid else same,
+        )
+    )
+
+
+def apply_change(
+    db: Session, tenant: CalendarTenant, person: Person, change: EventChange
+) -> tuple[int, str] | None:
+    """The mentor's answer on a hold, applied to its request: ``(request id, "request-accepted")``
+    or ``"request-declined"``; None for anything else (not a hold, no new answer)."""
+    hold = _find_hold(db, tenant, person, change)
+    if hold is None or not change.answer:
+        return None
+    request_id = hold.request_id
+    try:
+        done = answer_hold(db, hold, change.answer, start=change.start, end=change.end, note=change.note)
+    except DomainError as exc:
+        db.rollback()
+        log.warning("the answer to the hold of request %s could not apply: %s", request_id, exc.message)
+        return None
+    return (request_id, f"request-{done}") if done else None
