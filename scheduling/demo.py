@@ -129,6 +129,11 @@ TOPICS = [
     "Presenting to the leadership team",
     "Switching from sales to product",
 ]
+GOALS = (
+    "Leave with two concrete next steps.",
+    "Understand what good looks like, and where I stand.",
+    "Get honest feedback on my plan.",
+)
 
 N_PEOPLE = 40
 N_ADMINS = 2
@@ -410,6 +415,8 @@ def _requests(
             initiated_by=Initiator.MENTEE,
             topic=topic,
             description=f"I would like 30 minutes to talk about: {topic.lower()}.",
+            goals=GOALS[(n - 1) % len(GOALS)],
+            skill_id=next((ps.skill_id for ps in mentor.skills if ps.relation == SkillRelation.OFFERS), None),
             mode=rng.choice(list(MeetingMode)),
             location="",
             state=RequestState.PENDING,
@@ -456,7 +463,10 @@ def _requests(
             if request.mode == MeetingMode.VIDEO and not request.location:
                 meeting.video_url = DEMO_VIDEO_TEMPLATE.format(room=video.room_name(meeting.uid))
             session.add(meeting)
-            if state == "completed":
+            if state == "completed":  # it closed with an agreed next step (seed 001 practice)
+                meeting.action_plan = ("Write down the two options, ask one colleague about each, "
+                                       "meet again in a month.")
+                meeting.action_plan_by_id, meeting.action_plan_at = mentor.id, end + timedelta(hours=1)
                 session.flush()
                 _answer_surveys(session, program, meeting, rng)
         key = request.state.value if state != "completed" else "accepted (meeting held)"
