@@ -142,6 +142,12 @@ def test_the_api_takes_a_skill_and_refuses_an_unknown_one(client: Any, db: Sessi
     made = client.post("/api/v1/requests", json={**body, "skill": "python"})
     assert made.status_code == 201, made.json
     assert made.json["skill"] == "Python" and made.json["goals"] == "Be heard"
+    rewritten = client.put(f"/api/v1/requests/{made.json['id']}/goals", json={"goals": "Be heard twice"})
+    assert rewritten.status_code == 200 and rewritten.json["goals"] == "Be heard twice"
+    login(client, mentor)
+    refused = client.put(f"/api/v1/requests/{made.json['id']}/goals", json={"goals": "Mine"})
+    assert refused.status_code == 403 and refused.json["error"]["field"] == "goals"
+    assert client.get(f"/api/v1/requests/{made.json['id']}").json["goals"] == "Be heard twice"
 
 
 # ---------------------------------------------------------------- goals before the meeting
