@@ -41,6 +41,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_id_converter(app)  # <int:...> stops at the largest id a column holds (else a 500 on PostgreSQL)
     init_db(app)
     init_errors(app)
+    from app.look import init_look
+
+    init_look(app)  # the site icon, also at /favicon.ico
     csrf.init_app(app)
     limiter.init_app(app)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, render_template, request
 from sqlalchemy.orm.exc import StaleDataError
@@ -19,7 +21,32 @@ def wants_json() -> bool:
 def error_response(code: str, message: str, status: int, field: str | None = None) -> Any:
     if wants_json():
         return jsonify({"error": {"code": code, "message": message, "field": field}}), status
-    return render_template("error.html", code=code, message=message, status=status), status
+    return error_page(code, message, status), status
+
+
+def _back() -> str | None:
+    """The page the person came from on this site (a relative path), to offer as the way back."""
+    from app.web.common import safe_next
+
+    parts = urlsplit(request.referrer or "")
+    if parts.netloc != request.host or parts.path == request.path:
+        return None
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
+
+
+def error_page(code: str, message: str, status: int) -> str:
+    """The error in the site's layout, navigation included. When the layout itself cannot be built
+    (the database is away, or the failed request left the session unusable), the same page with only
+    the brand in its header: an error page must never fail in turn."""
+    values = {"code": code, "message": message, "status": status, "back": _back()}
+    try:
+        return render_template("error.html", bare=False, **values)
+    except Exception:  # whatever broke the request may break the navigation too
+        from app.db import db
+
+        with suppress(Exception):
+            db().rollback()
+        return render_template("error.html", bare=True, **values)
 
 
 def _unstorable(value: Any, field: str) -> str | None:

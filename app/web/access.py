@@ -26,7 +26,7 @@ from scheduling.services.people import check_time_zone
 FORGOT_LIMIT = "5/minute"
 # Pages a person who still owes the first-sign-in profile may open.
 _OPEN_DURING_WELCOME = {"web.welcome", "web.signout", "web.signin", "web.password_forgot", "web.password_set",
-                        "static"}
+                        "static", "favicon"}
 
 
 @bp.before_app_request
