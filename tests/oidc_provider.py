@@ -8,11 +8,13 @@ the provider's interaction (login) endpoint, the redirect back with a code.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import secrets
 import selectors
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,9 +34,12 @@ def ensure_installed() -> str:
     npm = shutil.which("npm")
     if node is None or npm is None:
         raise RuntimeError("The SSO tests need Node.js and npm (apt-get install nodejs npm).")
-    if not (OP_DIR / "node_modules" / "oidc-provider").is_dir():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=OP_DIR,
-                       check=True, timeout=INSTALL_TIMEOUT)
+    # One install at a time: pytest-xdist workers may all get here first.
+    with open(Path(tempfile.gettempdir()) / "flashmentor-oidc-op-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (OP_DIR / "node_modules" / "oidc-provider").is_dir():
+            subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=OP_DIR,
+                           check=True, timeout=INSTALL_TIMEOUT)
     return node
 
 

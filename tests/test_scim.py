@@ -9,9 +9,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from httpx2 import Client
-from scim2_client.engines.httpx2 import SyncSCIMClient
-from scim2_tester import Status, check_server
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
@@ -53,6 +50,12 @@ def test_scim2_tester_full_run_finds_no_error(live: str, token: str) -> None:
     """Every check of the published checker: discovery, CRUD, attribute selection, .search, PATCH
     add/replace/remove, unknown URLs. It builds its users from the schemas served, which say that
     a user needs an email with a value (a person signs in with it)."""
+    # Imported here, not at the top: scim2's pydantic models read their docstrings from source at
+    # import, ~0.5 s that every pytest-xdist worker would otherwise pay while collecting.
+    from httpx2 import Client
+    from scim2_client.engines.httpx2 import SyncSCIMClient
+    from scim2_tester import Status, check_server
+
     http = Client(base_url=f"{live}/scim/v2", headers={"Authorization": f"Bearer {token}"})
     results = check_server(SyncSCIMClient(http))
     failed = [f"{r.status.name} {r.title}: {r.reason}"[:300] for r in results
