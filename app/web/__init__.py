@@ -60,6 +60,7 @@ def _span(start: datetime, end: datetime, viewer: Any = None) -> str:
 
 from app.web import (  # noqa: E402,F401
     access,
+    agenda,
     availability,
     booking,
     calendar,
