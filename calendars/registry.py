@@ -255,8 +255,8 @@ def check_connection(connector: CalendarConnector, probe: Sequence[CalendarIdent
         return ConnectionCheck(False, "unreachable", f"The provider could not be reached: {exc}")
     except CalendarError as exc:
         return ConnectionCheck(False, "error", f"The provider refused: {exc}")
-    checked = f" and the calendar of {probe[0].email}" if probe else ""
-    return ConnectionCheck(True, "", f"Connected: credentials accepted{checked}.")
+    checked = f" and the calendar of {probe[0].email} was read" if probe else ""
+    return ConnectionCheck(True, "", f"The connection works: the credentials were accepted{checked}.")
 
 
 class Registry:

@@ -480,7 +480,8 @@ def test_caldav_tenant_connect_and_test_connection(
 
     res = client.post(f"/admin/tenants/{tenant.id}/test")
     assert res.status_code == 303
-    assert "Team DAV: Connected: credentials accepted" in text_of(client.get("/admin/tenants"))
+    tested = text_of(client.get("/admin/tenants"))
+    assert "Team DAV: The connection works: the credentials were accepted" in tested
 
     tenant.secret = "wrong password"
     db.commit()

@@ -152,4 +152,4 @@ def test_the_admin_connects_a_server_without_sign_in_from_its_own_form(
     assert (tenant.provider.value, tenant.config, tenant.secret) == (
         "caldav", {"url": open_dav.base_url, "auth": "none"}, None)
     tested = client.post(f"/admin/tenants/{tenant.id}/test", follow_redirects=True).get_data(as_text=True)
-    assert "Connected: credentials accepted" in tested
+    assert "The connection works: the credentials were accepted" in tested

@@ -271,7 +271,7 @@ def test_my_calendar_shows_the_banner_until_a_connection_test_gets_through(
     assert "Mon 7 Jan 2030, 09:00 UTC" in page  # in the person's own zone
 
     tested = unescape(client.post("/calendar/test").get_data(as_text=True))
-    assert "Connected: credentials accepted" in tested and BROKEN_TITLE not in tested
+    assert "The connection works: the credentials were accepted" in tested and BROKEN_TITLE not in tested
     assert account(db, person).health == ConnectionHealth.OK
 
 

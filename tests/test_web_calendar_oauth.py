@@ -140,8 +140,8 @@ def test_connect_with_google_stores_the_refresh_token_encrypted_and_busy_time_wo
     assert raw and refresh not in raw
 
     page = html(web.get("/calendar"))
-    assert "Calendar connected with Google. Connected: credentials accepted and the calendar of " \
-           f"{mentor.email}." in page
+    assert "Calendar connected with Google. The connection works: the credentials were accepted and the " \
+           f"calendar of {mentor.email} was read." in page
     assert "Google access granted" in page and "Reconnect with Google" in page
     assert refresh not in page
     assert refresh not in caplog.text and exchange["code"] not in caplog.text
