@@ -111,6 +111,7 @@ def test_csv_download(client: FlaskClient, w: World) -> None:
         "survey_questions",
         "survey_choices",
         "skills",
+        "meetings_by_skill",
         "decline_reasons",
         "skill_changes_after_meetings",
     ]
