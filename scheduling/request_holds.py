@@ -15,6 +15,7 @@ own holds from the mentor's calendar busy time (:func:`own_hold_spans`).
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from sqlalchemy import select
@@ -50,9 +51,12 @@ def holds_of(session: Session, request_id: int) -> list[RequestHold]:
     return list(session.scalars(query))
 
 
-def hold_uid(request_id: int, proposed_time_id: int) -> str:
-    """One UID per held time, stable for the hold's life (providers de-duplicate writes by it)."""
-    return f"request-{request_id}-time-{proposed_time_id}@flashmentor"
+def hold_uid(request: MeetingRequest, proposed_time_id: int) -> str:
+    """One UID per held time, stable for the hold's life (providers de-duplicate writes by it).
+    The request's creation time makes it unique beyond this database (ids restart elsewhere),
+    as a meeting's random UID is."""
+    salt = hashlib.sha256(f"{request.id}|{proposed_time_id}|{request.created_at.isoformat()}".encode())
+    return f"request-{request.id}-time-{proposed_time_id}-{salt.hexdigest()[:16]}@flashmentor"
 
 
 def hold_event(

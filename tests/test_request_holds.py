@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import icalendar
@@ -35,12 +36,15 @@ from scheduling.models import (
 from scheduling.request_holds import hold_uid
 from scheduling.services import requests as request_svc
 from scheduling.tenants import TenantBusySource
-from tests.factories import at, make_mentee, make_program, make_request, slot
+from tests.factories import NOW, at, make_mentee, make_program, make_request, slot
 from tests.fakes.dav_servers import DavServer
 from tests.fakes.google_server import GoogleFake, make_service_account
 from tests.test_calendar_truth import FAST, dav_calendar, dav_tenant, dav_uids, on_google, pair
+from tests.worker_harness import Life, life
 from worker import calendar_jobs
 from worker.request_holds import write_holds
+
+__all__ = ["life"]
 
 TEN = slot(at("2030-01-09", "10:00"))
 ELEVEN = slot(at("2030-01-09", "11:00"))
@@ -122,7 +126,7 @@ def test_caldav_hold_appears_once_and_goes_on_withdrawal(db: Session, dav: DavSe
     assert row is not None and row.kind == WorkKind.REQUEST_HOLDS  # planned with the request
 
     [time] = request.proposed_times
-    uid = hold_uid(request.id, time.id)
+    uid = hold_uid(request, time.id)
     assert write_holds(request.id, session=db).written == [time.id]
     assert write_holds(request.id, session=db).written == []  # a rerun writes nothing more
     assert dav_uids(dav, mentor_url) == [(uid, "TENTATIVE")]  # once
@@ -211,7 +215,7 @@ def test_a_counter_holds_the_new_time_and_its_confirmation_is_not_blocked(
     write_holds(request.id, session=db)
     counter = request_svc.counter_time(request)
     assert counter is not None
-    assert dav_uids(radicale_server, mentor_url) == [(hold_uid(request.id, counter.id), "TENTATIVE")]
+    assert dav_uids(radicale_server, mentor_url) == [(hold_uid(request, counter.id), "TENTATIVE")]
     availability.forget_busy([mentor.id])
 
     meeting = request_svc.confirm_counter(db, request, actor=mentee)  # the mentor's hold is in its way only
@@ -226,6 +230,41 @@ def test_without_the_setting_nothing_is_planned_or_written(db: Session, radicale
     request = make_request(db, program=make_program(db), mentee=mentee, mentor=mentor, times=[TEN])
     assert db.scalar(select(TimedWork).where(TimedWork.kind == WorkKind.REQUEST_HOLDS)) is None
     assert write_holds(request.id, session=db).written == []
+    assert dav_uids(radicale_server, mentor_url) == []
+
+
+# --- through the worker: the planned job writes and removes ------------------------------------------
+
+
+def test_the_worker_writes_the_hold_and_an_answer_in_the_app_replaces_it(
+    life: Life, radicale_server: DavServer
+) -> None:
+    """The real relay and RQ worker run ``request.calendar_holds`` after the request and after the
+    mentor's accept in the app (read through the app's busy cache, which now sees the hold):
+    afterwards the mentor's calendar holds the meeting's event and nothing else."""
+    db = life.db
+    _, mentor, mentee, mentor_url = on_dav(db, radicale_server)
+    program = holds_program(db)
+    request = make_request(db, program=program, mentee=mentee, mentor=mentor, times=[TEN], now=life.at(NOW))
+    life.run_until(NOW + timedelta(minutes=1))
+    [time] = request.proposed_times
+    assert dav_uids(radicale_server, mentor_url) == [(hold_uid(request, time.id), "TENTATIVE")]
+
+    meeting = request_svc.accept(db, request, actor=mentor, now=life.at(NOW + timedelta(minutes=2)))
+    life.run_until(NOW + timedelta(minutes=3))
+    assert dav_uids(radicale_server, mentor_url) == [(meeting.uid, "CONFIRMED")]
+
+
+def test_an_expired_request_loses_its_hold(life: Life, radicale_server: DavServer) -> None:
+    db = life.db
+    _, mentor, mentee, mentor_url = on_dav(db, radicale_server)
+    program = holds_program(db, auto_close_after_days=1)
+    request = make_request(db, program=program, mentee=mentee, mentor=mentor, times=[TEN], now=life.at(NOW))
+    life.run_until(NOW + timedelta(minutes=1))
+    assert len(dav_uids(radicale_server, mentor_url)) == 1
+    life.run_until(NOW + timedelta(days=1, minutes=1))  # the auto-close, then the holds job it plans
+    db.refresh(request)
+    assert request.state == RequestState.EXPIRED
     assert dav_uids(radicale_server, mentor_url) == []
 
 
@@ -253,7 +292,7 @@ def test_google_hold_is_imported_once_and_goes_on_withdrawal(
     write_holds(request.id, session=db)
 
     [event] = google_holds(google_fake, mentor)
-    assert event.ical_uid == hold_uid(request.id, time.id)
+    assert event.ical_uid == hold_uid(request, time.id)
     assert event.organizer == mentee.email and event.status == "tentative"
     assert event.response_of(mentor.email) == "needsAction"
     assert (event.start, event.end) == TEN

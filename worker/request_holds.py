@@ -80,7 +80,7 @@ def write_holds(request_id: int, *, session: Session | None = None, base_url: st
             owner = identity_for(account, mentor)
             link = f"{base_url.rstrip('/')}/requests/{request_id}" if base_url else ""
             for time in wanted.values():
-                uid = hold_uid(request_id, time.id)
+                uid = hold_uid(request, time.id)
                 spec = hold_event(request, uid, time.start_at, time.end_at, link=link)
                 ref = connector.create_event(owner, spec)
                 db.add(RequestHold(
