@@ -11,8 +11,9 @@ score = skills (0..60)      wanted skills and competency gaps met by what the me
                             (full: 30); without a cap 2 per meeting, at most 10
 
 Every component that counts adds a reason naming the fact used ("offers Salesforce
-CRM at level 4", "free 6 shared slots in the next 14 days", "other department
-(Finance)"). A mentor who declined the mentee before is ranked like anyone else.
+CRM at level 4", "6 times free for you both in the next 14 days: easy to book", "from
+another department (Finance): a fresh view"): the fact, and why it makes a good match.
+A mentor who declined the mentee before is ranked like anyone else.
 
 Ranking all mentors is one batch: a handful of queries for everybody (no query per
 mentor), and free time counted for all of them at once by ``freebusy.batch`` (grid
@@ -312,9 +313,17 @@ class _Scored:
         if self.slots is None:
             return [*self.before, *self.after]
         plural = "s" if self.slots != 1 else ""
-        free = (f"free {self.slots} shared slot{plural} in the next {WINDOW_DAYS} days"
-                if self.slots else f"no shared free time in the next {WINDOW_DAYS} days")
+        free = (f"{self.slots} time{plural} free for you both in the next {WINDOW_DAYS} days: easy to book"
+                if self.slots else f"no shared free time in the next {WINDOW_DAYS} days: hard to book soon")
         return [*self.before, free, *self.after]
+
+
+def _diversity_reason(attr: str, value: str | None, *, other: bool) -> str:
+    """Why a mentor's department or region counts: a fresh view from elsewhere, or shared context."""
+    if other:
+        return f"from another {attr} ({value}): a fresh view" if attr == "department" else \
+            f"from another {attr} ({value}): a different perspective"
+    return f"same {attr} as you: knows your context"
 
 
 class _Scorer:
@@ -338,7 +347,7 @@ class _Scorer:
                 mine, theirs = self.mine[attr], _norm(value)
                 if mine and theirs and (mine != theirs) == self.prefer_other:
                     points += worth
-                    reasons.append(f"other {attr} ({value})" if self.prefer_other else f"same {attr}")
+                    reasons.append(_diversity_reason(attr, value, other=self.prefer_other))
             found = self._diversities[(department, region)] = (points, reasons)
         return found
 

@@ -84,8 +84,8 @@ def test_matches_rank_with_reasons_and_check_roles(client: Any, world: World) ->
     found = resp.get_json()["matches"]
     assert [m["mentor"]["name"] for m in found] == ["Strong Mentor", "Weak Mentor", "Other Mentor"]
     assert "offers Salesforce CRM at level 5" in found[0]["reasons"]
-    assert "other department (Finance)" in found[0]["reasons"]
-    assert any(r.startswith("free ") for r in found[0]["reasons"])
+    assert "from another department (Finance): a fresh view" in found[0]["reasons"]
+    assert any("free for you both" in r for r in found[0]["reasons"])
     assert client.get("/api/v1/matches?limit=1").get_json()["matches"][0]["mentor"]["name"] == "Strong Mentor"
     assert client.get("/api/v1/matches?limit=0").status_code == 422
     assert client.get(f"/api/v1/matches?mentee_id={world.admin.id}").status_code == 403

@@ -116,12 +116,13 @@ def test_department_preference_is_respected(db: Session, prefer_other: bool) -> 
     first, second = matches
     if prefer_other:
         assert first.mentor.id == other.id
-        assert "other department (Finance)" in first.reasons
+        assert "from another department (Finance): a fresh view" in first.reasons
         assert not any("department" in r for r in second.reasons)
     else:
         assert first.mentor.id == same.id
-        assert "same department" in first.reasons
-        assert "same region" in first.reasons and "same region" in second.reasons
+        assert "same department as you: knows your context" in first.reasons
+        assert "same region as you: knows your context" in first.reasons
+        assert "same region as you: knows your context" in second.reasons
     assert first.score > second.score
 
 
@@ -134,8 +135,9 @@ def test_more_shared_free_time_ranks_higher_and_is_counted_like_the_engine(db: S
     assert [m.mentor.id for m in matches] == [wide.id, narrow.id]
     engine = shared_slot_counts(db, program, [wide, narrow], mentee, NOW, NOW + timedelta(days=14), now=NOW)
     assert matches[1].shared_slots == engine[narrow.id] == 4  # two Wednesdays, two 30-minute slots each
-    assert "free 4 shared slots in the next 14 days" in matches[1].reasons
-    assert f"free {engine[wide.id]} shared slots in the next 14 days" in matches[0].reasons
+    assert "4 times free for you both in the next 14 days: easy to book" in matches[1].reasons
+    wide_reason = f"{engine[wide.id]} times free for you both in the next 14 days: easy to book"
+    assert wide_reason in matches[0].reasons
 
 
 def test_mentor_without_shared_time_says_so(db: Session) -> None:
@@ -144,7 +146,7 @@ def test_mentor_without_shared_time_says_so(db: Session) -> None:
     offering(db, ("SQL", 3), name="Never Free", weekly=[])
     (match,) = rank_mentors(db, program, mentee, now=NOW)
     assert match.shared_slots == 0
-    assert "no shared free time in the next 14 days" in match.reasons
+    assert "no shared free time in the next 14 days: hard to book soon" in match.reasons
 
 
 def test_competency_gap_counts_as_a_need(db: Session) -> None:
