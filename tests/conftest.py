@@ -28,7 +28,7 @@ if os.environ.get("DATABASE_URL", "").startswith("postgresql"):
 
 import scheduling.models  # noqa: F401
 from scheduling.db import Base, make_engine, make_session_factory
-from tests import route_builders
+from tests import compiled_once
 from worker.startup import connect_providers
 
 connect_providers()  # as the app factory does: tests also call scheduling without an app
@@ -36,7 +36,7 @@ connect_providers()  # as the app factory does: tests also call scheduling witho
 # Fixtures every module finds without importing them (an imported fixture is a second copy).
 pytest_plugins = ["tests.servers"]
 
-route_builders.install()  # every test's create_app reuses the URL builders werkzeug generated once
+compiled_once.install()  # every test's create_app reuses the URL builders and templates compiled once
 event.listen(Engine, "connect", workers.no_flush_wait_on_sqlite)  # every engine of this process
 
 # Left out of the fast loop, ``bin/test -m "not slow"`` (the default run keeps them): every
