@@ -260,7 +260,8 @@ def test_decline_reasons(report: dict[str, Any]) -> None:
     reasons = Counter(r.outcome.split(":")[1] for r in REQUESTS if r.outcome.startswith("decline:"))
     assert report["decline_reasons"] == {
         k: reasons.get(k, 0)
-        for k in ("no_time", "not_my_expertise", "too_many_requests", "times_do_not_work", "other")
+        for k in ("no_time", "not_my_expertise", "too_many_requests", "times_do_not_work", "other",
+                  "declined_from_calendar")
     }
 
 
