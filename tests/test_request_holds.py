@@ -268,6 +268,18 @@ def test_an_expired_request_loses_its_hold(life: Life, radicale_server: DavServe
     assert dav_uids(radicale_server, mentor_url) == []
 
 
+def test_a_time_gone_by_is_held_no_longer(db: Session, radicale_server: DavServer, time_machine: Any) -> None:
+    _, mentor, mentee, mentor_url = on_dav(db, radicale_server)
+    request = make_request(db, program=holds_program(db), mentee=mentee, mentor=mentor, times=[TEN, ELEVEN])
+    time_machine.move_to(NOW)
+    write_holds(request.id, session=db)
+    assert len(dav_uids(radicale_server, mentor_url)) == 2
+    time_machine.move_to(TEN[1])  # ten o'clock is over, eleven is still to come
+    ten, eleven = sorted(request.proposed_times, key=lambda p: p.start_at)
+    assert write_holds(request.id, session=db).removed == [ten.id]
+    assert dav_uids(radicale_server, mentor_url) == [(hold_uid(request, eleven.id), "TENTATIVE")]
+
+
 # --- Google ---------------------------------------------------------------------------------------
 
 

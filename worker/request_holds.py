@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from calendars.base import EventChange, EventRef
 from scheduling.availability import forget_busy
+from scheduling.db import utcnow
 from scheduling.errors import DomainError
 from scheduling.models import CalendarTenant, MeetingRequest, Person, RequestHold
 from scheduling.request_holds import hold_event, hold_uid, holds_of, wanted_times
@@ -66,7 +67,9 @@ def write_holds(request_id: int, *, session: Session | None = None, base_url: st
         mentor = request.mentor
         account = account_of(db, mentor)
         reachable = account is not None and account.tenant.provider.value in HOLD_PROVIDERS
-        wanted = {p.id: p for p in wanted_times(request)} if reachable else {}
+        now = utcnow()
+        # A time already over is held no longer (an unanswered request may outlive its times).
+        wanted = {p.id: p for p in wanted_times(request) if p.end_at > now} if reachable else {}
         for hold in holds_of(db, request_id):
             in_place = account is not None and hold.tenant_id == account.tenant_id
             if hold.proposed_time_id in wanted and in_place:
