@@ -156,7 +156,7 @@ def week_choices(slots: Iterable[Slot], viewer: Person) -> list[DayChoices]:
     days = []
     for day, group in groupby(slots, key=lambda s: local(s.start, viewer).date()):  # type: ignore[union-attr]
         items = [SlotChoice(iso(s.start), clock(s, viewer)) for s in group]
-        days.append(DayChoices(day, f"{day:%A} {day.day} {day:%B %Y}", items))
+        days.append(DayChoices(day, f"{day:%A} {day.day} {day:%b}", items))  # the week label has the year
     return days
 
 
