@@ -78,10 +78,11 @@ def test_my_week_shows_meetings_and_open_requests_in_my_zone(client: Any, db: Se
     assert "You proposed it; Ned Mentee confirms" in days["Sat 12 Jan"]
 
 
-def test_the_meetings_page_links_to_my_week(client: Any, db: Session) -> None:
+def test_the_meetings_page_and_home_link_to_my_week(client: Any, db: Session) -> None:
     make_program(db)
     login(client, make_mentee(db))
     assert 'href="/meetings/week">See my week</a>' in client.get("/meetings").get_data(as_text=True)
+    assert 'href="/meetings/week">My week</a>' in client.get("/home").get_data(as_text=True)
     page = client.get("/meetings/week").get_data(as_text=True)
     assert "<h1>My week</h1>" in page and page.count('class="agenda-day') == 7 and ">Today</span>" in page
 
