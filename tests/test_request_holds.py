@@ -354,6 +354,22 @@ def test_google_decline_in_the_calendar_declines_the_request(
     assert google_holds(google_fake, mentor) == []
 
 
+def test_the_mentors_request_page_says_the_times_are_in_their_calendar(
+    client: Any, db: Session, radicale_server: DavServer
+) -> None:
+    from tests.factories import login
+
+    _, mentor, mentee, _ = on_dav(db, radicale_server)
+    request = make_request(db, program=holds_program(db), mentee=mentee, mentor=mentor, times=[TEN])
+    hint = "in your calendar as tentative invitations"
+    login(client, mentor)
+    assert hint not in client.get(f"/requests/{request.id}").get_data(as_text=True)  # not written yet
+    write_holds(request.id, session=db)
+    assert hint in client.get(f"/requests/{request.id}").get_data(as_text=True)
+    login(client, mentee)
+    assert hint not in client.get(f"/requests/{request.id}").get_data(as_text=True)  # the mentor's calendar
+
+
 # --- the setting ------------------------------------------------------------------------------------
 
 

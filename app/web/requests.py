@@ -35,6 +35,7 @@ from scheduling.availability import bookable_slots
 from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError, NotFound, ValidationFailed
 from scheduling.models import DeclineReason, Initiator, MeetingRequest, Person, RequestState, RoutingState
+from scheduling.request_holds import holds_of
 from scheduling.services import requests as svc
 from scheduling.services import routing as routing_svc
 
@@ -108,6 +109,7 @@ def render_request(req: MeetingRequest, person: Person, errors: FormErrors | Non
         states=STATE_LABELS, reasons=REASON_LABELS, decline_reasons=DECLINE_REASONS,
         counter_options=counter_options(req, person), errors=errors or FormErrors(), form=form or {},
         zone=zone_name(person), is_mentor=person.id == req.mentor_id,
+        held_in_calendar=person.id == req.mentor_id and bool(holds_of(db(), req.id)),
         offer=req.initiated_by == Initiator.MENTOR,
         initiator_role="mentor" if req.initiated_by == Initiator.MENTOR else "mentee",
         thread=conversation_views.thread_for(req, person,
