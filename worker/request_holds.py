@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -107,9 +107,9 @@ def _remove(db: Session, request: MeetingRequest, hold: RequestHold, mentor: Per
     tenant = db.get(CalendarTenant, hold.tenant_id)
     account = account_of(db, mentor)
     if tenant is not None and account is not None and account.tenant_id == tenant.id:
-        owner = replace(identity_for(account, mentor), external_id=hold.calendar_id or account.external_id)
         spec = hold_event(request, hold.uid, hold.start_at, hold.end_at)
-        connector_for(tenant).cancel_event(owner, EventRef(hold.calendar_id, hold.event_id, hold.etag), spec)
+        ref = EventRef(hold.calendar_id, hold.event_id, hold.etag)  # names the calendar it is in
+        connector_for(tenant).cancel_event(identity_for(account, mentor), ref, spec)
     # else: the calendar connection is gone or moved; nothing we can reach any more
     db.delete(hold)
     db.commit()
