@@ -41,8 +41,9 @@ event.listen(Engine, "connect", workers.no_flush_wait_on_sqlite)  # every engine
 
 # Left out of the fast loop, ``bin/test -m "not slow"`` (the default run keeps them): every
 # browser test, and these modules or single tests, the costliest in ``--durations=30``. They
-# wait out real timeouts, kill and restart servers, fuzz every page or body, or run a whole
-# third-party conformance suite against the live app. A node id prefix each.
+# wait out real timeouts, kill and restart servers, fuzz every page, body or query, start the
+# app's own processes (gunicorn workers, the mail-inbound command), or run a whole third-party
+# conformance suite against the live app. A node id prefix each.
 SLOW = (
     "tests/test_timed_work_outages.py",
     "tests/test_worker_crash.py",
@@ -50,6 +51,9 @@ SLOW = (
     "tests/test_bad_input.py::test_junk_queries_never_make_a_server_error",
     "tests/test_api_requests.py::test_no_body_ever_causes_a_server_error",
     "tests/test_api_people.py::test_no_body_ever_causes_a_server_error",
+    "tests/test_api_people.py::test_no_directory_query_causes_a_server_error",
+    "tests/test_signin_limits.py::test_gunicorn_workers_share_one_count_in_redis",
+    "tests/test_itip_replies.py::test_flask_mail_inbound_takes_lmtp_from_the_mail_server_and_stops_on_sigterm",
     "tests/test_openapi.py::test_the_live_app_keeps_its_document",
     "tests/test_scim.py::test_scim2_tester_full_run_finds_no_error",
 )
