@@ -1,8 +1,8 @@
 """Each test process its own database and Redis, so runs can go side by side.
 
-``bin/test`` runs the SQLite and PostgreSQL passes at the same time, each split over
-pytest-xdist workers (``gw0``, ``gw1``, ...). Every process empties its tables and flushes its
-Redis between tests, so no two may share one:
+``bin/test`` runs the SQLite and PostgreSQL passes at the same time, each in one process or split
+over pytest-xdist workers (``gw0``, ``gw1``, ...; ``TEST_WORKERS``). Every process empties its tables
+and flushes its Redis between tests, so no two may share one:
 
 - PostgreSQL (``DATABASE_URL``): worker ``gwN`` uses database ``<name>_gwN`` on the same server,
   created when missing.
