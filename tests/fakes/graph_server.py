@@ -27,6 +27,11 @@ Implements the shapes the connector relies on:
   the event then shows ``onlineMeeting.joinUrl``, and it cannot be switched off (400), as the
   "online meetings in an Outlook calendar" guide documents. ``GET .../calendar`` lists the
   ``allowedOnlineMeetingProviders``.
+- attendees in this tenant, as Exchange treats them: a created event gets an ``iCalUId`` Exchange
+  assigns (a client cannot set it); each attendee with a mailbox here gets their own copy (same
+  ``iCalUId``, their own ``id``, ``responseStatus`` none, ``showAs`` tentative, no ``transactionId``);
+  the organizer's update rewrites the copies, the organizer's cancel or delete removes them;
+  an attendee's answer is shown in their copy and on the organizer's event.
 - 403 ``ErrorAccessDenied`` until admin consent is granted; injected 429/503 with ``Retry-After``.
 """
 
@@ -102,6 +107,8 @@ def _parse_graph_dt(value: dict[str, str]) -> datetime:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 
+# Exchange's iCalUId: the Outlook global object id's class prefix, then the meeting's own bytes.
+ICAL_UID_PREFIX = "040000008200E00074C5B7101A82E008"
 CHANGE_TYPES = frozenset({"created", "updated", "deleted"})
 VALIDATION_TOKEN_PREFIX = "Validation: Testing client application reachability for subscription Request-Id: "
 VALIDATION_FAILED = (
@@ -343,6 +350,7 @@ class GraphFake:
                     "Your request can't be completed. You need to be an organizer to cancel a meeting.",
                 )
             self.store.delete(user, event.id)
+            self._mirror(event)
             return 202, None
         if method == "GET":
             return 200, self.event_json(event, user)
@@ -352,9 +360,11 @@ class GraphFake:
                 return refused
             self.apply_body(event, body)
             self.store.put(event)
+            self._mirror(event)
             return 200, self.event_json(event, user)
         if method == "DELETE":
             self.store.delete(user, event.id)
+            self._mirror(event)
             return 204, None
         return 405, _error("ErrorInvalidRequest", "Method not allowed")
 
@@ -407,18 +417,62 @@ class GraphFake:
             end=datetime.now(UTC),
             organizer=user,
             transaction_id=tid,
+            ical_uid=ICAL_UID_PREFIX + secrets.token_hex(28).upper(),
         )
         refused = self.apply_online(event, body)
         if refused is not None:
             return refused
         self.apply_body(event, body)
         self.store.put(event)
+        self._mirror(event)
         return 201, self.event_json(event, user)
+
+    def _copy_of(self, attendee: str, event: FakeEvent) -> FakeEvent | None:
+        """The attendee's own copy of the organizer's ``event`` (found by its ``iCalUId``)."""
+        return next((e for e in self.store.live_events(attendee)
+                     if e.ical_uid == event.ical_uid and e.organizer.lower() != attendee), None)
+
+    def _mirror(self, event: FakeEvent) -> None:
+        """Exchange's attendee copies of an organizer's event: made, brought up to date (the
+        attendee's own answer kept), removed when the organizer cancels or deletes the event."""
+        if event.organizer.lower() != event.calendar or not event.ical_uid:
+            return
+        for att in event.attendees:
+            email = att["email"].lower()
+            if email == event.calendar or not self.store.has_calendar(email):
+                continue
+            copy = self._copy_of(email, event)
+            if event.deleted:
+                if copy is not None:
+                    self.store.delete(email, copy.id)
+                continue
+            mine = copy.response_of(email) if copy is not None else None
+            attendees = [dict(a, response=mine) if a["email"].lower() == email and mine else dict(a)
+                         for a in event.attendees]
+            self.store.put(FakeEvent(
+                id=copy.id if copy is not None else "AAMk" + secrets.token_hex(12), calendar=email,
+                start=event.start, end=event.end, summary=event.summary, description=event.description,
+                location=event.location, organizer=event.organizer, attendees=attendees,
+                ical_uid=event.ical_uid, show_as=copy.show_as if copy is not None else "tentative",
+                online_provider=event.online_provider, join_url=event.join_url,
+            ))
+
+    def organizer_cancel(self, organizer: str, event_id: str) -> None:
+        """The organizer cancels in Outlook (an organizer cannot decline their own meeting there):
+        the event is deleted and Exchange removes the attendees' copies."""
+        event = self.store.get(organizer, event_id)
+        assert event is not None and event.organizer.lower() == organizer.lower()
+        self.store.delete(organizer, event_id)
+        self._mirror(event)
 
     def attendee_respond(self, organizer: str, event_id: str, attendee: str, response: str) -> None:
         """``attendee`` answers (in Outlook, or by an iTIP reply Exchange reads): Exchange records
-        it on the organizer's event as that attendee's ``status.response``."""
-        self.store.respond(organizer, event_id, attendee, response)
+        it in their own copy (if they have one here) and on the organizer's event as that
+        attendee's ``status.response``."""
+        event = self.store.respond(organizer, event_id, attendee, response)
+        copy = self._copy_of(attendee.lower(), event) if self.store.has_calendar(attendee) else None
+        if copy is not None:
+            self.store.respond(attendee, copy.id, attendee, response)
 
     def _delta(self, user: str, query: dict[str, str]) -> tuple[int, Any]:
         base = f"{self.graph_url}/users/{user}/calendarView/delta"
