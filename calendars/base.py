@@ -124,6 +124,9 @@ class EventRef:
     # ``video_pending``: the provider is still making it (read the event again later).
     video_url: str = ""
     video_pending: bool = False
+    # The UID the provider gave the event when it does not take ours (Exchange assigns ``iCalUId``;
+    # Graph refuses a client's): the meeting's identity on that provider. Empty: the event has ours.
+    ical_uid: str = ""
 
 
 class ChangeKind(enum.StrEnum):

@@ -373,9 +373,11 @@ class MicrosoftConnector:
 
     @staticmethod
     def _ref(calendar_id: str, event_id: str, data: Mapping[str, Any], spec: EventSpec) -> EventRef:
-        """The written event's ref, with the Teams join link (``onlineMeeting.joinUrl``) read back."""
+        """The written event's ref, with the Teams join link (``onlineMeeting.joinUrl``) and the
+        ``iCalUId`` Exchange assigned (read-only in Graph: the UID its invitations carry) read back."""
         url = str((data.get("onlineMeeting") or {}).get("joinUrl") or "") if spec.online_meeting else ""
-        return EventRef(calendar_id, event_id, data.get("@odata.etag", ""), video_url=url)
+        return EventRef(calendar_id, event_id, data.get("@odata.etag", ""), video_url=url,
+                        ical_uid=str(data.get("iCalUId") or ""))
 
     def _teams_allowed(self, owner: CalendarIdentity) -> bool:
         """Whether the owner's calendar offers Teams meetings (``allowedOnlineMeetingProviders``)."""

@@ -241,6 +241,7 @@ def _write_side(
                 calendar_id=ref.calendar_id,
                 event_id=ref.event_id,
                 etag=ref.etag,
+                ical_uid=ref.ical_uid,
                 synced_sequence=meeting.sequence,
             )
             db.add(link)

@@ -105,6 +105,8 @@ class CalendarEventLink(Base):
     calendar_id: Mapped[str] = mapped_column(String(500), default="")
     event_id: Mapped[str] = mapped_column(String(500))
     etag: Mapped[str] = mapped_column(String(200), default="")
+    # The UID the provider assigned the event (Exchange's ``iCalUId``); empty when it carries ``Meeting.uid``.
+    ical_uid: Mapped[str] = mapped_column(String(500), default="", server_default="")
     synced_sequence: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
