@@ -57,12 +57,21 @@ H = timedelta(hours=1)
 # --- fixtures ------------------------------------------------------------------------------------------
 
 
+def _forget_channels(google_fake: GoogleFake, graph_fake: GraphFake) -> None:
+    google_fake.channels.clear()
+    graph_fake.subscriptions.clear()
+    google_fake.notifier.clear()
+    graph_fake.notifier.clear()
+
+
 @pytest.fixture
 def live_url(
     engine: Engine, database_url: str, db: Session, google_fake: GoogleFake, graph_fake: GraphFake
 ) -> Iterator[str]:
     """The real app on a loopback port (what the fakes call back), on the test database."""
     from app import create_app
+
+    _forget_channels(google_fake, graph_fake)  # an earlier module's live channel would call this test
 
     application = create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False,
                               "RATELIMIT_ENABLED": False, "SECRET_KEY": "push-test"})
@@ -72,10 +81,7 @@ def live_url(
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
-        google_fake.channels.clear()  # session-wide fakes: nothing of ours calls a later test
-        graph_fake.subscriptions.clear()
-        google_fake.notifier.clear()
-        graph_fake.notifier.clear()
+        _forget_channels(google_fake, graph_fake)  # session-wide fakes: nothing of ours calls a later test
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
