@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,16 +66,6 @@ from worker import runtime
 from worker.request_holds import apply_change as apply_hold_change
 
 log = logging.getLogger(__name__)
-
-@contextmanager
-def _session(session: Session | None) -> Iterator[Session]:
-    """The caller's session (tests, other jobs) or a fresh one from the worker's runtime."""
-    if session is not None:
-        yield session
-        return
-    with runtime.session_scope() as own:
-        yield own
-
 
 # --- writing events -------------------------------------------------------------------------------
 
@@ -167,7 +156,7 @@ class VideoLinkPending(ProviderUnavailable):
 
 def write_meeting_events(meeting_id: int, *, session: Session | None = None) -> WriteResult:
     """Create (once) or update the meeting's events; cancel them if the meeting was canceled."""
-    with _session(session) as db:
+    with runtime.session_scope(session) as db:
         meeting = db.get(Meeting, meeting_id)
         if meeting is None:
             return WriteResult()
@@ -283,7 +272,7 @@ def _write_side(
 
 def cancel_meeting_events(meeting_id: int, *, session: Session | None = None) -> WriteResult:
     """Cancel every event the meeting has in a calendar (organizer cancel: attendees are told)."""
-    with _session(session) as db:
+    with runtime.session_scope(session) as db:
         meeting = db.get(Meeting, meeting_id)
         if meeting is None:
             return WriteResult()
@@ -340,7 +329,7 @@ def sync_tenant(tenant_id: int, *, session: Session | None = None) -> SyncResult
     from scheduling.services.meetings import apply_calendar_change
 
     result = SyncResult()
-    with _session(session) as db:
+    with runtime.session_scope(session) as db:
         tenant = db.get(CalendarTenant, tenant_id)
         if tenant is None:
             return result

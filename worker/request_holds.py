@@ -16,8 +16,6 @@ no holds (their requests are answered in the app, as without the setting).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
@@ -46,21 +44,11 @@ class HoldResult:
     removed: list[int] = field(default_factory=list)
 
 
-@contextmanager
-def _session(session: Session | None) -> Iterator[Session]:
-    """The caller's session (tests, the sync) or a fresh one from the worker's runtime."""
-    if session is not None:
-        yield session
-        return
-    with runtime.session_scope() as own:
-        yield own
-
-
 def write_holds(request_id: int, *, session: Session | None = None, base_url: str = "") -> HoldResult:
     """Write the holds the request should have in the mentor's calendar and remove the others
     (``base_url``: the app's, for the request's link in the hold)."""
     result = HoldResult()
-    with _session(session) as db:
+    with runtime.session_scope(session) as db:
         request = db.get(MeetingRequest, request_id)
         if request is None:
             return result

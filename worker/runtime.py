@@ -101,12 +101,16 @@ def session_factory() -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    session = session_factory()()
-    try:
+def session_scope(session: Session | None = None) -> Iterator[Session]:
+    """``session`` when the caller has one (tests, the sync, other jobs); else a fresh one, closed after."""
+    if session is not None:
         yield session
+        return
+    own = session_factory()()
+    try:
+        yield own
     finally:
-        session.close()
+        own.close()
 
 
 def mailer() -> Mailer:
