@@ -7,7 +7,8 @@ from typing import IO
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy.orm import Session
+
+from app.db import new_session
 
 db_cli = AppGroup("db", help="Database schema.")
 secrets_cli = AppGroup("secrets", help="Encryption keys for stored calendar secrets.")
@@ -35,12 +36,6 @@ demo_cli = AppGroup("demo", help="The demo program.")
 people_cli = AppGroup("people", help="People: bulk import.")
 
 
-def _session() -> Session:
-    from app.db import session_factory
-
-    return session_factory()()
-
-
 @demo_cli.command("load")
 @click.option("--if-empty", is_flag=True, help="Do nothing (but print the sign-ins) when data exists.")
 @click.option("--seed", type=int, default=None, help="Random seed (default: the fixed demo seed).")
@@ -48,7 +43,7 @@ def demo_load(if_empty: bool, seed: int | None) -> None:
     """Load the demo program (~40 people, mentors with slots, requests) into an empty database."""
     from scheduling import demo
 
-    with _session() as session:
+    with new_session() as session:
         if not demo.is_empty(session):
             if not if_empty:
                 raise click.ClickException(
@@ -71,7 +66,7 @@ def people_import(file: IO[bytes]) -> None:
     from scheduling.services.people_import import import_people
 
     data = file.read()
-    with _session() as session:
+    with new_session() as session:
         try:
             result = import_people(session, data)
         except ImportFailed as exc:

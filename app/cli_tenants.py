@@ -14,15 +14,10 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.db import new_session
 from scheduling.errors import DomainError
 
 tenants_cli = AppGroup("tenants", help="Calendar tenants (Google, Microsoft 365, CalDAV).")
-
-
-def _session() -> Session:
-    from app.db import session_factory
-
-    return session_factory()()
 
 
 def _read_secret(secret_file: IO[str] | None, ask: bool, prompt: str) -> str | None:
@@ -72,7 +67,7 @@ def tenants_add(
     except ValueError:
         raise click.ClickException("--config is not valid JSON.") from None
     secret = _read_secret(secret_file, ask_secret, "Secret")
-    with _session() as session:
+    with new_session() as session:
         try:
             tenant = tenants.create_tenant(
                 session, name=name, provider=provider, config=config, secret=secret
@@ -90,7 +85,7 @@ def tenants_list() -> None:
     """List tenants (secrets show only as set / not set)."""
     from scheduling import tenants
 
-    with _session() as session:
+    with new_session() as session:
         for tenant in tenants.list_tenants(session):
             info = tenants.describe_tenant(tenant)
             click.echo(
@@ -106,7 +101,7 @@ def tenants_test(tenant: str, email: str | None) -> None:
     """Try the tenant's credentials and say what failed."""
     from scheduling import tenants
 
-    with _session() as session:
+    with new_session() as session:
         found = _tenant(session, tenant)
         person = _person(session, email) if email else None
         check = tenants.test_connection(session, found, person=person)
@@ -134,7 +129,7 @@ def tenants_connect(
     from scheduling import tenants
 
     secret = _read_secret(secret_file, ask_secret, "Password or token")
-    with _session() as session:
+    with new_session() as session:
         found = _tenant(session, tenant)
         person = _person(session, email)
         try:
@@ -158,7 +153,7 @@ def tenants_sync(tenant: str) -> None:
     """Apply calendar changes (moves, deletes, declines) to meetings now."""
     from worker.calendar_jobs import sync_tenant
 
-    with _session() as session:
+    with new_session() as session:
         found = _tenant(session, tenant)
         result = sync_tenant(found.id, session=session)
     click.echo(f"{len(result.applied)} change(s) applied; {len(result.errors)} calendar(s) failed.")
@@ -174,6 +169,6 @@ def register_secrets_rotate(secrets_cli: AppGroup) -> None:
         """Re-encrypt stored calendar secrets with the first key in FLASHMENTOR_SECRET_KEYS."""
         from scheduling.tenants import rotate_secrets
 
-        with _session() as session:
+        with new_session() as session:
             count = rotate_secrets(session)
         click.echo(f"Re-encrypted {count} secret(s) with the newest key.")

@@ -27,8 +27,13 @@ def session_factory() -> sessionmaker[Session]:
     return factory
 
 
+def new_session() -> Session:
+    """A session of its own, outside any request: the CLI's commands open one each."""
+    return session_factory()()
+
+
 def db() -> Session:
     if "db_session" not in g:
-        g.db_session = session_factory()()
+        g.db_session = new_session()
     session: Session = g.db_session
     return session
