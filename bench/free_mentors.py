@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm-only", action="store_true", help="only write the calendars into the cache")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--sample", type=int, default=100, help="mentors checked against the plain path")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also profile N warm requests (cProfile) and print the top functions")
     args = parser.parse_args(argv)
 
     from bench.dataset import CALENDAR_TTL_SECONDS, PASSWORD, GeneratedCalendars, mentee_emails, seed
@@ -106,10 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     assert signed.status_code == 200, signed.get_data(as_text=True)
     url = "/api/v1/mentors/free?limit=200"
 
+    cpu: list[float] = []
+
     def timed() -> tuple[float, Any]:
+        c0 = clock.process_time()
         t0 = clock.perf_counter()
         res = client.get(url)
         took = (clock.perf_counter() - t0) * 1000
+        cpu.append((clock.process_time() - c0) * 1000)
         assert res.status_code == 200, res.get_data(as_text=True)
         return took, res.get_json()
 
@@ -119,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         forget_grids()
         forget_expansions()
         cold.append(timed()[0])
+    cpu.clear()
     warm = [timed()[0] for _ in range(args.repeat)]
+    warm_cpu = list(cpu)
     print(
         f"mentors ranked: {answer['total']} with a shared slot (of the 1,000), "
         f"calendars_unread={answer['calendars_unread']}"
@@ -127,7 +135,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"GET /mentors/free, first request of the process: {first:7.1f} ms")
     print(f"GET /mentors/free, first of the day (no memo):   {_ms(cold)}")
     print(f"GET /mentors/free, warm:                          {_ms(warm)}")
+    print(f"GET /mentors/free, warm, CPU time of the process: {_ms(warm_cpu)}")
+    if args.profile:
+        _profile(lambda: timed(), args.profile)
     return _check(app, client, email, answer, args.sample)
+
+
+def _profile(request: Any, n: int) -> None:
+    """Where a warm request's time goes: cProfile over ``n`` requests, top functions by own and total time."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(n):
+        request()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(45)
 
 
 def _check(app: Any, client: Any, email: str, answer: dict[str, Any], sample: int) -> int:

@@ -6,9 +6,9 @@ that is ~100 us each (expansion, grid, a bisection per busy interval); here the
 same rules run over everybody at once:
 
 * **grid starts** (:func:`weekly_starts`): what ``candidate_starts_us`` gives for a
-  mentor's weekly windows over a range of *local dates*, memoised per rules, zone and
-  slot length (an availability edit changes the rules, so the key: nothing to
-  invalidate), then only cut to the query's instants. Cutting equals computing on the
+  mentor's weekly windows over a range of *local dates* (united with their dated slots),
+  memoised per rules, dated slots, zone and slot length (an availability edit changes
+  the key: nothing to invalidate), then only cut to the query's instants. Cutting equals computing on the
   clipped windows whenever no window holds a clock change (clock grids) and no window
   straddles the range start (window-anchored grids); otherwise :func:`weekly_starts`
   lists the mentor and the caller runs ``expand_weekly`` + ``candidate_starts_us`` itself.
@@ -60,15 +60,27 @@ class WeeklyGrid:
     steady: bool  # no window holds a change of the grid zone's UTC offset
 
 
+# A mentor's dated slots as sorted epoch-microsecond pairs (part of a grid's memo key).
+Dated = tuple[tuple[int, int], ...]
+# What a mentor's grid starts are made of: weekly rules as text ("" for none), zone, dated slots.
+GridKey = tuple[str, str, Dated]
+
+
 @lru_cache(maxsize=16_384)
-def weekly_grid(rules: str, time_zone: str, minutes: int, first: date, last: date) -> WeeklyGrid:
+def weekly_grid(
+    rules: str, time_zone: str, minutes: int, first: date, last: date, dated: Dated = ()
+) -> WeeklyGrid:
     """:class:`WeeklyGrid` of ``rules`` (see ``rules_from_text``; rules without a zone are
-    in ``time_zone``) on the ``time_zone`` clock. Raises ``ValueError``/``UnknownZone``.
+    in ``time_zone``; ``""``: none) united with the ``dated`` slots, on the ``time_zone``
+    clock. Raises ``ValueError``/``UnknownZone``.
 
     Memoised (pure: zone rules are fixed for the process). Keyed by local dates, so
-    every query of a day shares one entry per mentor; well under 1 KB each.
+    every query of a day shares one entry per mentor; well under 1 KB each. Dated slots
+    are part of the key: adding, moving or removing one makes a new entry.
     """
-    windows = weekly_windows(rules_from_text(rules, time_zone), first, last)
+    windows = weekly_windows(rules_from_text(rules, time_zone), first, last) if rules else IntervalSet()
+    if dated:
+        windows = windows.union(IntervalSet.from_us_pairs(dated))
     tz = zone(time_zone)
     starts = candidate_starts_us(windows, minutes, tz)
     steady = all(offset_is_steady(tz, s, e) for s, e in windows.us_pairs())
@@ -76,16 +88,18 @@ def weekly_grid(rules: str, time_zone: str, minutes: int, first: date, last: dat
 
 
 def weekly_starts(
-    mentors: Sequence[tuple[str, str]],
+    mentors: Sequence[tuple[str, str] | GridKey],
     minutes: int,
     start_us: int,
     end_us: int,
     not_before_us: int,
 ) -> tuple[Ints, Ints, list[int]]:
-    """For mentors given as ``(weekly rules as text, time zone)``: every slot start of each, at once.
+    """For mentors given as ``(weekly rules as text, time zone[, dated slots])``: every slot
+    start of each, at once.
 
-    Mentor ``i``'s starts are ``candidate_starts_us(expand_weekly(rules, start, end),
-    minutes, zone, not_before)``, cut from the memoised :func:`weekly_grid`. Returns the
+    Mentor ``i``'s starts are ``candidate_starts_us(expand_weekly(rules, start, end) |
+    dated clipped to [start, end), minutes, zone, not_before)`` (what ``bookable_slots``
+    cuts), cut from the memoised :func:`weekly_grid`. Returns the
     starts, their owner ``i``, and the mentors for whom cutting is not provably the same
     (a clock change inside a window on a clock grid; on a window-anchored grid, a window
     straddling ``start_us``): the caller computes those directly. Raises like
@@ -96,8 +110,8 @@ def weekly_starts(
     found: list[Ints] = []
     owners: list[int] = []
     exact: list[int] = []
-    for i, (rules, time_zone) in enumerate(mentors):
-        grid = weekly_grid(rules, time_zone, minutes, first, last)
+    for i, key in enumerate(mentors):
+        grid = weekly_grid(key[0], key[1], minutes, first, last, *key[2:])
         if clock:
             if not grid.steady:
                 exact.append(i)

@@ -29,7 +29,7 @@ from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from calendars.base import CalendarError
-from freebusy.batch import Ints, Spans, count_clear, ints, weekly_starts
+from freebusy.batch import GridKey, Ints, Spans, count_clear, ints, weekly_starts
 from freebusy.busy import BusySource
 from freebusy.cache import BusyCache, CachedBusySource
 from freebusy.intervals import EMPTY, Interval, IntervalSet, to_us
@@ -428,24 +428,23 @@ def _slot_starts(
 ) -> tuple[Ints, Ints]:
     """Every grid start of every mentor: what ``candidate_starts_us`` gives on their availability.
 
-    Returns the starts and their owner (an index into ``mentors``). Weekly-only
-    availability is cut from the memoised grids of ``freebusy.batch``; dated slots, and
-    the rare windows the memo cannot cut exactly, are computed as :func:`bookable_slots` does.
+    Returns the starts and their owner (an index into ``mentors``). Availability (weekly
+    rules and dated slots) is cut from the memoised grids of ``freebusy.batch``; the rare
+    windows the memo cannot cut exactly are computed as :func:`bookable_slots` does.
     """
     wanted = set(ids)
     rules = mentors_rules(session, wanted)
     dated = mentors_dated(session, wanted, start, end)
-    weekly: list[int] = []  # mentors with weekly rules only (and a zone: else their error is raised below)
-    keys: list[tuple[str, str]] = []
+    dated_us = {pid: tuple(sorted((to_us(s), to_us(e)) for s, e in spans)) for pid, spans in dated.items()}
+    weekly: list[int] = []  # mentors with availability and a zone (else their error is raised below)
+    keys: list[GridKey] = []
     by_hand: list[int] = []
     for i, pid in enumerate(ids):
-        if pid in dated:
-            by_hand.append(i)
-        elif pid in rules:
+        if pid in rules or pid in dated:
             tz = mentors[i].time_zone
             if tz:
                 weekly.append(i)
-                keys.append((rules[pid], tz))
+                keys.append((rules.get(pid, ""), tz, dated_us.get(pid, ())))
             else:
                 by_hand.append(i)
     try:

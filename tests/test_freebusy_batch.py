@@ -68,6 +68,49 @@ def test_grid_starts_equal_cutting_one_mentor_at_a_time(minutes: int) -> None:
     assert by_hand < checked / 5  # the memo answers nearly everything itself
 
 
+def random_dated(rnd: random.Random, rules: str, tz: str, start: datetime) -> tuple[tuple[int, int], ...]:
+    """Dated slots near ``start``: some on their own, some touching or overlapping a weekly window
+    (merged windows: a slot may span both), some straddling ``start``."""
+    found = []
+    weekly = expand_weekly(rules_from_text(rules, tz), start - timedelta(days=2), start + timedelta(days=9))
+    for _ in range(rnd.randint(1, 4)):
+        kind = rnd.random()
+        if kind < 0.4 and weekly:  # touching (or overlapping) the end of a weekly window
+            _, we = rnd.choice(list(zip(weekly.starts_us, weekly.ends_us, strict=True)))
+            s = we - rnd.choice((0, 0, 15, 40)) * MINUTE_US
+        elif kind < 0.55:  # already running at the range start
+            s = to_us(start) - rnd.randrange(15, 180) * MINUTE_US
+        else:
+            s = to_us(start) + rnd.randrange(0, 8 * 24 * 60, 5) * MINUTE_US
+        found.append((s, s + rnd.choice((20, 45, 60, 95, 240)) * MINUTE_US))
+    return tuple(sorted(found))
+
+
+@pytest.mark.parametrize("minutes", [15, 30, 45, 60, 90])
+def test_grid_starts_with_dated_slots_equal_cutting_one_mentor_at_a_time(minutes: int) -> None:
+    """Dated slots are united with the weekly windows (``availability_of``) before the grid is cut."""
+    rnd = random.Random(100 + minutes)
+    checked = 0
+    for start in STARTS:
+        end = start + timedelta(days=7)
+        nb = to_us(start + timedelta(hours=rnd.choice((0, 5)), minutes=rnd.randrange(60)))
+        mentors = []
+        for tz in ZONES:
+            for _ in range(8):
+                rules = random_rules(rnd, tz) if rnd.random() < 0.85 else ""  # some have dated slots only
+                mentors.append((rules, tz, random_dated(rnd, rules or f"0 09:00 10:00 {tz}", tz, start)))
+        starts, owner, exact = weekly_starts(mentors, minutes, to_us(start), to_us(end), nb)
+        for i, (rules, tz, dated) in enumerate(mentors):
+            if i in exact:
+                continue
+            weekly = expand_weekly(rules_from_text(rules, tz), start, end) if rules else IntervalSet()
+            availability = weekly.union(IntervalSet.from_us_pairs(dated).clip(start, end))
+            assert starts[owner == i].tolist() == candidate_starts_us(availability, minutes, zone(tz), nb), (
+                rules, tz, dated, start)
+            checked += 1
+    assert checked > 200
+
+
 def test_a_window_holding_a_clock_change_is_left_to_the_caller() -> None:
     # Lord Howe moves from +10:30 to +11:00 at 02:00 local on Sunday 2030-10-06.
     start, end = datetime(2030, 10, 3, tzinfo=UTC), datetime(2030, 10, 10, tzinfo=UTC)
