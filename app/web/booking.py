@@ -2,15 +2,13 @@
 
 Step one keeps the details in the session (nothing is stored until a time is
 chosen); step two calls :func:`scheduling.services.requests.request_meeting`,
-which checks every program rule. Times are listed and read in the mentee's zone.
+which checks every program rule. Times are read in the mentee's zone and listed by the
+slot picker (``app.web.slot_picker``) in the zone the mentee picks, the mentor's beside them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from itertools import groupby
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
@@ -23,18 +21,15 @@ from app.web.common import (
     chosen_slots,
     failed,
     iso,
-    local,
-    local_midnight,
     me,
     parse_local,
-    parse_week,
+    parse_utc,
     program,
     signed_in,
     zone_name,
 )
-from freebusy.slots import Slot
+from app.web.slot_picker import picker_context
 from scheduling import matching
-from scheduling.availability import bookable_slots
 from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError, ValidationFailed
 from scheduling.models import MeetingMode, Person, RequestKind, Skill, SkillRelation
@@ -46,21 +41,7 @@ DETAILS = ("topic", "description", "mode", "location")
 ABOUT = ("skill", "goals", "kind")
 MODES = [(MeetingMode.VIDEO.value, "Video call"), (MeetingMode.PHONE.value, "Phone"),
          (MeetingMode.IN_PERSON.value, "In person")]
-WEEKS_AHEAD = 12
 PROPOSE_ROWS = 3
-
-
-@dataclass(frozen=True)
-class SlotChoice:
-    value: str  # the UTC start, posted back
-    label: str  # in the viewer's zone
-
-
-@dataclass(frozen=True)
-class DayChoices:
-    day: date
-    label: str
-    slots: list[SlotChoice]
 
 
 KIND_LABELS = {
@@ -125,6 +106,17 @@ def stored_draft(key: str, **other: int) -> dict[str, str] | None:
     return draft
 
 
+def _preselected(raw: str | None) -> str:
+    """A time chosen on the mentor's page, carried through step one to be ticked in the picker
+    (dropped if it is not a time: the picker then simply opens as usual)."""
+    if not raw:
+        return ""
+    try:
+        return iso(parse_utc(raw, "slot"))
+    except DomainError:
+        return ""
+
+
 @bp.route("/mentors/<int:mentor_id>/request", methods=["GET", "POST"])
 @signed_in("mentee")
 def request_start(mentor_id: int) -> Any:
@@ -137,88 +129,33 @@ def request_start(mentor_id: int) -> Any:
     if not kinds:
         abort(404, description=f"{mentor.name} offers no mentoring right now.")
     details = stored_draft(DRAFT, mentor_id=mentor.id) or {**blank_details(), "kind": kinds[0].value}
+    preselected = _preselected(request.values.get("slot"))
     if request.method == "GET" and not details["topic"]:  # a referral's link fills in the topic
         details["topic"] = (request.args.get("topic") or "").strip()[:svc.TOPIC_MAX]
     if request.method == "POST":
         details, errors = check_details(request.form, mentor, about=True)
         if not errors:
             session[DRAFT] = {"mentor_id": mentor.id, **details}
-            target = "web.request_propose" if request.form.get("next") == "propose" else "web.request_time"
-            return redirect(url_for(target, mentor_id=mentor.id))
+            if request.form.get("next") == "propose":
+                return redirect(url_for("web.request_propose", mentor_id=mentor.id))
+            return redirect(url_for("web.request_time", mentor_id=mentor.id, slot=preselected or None))
     page = render_template("web/request_form.html", me=person, mentor=mentor, details=details,
                            errors=errors, modes=MODES, kinds=kinds, kind_labels=KIND_LABELS,
-                           skills=skill_options(mentor))
+                           skills=skill_options(mentor), slot=preselected)
     return page, 422 if errors else 200
-
-
-def week_choices(slots: Iterable[Slot], viewer: Person) -> list[DayChoices]:
-    """Slots grouped by the viewer's local day, labelled in the viewer's zone."""
-    days = []
-    for day, group in groupby(slots, key=lambda s: local(s.start, viewer).date()):  # type: ignore[union-attr]
-        items = [SlotChoice(iso(s.start), clock(s, viewer)) for s in group]
-        days.append(DayChoices(day, f"{day:%A} {day.day} {day:%b}", items))  # the week label has the year
-    return days
-
-
-def clock(slot: Slot, viewer: Person) -> str:
-    """'04:00-04:30 EST': the day is the group's legend, so a slot shows its hours and zone."""
-    s, e = local(slot.start, viewer), local(slot.end, viewer)
-    assert s is not None and e is not None
-    return f"{s:%H:%M}\u2013{e:%H:%M} {e.tzname() if s.tzname() != e.tzname() else s.tzname()}"
-
-
-@dataclass(frozen=True)
-class WeekView:
-    """One week of the slot picker and where its arrows lead."""
-
-    monday: date
-    slots: list[Slot]
-    prev_week: date | None
-    next_week: date | None
-    moved: bool  # this week had nothing left, so the page opened on the first week that has
-
-    def context(self, viewer: Person) -> dict[str, Any]:
-        return {"monday": self.monday, "days": week_choices(self.slots, viewer), "prev_week": self.prev_week,
-                "next_week": self.next_week, "moved": self.moved}
-
-
-def week_view(viewer: Person, raw_week: str | None, slots_in: Callable[[datetime, datetime], list[Slot]]
-              ) -> WeekView:
-    """The week asked for; without one, this week, or the first later week with a free slot."""
-    monday, start, end = week_window(viewer, raw_week)
-    this_monday = parse_week(None, viewer, local(utcnow(), viewer).date())  # type: ignore[union-attr]
-    last_monday = this_monday + timedelta(weeks=WEEKS_AHEAD)
-    slots = slots_in(start, end)
-    first = monday
-    if not raw_week:
-        while not slots and monday < last_monday:
-            monday, start, end = week_window(viewer, (monday + timedelta(weeks=1)).isoformat())
-            slots = slots_in(start, end)
-        if not slots:
-            monday = first  # nothing in the weeks ahead either: show this week and say so
-    return WeekView(monday, slots, monday - timedelta(weeks=1) if monday > this_monday else None,
-                    monday + timedelta(weeks=1) if monday < last_monday else None, monday != first)
-
-
-def week_window(viewer: Person, raw_week: str | None) -> tuple[date, datetime, datetime]:
-    now = utcnow()
-    today = local(now, viewer).date()  # type: ignore[union-attr]
-    monday = parse_week(raw_week, viewer, today)
-    this_monday = parse_week(None, viewer, today)
-    monday = min(max(monday, this_monday), this_monday + timedelta(weeks=WEEKS_AHEAD))
-    start = max(local_midnight(monday, viewer), now)
-    end = local_midnight(monday + timedelta(days=7), viewer)
-    return monday, start, end
 
 
 def _time_page(person: Person, mentor: Person, draft: dict[str, str], errors: FormErrors,
                chosen: list[str]) -> Any:
     prog = program()
-    week = week_view(person, request.values.get("week"),
-                     lambda start, end: bookable_slots(db(), prog, mentor, person, start, end))
+    picker = picker_context(
+        prog=prog, viewer=person, other=mentor, mentor=mentor, mentee=person, values=request.values,
+        chosen=chosen, errors=errors, now=utcnow(),
+        url=lambda **params: url_for("web.request_time", mentor_id=mentor.id, **params),
+    )
     return render_template(
-        "web/request_time.html", me=person, mentor=mentor, draft=draft, **week.context(person),
-        errors=errors, chosen=chosen, zone=zone_name(person), max_times=svc.MAX_PROPOSED_TIMES, program=prog,
+        "web/request_time.html", me=person, mentor=mentor, draft=draft, **picker,
+        errors=errors, zone=zone_name(person), max_times=svc.MAX_PROPOSED_TIMES, program=prog,
     ), 422 if errors else 200
 
 
@@ -246,7 +183,7 @@ def request_time(mentor_id: int) -> Any:
     if draft is None:
         return redirect(url_for("web.request_start", mentor_id=mentor.id))
     errors = FormErrors()
-    chosen = request.form.getlist("slot")
+    chosen = (request.form if request.method == "POST" else request.args).getlist("slot")
     if request.method == "POST":
         try:
             times = chosen_slots(chosen, program().slot_minutes, svc.MAX_PROPOSED_TIMES)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
 from flask import abort, render_template, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.db import db
 from app.web import bp
-from app.web.common import FormErrors, me, program, signed_in
+from app.web.common import FormErrors, iso, me, program, signed_in, span
+from app.web.slot_picker import beside
 from scheduling import matching
-from scheduling.availability import shared_slot_counts
 from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError
 from scheduling.models import Person, Program, Skill
@@ -21,12 +22,15 @@ from scheduling.services import direct_messages, modes
 from scheduling.services import people as people_svc
 from scheduling.services import requests as requests_svc
 from scheduling.services import surveys as surveys_svc
+from scheduling.slot_weeks import next_slots, this_week_counts
+from scheduling.zones import zone_of
 
 PAGE_SIZE = 20
 FREE_SCAN = 200  # mentors checked for free time at once when "has free time this week" is on
 FILTERS = ("q", "skill", "department", "title", "time_zone")
 FILTER_MAX = 200
 HOME_COUNT = 5
+SOON_COUNT = 5  # next shared free times listed on a mentor's page
 
 
 @dataclass
@@ -102,9 +106,8 @@ def directory() -> Any:
                                              time_zone=time_zone, role="mentor", limit=FREE_SCAN,
                                              only_ids=only, taking_requests_at=now)
             found = [m for m in found if m.id != person.id]
-            if free_week:
-                week_end = now + timedelta(days=7)
-                counts = shared_slot_counts(session, program(), found, person, now, week_end, now=now)
+            if free_week:  # the slot picker's first week: the same range, so the same number
+                counts = this_week_counts(session, program(), found, person, zone_of(person), now)
                 found = [m for m in found if counts[m.id] > 0]
             if by_match:
                 scores = _match_percents(person, found)
@@ -135,6 +138,23 @@ def directory() -> Any:
     ), status
 
 
+@dataclass(frozen=True)
+class SoonSlot:
+    """One of the next shared free times on a mentor's page: a link into the picker with it chosen."""
+
+    label: str  # the mentee's zone
+    beside: str  # the mentor's local time
+    value: str  # the UTC start
+
+
+def soon_slots(session: Session, prog: Program, mentor: Person, mentee: Person, now: datetime
+               ) -> list[SoonSlot]:
+    """The next :data:`SOON_COUNT` shared free times, labelled as the picker labels them."""
+    found = next_slots(session, prog, mentor, mentee, zone_of(mentee), now, SOON_COUNT)
+    return [SoonSlot(span(s.start, s.end, mentee), beside(s, zone_of(mentee), mentee, mentor), iso(s.start))
+            for s in found]
+
+
 @bp.get("/mentors/<int:mentor_id>")
 @signed_in()
 def mentor_card(mentor_id: int) -> Any:
@@ -147,11 +167,13 @@ def mentor_card(mentor_id: int) -> Any:
         abort(404, description="No such mentor.")
     now = utcnow()
     free = 0
-    if mentor.id != person.id:
-        counts = shared_slot_counts(session, prog, [mentor], person, now, now + timedelta(days=7), now=now)
-        free = counts[mentor.id]
+    soon: list[SoonSlot] = []
     paused = mentor.paused_at(now)
-    return render_template("web/mentor.html", me=person, mentor=mentor, free=free, program=prog,
+    if mentor.id != person.id:
+        free = this_week_counts(session, prog, [mentor], person, zone_of(person), now)[mentor.id]
+        if person.is_mentee and not paused and not prog.admin_routed:
+            soon = soon_slots(session, prog, mentor, person, now)
+    return render_template("web/mentor.html", me=person, mentor=mentor, free=free, soon=soon, program=prog,
                            paused=paused, kinds=modes.offered_kinds(prog, mentor),
                            can_request=person.is_mentee and mentor.id != person.id and not paused,
                            can_message=direct_messages.may_write(session, prog, person, mentor))

@@ -16,7 +16,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 
 from app.db import db
 from app.web import bp
-from app.web.booking import MODES, blank_details, check_details, stored_draft, week_view
+from app.web.booking import MODES, blank_details, check_details, stored_draft
 from app.web.common import (
     FormErrors,
     chosen_slots,
@@ -26,8 +26,8 @@ from app.web.common import (
     signed_in,
     zone_name,
 )
-from scheduling.availability import bookable_slots
-from scheduling.db import get_row
+from app.web.slot_picker import picker_context
+from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError, MentorCreationNotAllowed
 from scheduling.models import Initiator, Person, Program, SkillRelation
 from scheduling.services import people as people_svc
@@ -135,9 +135,14 @@ def offer_time() -> Any:
             session.pop(DRAFT, None)
             flash(f"Offer sent to {mentee.name}; they accept or decline it.", "info")
             return redirect(url_for("web.request_detail", request_id=req.id))
-    week = week_view(person, request.values.get("week"),
-                     lambda start, end: bookable_slots(db(), prog, person, mentee, start, end))
+    picker = picker_context(
+        prog=prog, viewer=person, other=mentee, mentor=person, mentee=mentee, values=request.values,
+        chosen=chosen, errors=errors, now=utcnow(),
+        url=lambda **params: url_for("web.offer_time", mentee_id=mentee.id, **params),
+    )
+    if errors and status == 200:
+        status = 422
     return render_template(
-        "web/offer_time.html", me=person, mentee=mentee, draft=draft, **week.context(person),
-        errors=errors, chosen=chosen, zone=zone_name(person), max_times=svc.MAX_PROPOSED_TIMES, program=prog,
+        "web/offer_time.html", me=person, mentee=mentee, draft=draft, **picker,
+        errors=errors, zone=zone_name(person), max_times=svc.MAX_PROPOSED_TIMES, program=prog,
     ), status
