@@ -6,8 +6,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, session
+from flask import abort, request, session
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from app.db import db
 from app.signin_gate import password_check
@@ -18,6 +19,11 @@ from scheduling.passwords import hash_password as _hash
 from scheduling.passwords import verify_password
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The signed-in person's collections load when a route reads them, not with every request's
+# lookup: most routes use a few columns of the viewer (three selectin queries saved a request).
+_VIEWER_LOAD = (lazyload(Person.skills), lazyload(Person.weekly_slots))
+_SIGNED_IN = "flashmentor.signed_in"  # (person id, the Person or None) of this request
 
 
 def hash_password(password: str) -> str:
@@ -39,19 +45,28 @@ def authenticate(email: str, password: str) -> Person | None:
 
 def login(person: Person) -> None:
     session.clear()
+    request.environ.pop(_SIGNED_IN, None)
     session["person_id"] = person.id
     session.permanent = True
 
 
 def logout() -> None:
     session.clear()
+    request.environ.pop(_SIGNED_IN, None)
 
 
 def current_person() -> Person | None:
+    """The signed-in, active person, looked up once per request (kept in the request's environ:
+    the session's identity map holds it only weakly, so each call used to query it again)."""
     pid = session.get("person_id")
     if pid is None:
         return None
-    person = db().get(Person, pid)
+    known: tuple[int, Person | None] | None = request.environ.get(_SIGNED_IN)
+    if known is not None and known[0] == pid:
+        person = known[1]
+    else:
+        person = db().get(Person, pid, options=_VIEWER_LOAD)
+        request.environ[_SIGNED_IN] = (pid, person)
     if person is None or not person.active:
         return None
     return person

@@ -123,11 +123,12 @@ def people_list(query: PeopleQuery) -> Any:
     only = _directory_limit(session, viewer, role)
     # As on the /mentors page: a mentor who paused themselves is not listed (admins see everyone).
     taking = utcnow() if role == "mentor" and not viewer.is_admin else None
-    items = svc.search_people(session, **filters, role=role, limit=limit, offset=offset, only_ids=only,
-                              taking_requests_at=taking)
-    total = svc.count_people(session, **filters, role=role, only_ids=only, taking_requests_at=taking)
+    # Columns, not Person objects: as profile_for would answer for each (private to admins and oneself).
+    items, total = svc.directory_page(
+        session, **filters, role=role, limit=limit, offset=offset, only_ids=only, taking_requests_at=taking,
+        private_for=lambda person_id: viewer.is_admin or person_id == viewer.id)
     return {
-        "items": [profile_for(viewer, p) for p in items],
+        "items": items,
         "total": total,
         "limit": limit,
         "offset": offset,

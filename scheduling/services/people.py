@@ -8,7 +8,7 @@ is written, so a refused edit leaves the person as they were.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -530,6 +530,18 @@ def departments(session: Session) -> list[str]:
 
 def public_profile(person: Person) -> dict[str, Any]:
     """What anyone signed in may see: never the password hash or calendar secrets."""
+    return _public(person, skills_of(person, SkillRelation.OFFERS), skills_of(person, SkillRelation.WANTS))
+
+
+def private_profile(person: Person) -> dict[str, Any]:
+    """The person's own view (and an admin's): adds the fields only they manage."""
+    return _private(_public(person, skills_of(person, SkillRelation.OFFERS),
+                            skills_of(person, SkillRelation.WANTS)),
+                    person, skills_of(person, SkillRelation.HAS), person.password_hash is not None)
+
+
+def _public(person: Any, offers: list[dict[str, object]], wants: list[dict[str, object]]) -> dict[str, Any]:
+    """``person``: a ``Person`` or a row of :data:`PROFILE_COLUMNS` (same attribute names)."""
     return {
         "id": person.id,
         "name": person.name,
@@ -539,24 +551,85 @@ def public_profile(person: Person) -> dict[str, Any]:
         "region": person.region,
         "time_zone": person.time_zone,
         "bio": person.bio,
-        "roles": person.roles,
+        "roles": [r for r, on in (("mentee", person.is_mentee), ("mentor", person.is_mentor),
+                                  ("admin", person.is_admin)) if on],
         "is_mentor": person.is_mentor,
-        "offers": skills_of(person, SkillRelation.OFFERS),
-        "wants": skills_of(person, SkillRelation.WANTS),
+        "offers": offers,
+        "wants": wants,
         "availability_note": person.availability_note if person.is_mentor else "",
     }
 
 
-def private_profile(person: Person) -> dict[str, Any]:
-    """The person's own view (and an admin's): adds the fields only they manage."""
+def _private(public: dict[str, Any], person: Any, has: list[dict[str, object]],
+             has_password: bool) -> dict[str, Any]:
     return {
-        **public_profile(person),
-        "has": skills_of(person, SkillRelation.HAS),
+        **public,
+        "has": has,
         "manager_id": person.manager_id,
         "monthly_meeting_cap": person.monthly_meeting_cap,
         "active": person.active,
-        "has_password": person.password_hash is not None,
+        "has_password": has_password,
     }
+
+
+PROFILE_COLUMNS = (
+    Person.id, Person.name, Person.email, Person.department, Person.title, Person.region,
+    Person.time_zone, Person.bio, Person.is_mentee, Person.is_mentor, Person.is_admin,
+    Person.availability_note, Person.manager_id, Person.monthly_meeting_cap, Person.active,
+    Person.password_hash.is_not(None).label("has_password"),
+)
+
+
+def directory_page(
+    session: Session,
+    *,
+    private_for: Callable[[int], bool],
+    q: str | None = None,
+    skill: str | None = None,
+    department: str | None = None,
+    title: str | None = None,
+    time_zone: str | None = None,
+    role: str | None = "mentor",
+    only_ids: Collection[int] | None = None,
+    taking_requests_at: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of :func:`search_people` as profiles, and the total without paging.
+
+    The same answer as ``[private_profile(p) if private_for(p.id) else public_profile(p) ...]``
+    with :func:`count_people`, read as columns: one query for the page (the total rides along as a
+    window count) and one for the page's skills, instead of ``Person`` objects with their
+    relationships (skills, weekly slots, skill aliases) loaded for every row of the directory.
+    """
+    query = _search_query(session, q=q, skill=skill, department=department, title=title,
+                          time_zone=time_zone, role=role, only_ids=only_ids,
+                          taking_requests_at=taking_requests_at)
+    if query is None:
+        return [], 0
+    page = (query.with_only_columns(*PROFILE_COLUMNS, func.count().over().label("total"))
+            .order_by(func.lower(Person.name), Person.id).limit(limit).offset(offset))
+    rows = session.execute(page).all()
+    if not rows:  # past the last page (or nobody): the window count came with no row
+        total = session.scalar(select(func.count()).select_from(
+            query.with_only_columns(Person.id).subquery())) or 0
+        return [], total
+    skills: dict[tuple[int, str], list[dict[str, object]]] = {}
+    found = session.execute(
+        select(PersonSkill.person_id, PersonSkill.relation, Skill.name, PersonSkill.level)
+        .join(Skill, Skill.id == PersonSkill.skill_id)
+        .where(PersonSkill.person_id.in_([row.id for row in rows]))
+        .order_by(PersonSkill.id))
+    for person_id, relation, name, level in sorted(found, key=lambda r: r.name.casefold()):
+        skills.setdefault((person_id, SkillRelation(relation)), []).append({"name": name, "level": level})
+    profiles = []
+    for row in rows:
+        profile = _public(row, skills.get((row.id, SkillRelation.OFFERS), []),
+                          skills.get((row.id, SkillRelation.WANTS), []))
+        if private_for(row.id):
+            profile = _private(profile, row, skills.get((row.id, SkillRelation.HAS), []), row.has_password)
+        profiles.append(profile)
+    return profiles, rows[0].total
 
 
 def people_by_email(session: Session, emails: Iterable[str]) -> dict[str, Person]:
