@@ -68,6 +68,13 @@ def from_env() -> dict[str, Any]:
         # Reverse proxies in front of the app that append to X-Forwarded-For/-Proto (app/proxies.py):
         # 0 = none, the client is the socket's peer; N = trust the last N hops. Never more than you run.
         "TRUSTED_PROXIES": int(env("FLASHMENTOR_TRUSTED_PROXIES", "0")),
+        # Seconds the program health report is shared between views and web processes (app/report_cache.py);
+        # 0: computed on every view. Unset: 60 (0 for TESTING apps).
+        "REPORT_CACHE_SECONDS": _int_or_none(env("FLASHMENTOR_REPORT_CACHE_SECONDS")),
         # Password checks at once per web process; more concurrent sign-ins get 503 (app/signin_gate.py).
         "PASSWORD_CHECKS": int(env("FLASHMENTOR_PASSWORD_CHECKS", "2")),
     }
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value else None

@@ -14,7 +14,8 @@ from flask import Response, render_template
 from app.admin import bp
 from app.admin.charts import Bar, bar_chart
 from app.db import db
-from scheduling.reports import health_csv, program_health
+from app.report_cache import health_report
+from scheduling.reports import health_csv
 from scheduling.services.program import get_program
 from worker import failures
 
@@ -50,7 +51,7 @@ def charts_for(report: dict[str, Any]) -> dict[str, Any]:
 @bp.get("/report")
 def report_page() -> Any:
     session = db()
-    report = program_health(session, get_program(session))
+    report = health_report(session, get_program(session))
     return render_template("admin/report.html", report=report, charts=charts_for(report),
                            backlog=failures.backlog(session))
 
@@ -58,7 +59,7 @@ def report_page() -> Any:
 @bp.get("/report.csv")
 def report_csv() -> Any:
     session = db()
-    report = program_health(session, get_program(session))
+    report = health_report(session, get_program(session))
     name = f"program-health-{date.today().isoformat()}.csv"
     return Response(
         health_csv(report),

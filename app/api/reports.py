@@ -11,8 +11,9 @@ from app.api.fields import Input, short_text
 from app.api.operations import operation
 from app.auth import roles_required
 from app.db import db
+from app.report_cache import health_report as cached_health_report
 from scheduling.errors import ValidationFailed
-from scheduling.reports import health_csv, program_health
+from scheduling.reports import health_csv
 from scheduling.services.program import get_program
 
 FORMATS = ("json", "csv")
@@ -31,7 +32,7 @@ def health_report(query: HealthQuery) -> Any:
     if fmt not in FORMATS:
         raise ValidationFailed("format must be json or csv.", "format")
     session = db()
-    report = program_health(session, get_program(session))
+    report = cached_health_report(session, get_program(session))  # shared for a minute (app/report_cache.py)
     if fmt == "json":
         return report
     day = report["generated_at"][:10]
