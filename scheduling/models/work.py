@@ -78,6 +78,9 @@ class TimedWork(Base):
     relays: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The RQ job of the batch the row was last handed over in (several rows of one kind per
+    # job, see worker.relay); None when it went in a job of its own (``job_id``).
+    batch_job_id: Mapped[str | None] = mapped_column(String(250), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -86,6 +89,11 @@ class TimedWork(Base):
         """The RQ job id of the current hand-over: deterministic, so a relay that runs twice
         finds the job it enqueued the first time instead of enqueuing another."""
         return job_id_for(self.key, self.relays)
+
+    @property
+    def handed_job_id(self) -> str:
+        """The RQ job that runs the current hand-over: the batch's, or the row's own."""
+        return self.batch_job_id or self.job_id
 
     @property
     def is_open(self) -> bool:
