@@ -102,8 +102,10 @@ def mentee_picks_shared_slot(page: Any, base: str, cast: Cast) -> str:
     page.wait_for_url(re.compile(r"week="))
     expect(page.get_by_text("America/New_York", exact=False).first).to_be_visible()
     first = page.locator("input[name=slot]").first
-    label = first.locator("xpath=..").inner_text().strip()
+    label = first.locator("xpath=..").locator(".slot-time").inner_text().strip()
     assert re.search(r"E[SD]T$", label), label  # shown in the mentee's zone, zone named
+    beside = first.locator("xpath=..").locator(".slot-beside").inner_text().strip()
+    assert re.search(rf"(GMT|BST) for {cast.mentor.name}$", beside), beside  # the mentor's local time
     shot(page, "pick-time")
     phone_shot(page, "pick-time-phone")
     first.check()

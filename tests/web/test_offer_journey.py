@@ -62,7 +62,10 @@ def mentor_offers_a_meeting(page: Any, base: str, cast: Cast) -> None:
     page.get_by_role("link", name=re.compile("Next week")).click()
     page.wait_for_url(re.compile(r"week="))
     first = page.locator("input[name=slot]").first
-    assert re.search(r"(GMT|BST)$", first.locator("xpath=..").inner_text().strip())  # the mentor's zone
+    shown = first.locator("xpath=..").locator(".slot-time").inner_text()
+    assert re.search(r"(GMT|BST)$", shown), shown  # the mentor's zone
+    beside = first.locator("xpath=..").locator(".slot-beside").inner_text()
+    assert beside.endswith(f"for {cast.mentee.name}"), beside  # and the mentee's local time
     shot(page, "offer-pick-time")
     phone_shot(page, "offer-pick-time-phone")
     first.check()
