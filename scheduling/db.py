@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -62,11 +63,12 @@ M = TypeVar("M")
 MAX_ID = 2**31 - 1  # ids are 32-bit integer columns; a bigger number makes PostgreSQL fail the query
 
 
-def get_row(session: Session, model: type[M], row_id: object) -> M | None:
-    """The row with this id, or None for anything that cannot be one (a bool, text, out of range)."""
+def get_row(session: Session, model: type[M], row_id: object, options: Sequence[Any] = ()) -> M | None:
+    """The row with this id, or None for anything that cannot be one (a bool, text, out of range);
+    ``options``: loader options (e.g. leave a relationship the caller does not read unloaded)."""
     if isinstance(row_id, bool) or not isinstance(row_id, int) or not 0 < row_id <= MAX_ID:
         return None
-    return session.get(model, row_id)
+    return session.get(model, row_id, options=options)
 
 
 def utcnow() -> datetime:

@@ -42,6 +42,7 @@ def test_one_lookup_of_the_viewer_per_request(app: Any, client: Any, db: Session
         res = client.get(f"/api/v1/mentors/{mentor.id}/availability")
     assert res.status_code == 200, res.json
     assert len(_lookups_by_id(seen)) == 2  # the viewer once, the mentor once
+    assert not [s for s in seen if "FROM person_skills" in s]  # nobody's skills: the slots do not use them
 
 
 def test_viewer_collections_are_loaded_only_when_read(app: Any, client: Any, db: Session) -> None:

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Any
 
 from pydantic import Field, WithJsonSchema
+from sqlalchemy.orm import lazyload
 
 from app.api import bp
 from app.api.fields import Input, checked, short_text
@@ -133,7 +134,8 @@ def slot_view(slot: Slot, zone: tzinfo) -> dict[str, Any]:
 
 
 def _mentor(mentor_id: int) -> Person:
-    mentor = get_row(db(), Person, mentor_id)
+    # The slots read the mentor's weekly slots; their skills (and skill aliases) are not needed.
+    mentor = get_row(db(), Person, mentor_id, options=[lazyload(Person.skills)])
     if mentor is None or not mentor.is_mentor or not mentor.active:
         raise NotFound("No such mentor.")
     return mentor
