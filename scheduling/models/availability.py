@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import TYPE_CHECKING
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Time
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Time, event, update
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduling.db import Base, UTCDateTime
-
-if TYPE_CHECKING:
-    from scheduling.models.people import Person
+from scheduling.models.people import Person, new_rules_version
 
 
 class WeeklySlot(Base):
@@ -47,3 +45,15 @@ class DatedSlot(Base):
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     mentor: Mapped[Person] = relationship(back_populates="dated_slots")
+
+
+@event.listens_for(WeeklySlot, "after_insert")
+@event.listens_for(WeeklySlot, "after_update")
+@event.listens_for(WeeklySlot, "after_delete")
+def _new_rules_version(mapper: Any, connection: Any, slot: WeeklySlot) -> None:
+    """Any weekly slot written through the ORM (added, changed, deleted, or dropped as an orphan)
+    gives its mentor a new ``weekly_rules_version``, in the same transaction, so processes that
+    memoise weekly rules read them again. Bulk SQL writes do not pass here: they are for new
+    people only (seeds), whose version is new anyway."""
+    connection.execute(update(Person).where(Person.id == slot.mentor_id)
+                       .values(weekly_rules_version=new_rules_version()))

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, false, true
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduling.db import Base, UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
     from scheduling.models.availability import DatedSlot, WeeklySlot
+
+
+def new_rules_version() -> int:
+    """A fresh ``Person.weekly_rules_version``: random, so that no two states of anyone's weekly
+    slots share one (ids are reused when a test database is emptied; counters would repeat)."""
+    return secrets.randbits(62) + 1
 
 
 class SkillRelation(enum.StrEnum):
@@ -51,6 +58,12 @@ class Person(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set when they accept an invitation: the first sign-in asks for the profile before Home.
     needs_profile: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Changes (to a new random value) whenever the person's weekly slots change
+    # (``scheduling.models.availability``), so a process may keep their weekly rules in a memo
+    # keyed by it (``scheduling.availability.mentors_rules``). 0: unknown, never memoised.
+    weekly_rules_version: Mapped[int] = mapped_column(
+        BigInteger, default=new_rules_version, server_default="0"
+    )
 
     manager: Mapped[Person | None] = relationship(remote_side=[id])
     skills: Mapped[list[PersonSkill]] = relationship(
