@@ -21,6 +21,7 @@ from scheduling.models import Person
 from scheduling.services import recommendations as svc
 from scheduling.services import top_recommendations as top
 from scheduling.services.program import get_program
+from scheduling.terms import terms_of
 
 PICK_LIST_MAX = 1000
 
@@ -98,6 +99,8 @@ def recommendations_top() -> Any:
     except DomainError as exc:
         session.rollback()
         return _render(top_problem=exc.message, status=exc.status)
-    flash(f"Recommended mentors to {result.mentees} mentee{'s' if result.mentees != 1 else ''} "
-          f"({result.pushed} recommendations); each mentee was emailed.", "success")
+    terms = terms_of(get_program(session))
+    flash(f"Recommended {terms.mentors} to {result.mentees} "
+          f"{terms.mentees if result.mentees != 1 else terms.mentee} "
+          f"({result.pushed} recommendations); each {terms.mentee} was emailed.", "success")
     return back_to("admin.recommendations_page")

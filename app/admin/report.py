@@ -17,11 +17,12 @@ from app.db import db
 from app.report_cache import health_report
 from scheduling.reports import health_csv
 from scheduling.services.program import get_program
+from scheduling.terms import DEFAULT, Terms, terms_of
 from worker import failures
 
 
-def charts_for(report: dict[str, Any]) -> dict[str, Any]:
-    """Every chart of the page, keyed by where it goes."""
+def charts_for(report: dict[str, Any], terms: Terms = DEFAULT) -> dict[str, Any]:
+    """Every chart of the page, keyed by where it goes (legends in the program's own terms)."""
     states = report["requests_by_state"]
     months = report["meetings_per_month"]
     skills = report["skills"]
@@ -32,7 +33,7 @@ def charts_for(report: dict[str, Any]) -> dict[str, Any]:
                             unit="held"),
         "skills": bar_chart("Top skills: requested vs offered",
                             [Bar(s["skill"], s["requested"], s["offered"]) for s in skills],
-                            series=("requested", "offered by mentors")),
+                            series=("requested", f"offered by {terms.mentors}")),
         "questions": {},
     }
     for q in report["surveys"]["questions"]:
@@ -52,7 +53,8 @@ def charts_for(report: dict[str, Any]) -> dict[str, Any]:
 def report_page() -> Any:
     session = db()
     report = health_report(session, get_program(session))
-    return render_template("admin/report.html", report=report, charts=charts_for(report),
+    charts = charts_for(report, terms_of(get_program(session)))
+    return render_template("admin/report.html", report=report, charts=charts,
                            backlog=failures.backlog(session))
 
 

@@ -83,7 +83,8 @@ def _person_matches(column: Any, text: str) -> Any:
 
 def filtered_requests(filters: RequestFilters) -> Select[MeetingRequest]:
     query = select(MeetingRequest).options(
-        selectinload(MeetingRequest.mentee), selectinload(MeetingRequest.mentor)
+        selectinload(MeetingRequest.mentee), selectinload(MeetingRequest.mentor),
+        selectinload(MeetingRequest.skill),
     )
     if filters.state == "open":
         query = query.where(MeetingRequest.state.in_(OPEN_REQUEST_STATES))

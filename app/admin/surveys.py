@@ -22,13 +22,19 @@ from scheduling.errors import DomainError
 from scheduling.models import QuestionKind, SurveyAudience, SurveyVariant
 from scheduling.services.program import get_program
 from scheduling.services.surveys import questions_for, replace_questions
+from scheduling.terms import Terms, terms_of
 
-AUDIENCES = [(SurveyAudience.EVERYONE.value, "Both sides"), (SurveyAudience.MENTOR.value, "Mentors only"),
-             (SurveyAudience.MENTEE.value, "Mentees only")]
 NEW_ROWS = 3
 MAX_ROWS = 40
 EDITABLE_KINDS = tuple(k for k in QuestionKind if k != QuestionKind.TOOK_PLACE)
 _ERROR_FIELD = re.compile(r"^questions\[(\d+)\](?:\.(\w+))?")
+
+
+def audiences(terms: Terms) -> list[tuple[str, str]]:
+    """The "Asked of" choices, in the program's own words ("Guides only")."""
+    return [(SurveyAudience.EVERYONE.value, "Both sides"),
+            (SurveyAudience.MENTOR.value, f"{terms.Mentors} only"),
+            (SurveyAudience.MENTEE.value, f"{terms.Mentees} only")]
 
 
 @dataclass
@@ -122,7 +128,7 @@ def _render(variant: SurveyVariant, rows: list[Row], problem: str = "", status: 
         variants=list(SurveyVariant),
         rows=rows,
         kinds=EDITABLE_KINDS,
-        audiences=AUDIENCES,
+        audiences=audiences(terms_of(get_program(db()))),
         problem=problem,
     ), status
 

@@ -73,7 +73,7 @@ def requests_list() -> Any:
     rows = list(db().scalars(
         select(MeetingRequest)
         .options(selectinload(MeetingRequest.mentee), selectinload(MeetingRequest.mentor),
-                 selectinload(MeetingRequest.meeting))
+                 selectinload(MeetingRequest.meeting), selectinload(MeetingRequest.skill))
         .where(or_(MeetingRequest.mentee_id == person.id, MeetingRequest.mentor_id == person.id))
         .order_by(MeetingRequest.created_at.desc(), MeetingRequest.id.desc())
     ))

@@ -20,6 +20,7 @@ from scheduling.errors import Forbidden, ImportFailed, NotFound, ValidationFaile
 from scheduling.models import NotificationKind, Person, Program, Recommendation
 from scheduling.services.transaction import unit_of_work
 from scheduling.services.validation import text
+from scheduling.terms import terms_of
 
 MAX_PAIRS = 5000
 NOTE_MAX = 500
@@ -89,7 +90,8 @@ def _push(
                 session.add(rec)
                 if notify_each:  # the rules require this email (seed 003): always sent
                     mentor = people[mentor_id]
-                    about = note or f"{mentor.name} ({mentor.title or 'a mentor'}) could help."
+                    role = mentor.title or terms_of(program).a_mentor
+                    about = note or f"{mentor.name} ({role}) could help."
                     notifications.notify(session, mentee_id, NotificationKind.RECOMMENDATION,
                                          f"Recommended for you: {mentor.name}", body=about,
                                          link=f"/mentors/{mentor_id}")

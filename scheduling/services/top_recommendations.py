@@ -23,6 +23,7 @@ from scheduling.errors import ValidationFailed
 from scheduling.models import NotificationKind, Person, Program
 from scheduling.services.recommendations import _push, _require_admin
 from scheduling.services.validation import current_time
+from scheduling.terms import terms_of
 
 MAX_N = 10
 PER_OPEN_MEETING = 2
@@ -81,12 +82,14 @@ def push_top(
     if not items:
         raise ValidationFailed("No mentor is free to recommend right now.", "n")
     rows = _push(session, program, actor, items, notify_each=False, commit=False)
+    terms = terms_of(program)
     for mentee_id, mentors in chosen.items():
         names = ", ".join(m.name for m in mentors)
+        word = terms.mentors if len(mentors) != 1 else terms.mentor
         notifications.notify(
             session, mentee_id, NotificationKind.RECOMMENDATION,
-            f"{len(mentors)} mentor{'s' if len(mentors) != 1 else ''} recommended for you: {names}",
-            body="Your program admin picked these mentors for you. Open one to read their profile and book.",
+            f"{len(mentors)} {word} recommended for you: {names}",
+            body=f"Your program admin picked these {word} for you. Open one to read their profile and book.",
             link="/home", now=now)
     session.commit()
     return TopResult(len(chosen), len(rows))
