@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from scheduling.models import MeetingRequest, RequestState
-from tests.factories import count_rows, login, make_mentee, make_mentor, make_program
+from scheduling.services.program import get_program
+from tests.factories import count_rows, login, make_meeting, make_mentee, make_mentor, make_program
 
 EVERY_DAY = [(d, "09:00", "17:00") for d in range(7)]
 THURSDAY = datetime(2030, 1, 10, 15, 0, tzinfo=UTC)  # 10:00 in New York, 15:00 in London
@@ -171,3 +172,17 @@ def test_the_picker_books_as_a_plain_form_in_another_zone(client, db, clock):
     req = db.scalars(select(MeetingRequest)).one()
     assert req.state == RequestState.PENDING
     assert [t.start_at for t in req.proposed_times] == [datetime.fromisoformat(v) for v in values[:2]]
+
+
+def test_a_time_chosen_beforehand_and_taken_meanwhile_is_not_ticked_and_the_page_says_so(client, db, clock):
+    mentor, mentee = cast(db)
+    other = make_mentor(db, name="Alan Turing", time_zone="Europe/London", weekly=EVERY_DAY)
+    login(client, mentee)
+    card = html(client.get(f"/mentors/{mentor.id}"))
+    chosen = re.findall(r'request\?slot=([^"]+)"', card)[0]
+    make_meeting(db, program=get_program(db), mentee=mentee, mentor=other,
+                 start=datetime.fromisoformat(chosen), now=clock)
+    resp = client.post(f"/mentors/{mentor.id}/request", data={**DETAILS, "slot": chosen})
+    page = html(client.get(resp.headers["Location"]))
+    assert "The time you chose is no longer free for you both; pick another." in page
+    assert chosen not in slot_values(page) and " checked" not in page.split('<form method="post"', 1)[1]
