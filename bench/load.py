@@ -11,11 +11,15 @@ then runs three phases in one run, each ``--seconds`` long:
    one mentor's availability, and (admin) the health report;
 3. the same mix with ``--think`` seconds (uniform) between a user's requests.
 
-Prints throughput, p50/p95/p99 per endpoint and the mix's throughput as a ratio of the floor, and
-the web workers' peak RSS. The load is made by threads with ``requests`` (one keep-alive session per
-user), not locust: locust is not installed here and brings gevent; what matters is that the floor
-and the mix are driven by the same client in the same run, so their ratio holds on a busy machine.
-The client shares the machine's cores with the server: absolute figures are a lower bound.
+Prints throughput, p50/p95/p99 per endpoint and the mix's throughput as a ratio of the floor, the
+client's own CPU per request, and the web workers' peak RSS (sampled through the run, recycled
+workers included). The load is made by ``--client-processes`` processes (default 2), each running its
+share of the users as threads with ``requests`` (one keep-alive session per user), not locust: locust
+is not installed here and brings gevent. Several processes, so that the client is not one GIL-bound
+process that caps the floor (which would flatter the ratio); what matters is that the floor and the
+mix are driven by the same client in the same run, so their ratio holds on a busy machine. The client
+shares the machine's cores with the server: absolute figures are a lower bound, and the client's CPU
+per request is printed so its share is known.
 
     python -m bench.load [--database-url URL] [--redis-url URL] [--reuse] [--users 50] [--seconds 30]
 """
@@ -23,6 +27,7 @@ The client shares the machine's cores with the server: absolute figures are a lo
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import random
 import socket
@@ -36,6 +41,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -53,11 +59,20 @@ class Results:
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    cpu_seconds: float = 0.0  # the client's own CPU time (every client process)
+
     def add(self, name: str, ms: float, ok: bool) -> None:
         with self.lock:
             self.took[name].append(ms)
             if not ok:
                 self.errors[name] += 1
+
+    def merge(self, took: dict[str, list[float]], errors: dict[str, int], cpu: float) -> None:
+        for name, values in took.items():
+            self.took[name] += values
+        for name, n in errors.items():
+            self.errors[name] += n
+        self.cpu_seconds += cpu
 
 
 def _url_for(name: str, rnd: random.Random) -> str:
@@ -99,22 +114,46 @@ def _picker(rnd: random.Random, population: list[str], weights: list[int]) -> Ca
     return pick
 
 
-def phase(base: str, users: list[dict[str, str]], admin: dict[str, str], seconds: float,
-          names: list[tuple[str, int]], think: tuple[float, float] | None) -> tuple[Results, float]:
+def _client(base: str, users: list[tuple[int, dict[str, str]]], admin: dict[str, str], seconds: float,
+            names: list[tuple[str, int]], think: tuple[float, float] | None, out: Any) -> None:
+    """One client process: its users as threads; sends back the timings and its CPU time."""
     results = Results()
     population = [n for n, _ in names]
     weights = [w for _, w in names]
     until = time.monotonic() + seconds
+    cpu = time.process_time()
     threads = []
-    for i, cookies in enumerate(users):
+    for i, cookies in users:
         pick = _picker(random.Random(1000 + i), population, weights)
         threads.append(threading.Thread(
             target=_user, args=(base, cookies, admin, pick, until, think, results, i), daemon=True))
-    began = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    out.send((dict(results.took), dict(results.errors), time.process_time() - cpu))
+    out.close()
+
+
+def phase(base: str, users: list[dict[str, str]], admin: dict[str, str], seconds: float,
+          names: list[tuple[str, int]], think: tuple[float, float] | None,
+          processes: int = 2) -> tuple[Results, float]:
+    """``users`` split over ``processes`` client processes (forked), all starting together."""
+    results = Results()
+    numbered = list(enumerate(users))
+    context = multiprocessing.get_context("fork")
+    running = []
+    began = time.monotonic()
+    for k in range(max(1, min(processes, len(users)))):
+        mine, theirs = context.Pipe(duplex=False)
+        proc = context.Process(target=_client, args=(base, numbered[k::processes], admin, seconds, names,
+                                                     think, theirs), daemon=True)
+        proc.start()
+        theirs.close()
+        running.append((proc, mine))
+    for proc, mine in running:
+        results.merge(*mine.recv())
+        proc.join()
     return results, time.monotonic() - began
 
 
@@ -138,6 +177,9 @@ def report(title: str, results: Results, seconds: float, floor: float | None) ->
         print(f"  {'all':<15} {len(everything):>6} {rate:>7.1f} {statistics.median(everything):>8.1f} "
               f"{_pct(everything, 0.95):>8.1f} {_pct(everything, 0.99):>8.1f} "
               f"{sum(results.errors.values()):>6}")
+    if total:
+        print(f"  client CPU: {results.cpu_seconds * 1000 / total:.2f} ms per request "
+              f"({results.cpu_seconds / seconds:.2f} of the machine's cores)")
     return rate
 
 
@@ -158,6 +200,33 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+class PeakRss:
+    """Samples every web worker's VmHWM twice a second: workers recycled by ``max_requests`` count too."""
+
+    def __init__(self, master: int) -> None:
+        self.master = master
+        self.peaks: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.sample()
+
+    def sample(self) -> None:
+        for pid in _children(self.master):
+            kb = _rss_kb(pid)
+            if kb:
+                self.peaks[pid] = max(kb, self.peaks.get(pid, 0))
+
+    def stop(self) -> dict[int, int]:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+        return self.peaks
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -168,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--think", default="1.5-4.5", help="think time range in seconds, e.g. 1.5-4.5")
     parser.add_argument("--workers", type=int, default=None, help="default: gunicorn.conf.py (2 x cores)")
+    parser.add_argument("--threads", type=int, default=None, help="default: gunicorn.conf.py (4)")
+    parser.add_argument("--client-processes", type=int, default=2,
+                        help="client processes sharing the users (default 2)")
     args = parser.parse_args(argv)
     lo, hi = (float(x) for x in args.think.split("-"))
 
@@ -205,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
                "--bind", f"fd://{listener.fileno()}", "wsgi:app"]
     if args.workers:
         command += ["--workers", str(args.workers)]
+    if args.threads:
+        command += ["--threads", str(args.threads)]
     log = (work / "gunicorn.log").open("wb")
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                               pass_fds=(listener.fileno(),))
@@ -230,20 +304,25 @@ def main(argv: list[str] | None = None) -> int:
 
         users = [sign_in(e) for e in mentee_emails(args.users)]
         admin = sign_in("person4999@bench.example")
-        phase(base, users[:4], admin, 5, MIX, None)  # first requests of each worker
+        clients = args.client_processes
+        rss = PeakRss(server.pid)
+        phase(base, users[:8], admin, 5, MIX, None, clients)  # first requests of each worker
         workers = _children(server.pid)
-        print(f"gunicorn: {len(workers)} workers (gthread), log {work / 'gunicorn.log'}")
-        floor_results, floor_s = phase(base, users, admin, args.seconds, [("health", 1)], None)
+        threads = args.threads or "gunicorn.conf.py's"
+        print(f"gunicorn: {len(workers)} workers (gthread, {threads} threads), {clients} client processes, "
+              f"log {work / 'gunicorn.log'}")
+        floor_results, floor_s = phase(base, users, admin, args.seconds, [("health", 1)], None, clients)
         floor = report(f"floor: GET /api/v1/health, {args.users} users, no think time", floor_results,
                        floor_s, None)
-        mix, mix_s = phase(base, users, admin, args.seconds, MIX, None)
+        mix, mix_s = phase(base, users, admin, args.seconds, MIX, None, clients)
         report(f"mix, {args.users} users, no think time", mix, mix_s, floor)
-        thinking, think_s = phase(base, users, admin, max(args.seconds, 60), MIX, (lo, hi))
+        thinking, think_s = phase(base, users, admin, max(args.seconds, 60), MIX, (lo, hi), clients)
         report(f"mix, {args.users} users, think time {lo}-{hi} s", thinking, think_s, None)
-        peaks = [_rss_kb(pid) for pid in workers]
+        peaks = list(rss.stop().values())
         if peaks:
-            print(f"\npeak RSS per web worker: {min(peaks) / 1024:.0f}-{max(peaks) / 1024:.0f} MB "
-                  f"(master {_rss_kb(server.pid) / 1024:.0f} MB)")
+            print(f"\npeak RSS per web worker: {min(peaks) / 1024:.0f}-{max(peaks) / 1024:.0f} MB over "
+                  f"{len(peaks)} worker processes (recycled ones included; master "
+                  f"{_rss_kb(server.pid) / 1024:.0f} MB)")
     finally:
         server.terminate()
         try:
