@@ -186,3 +186,18 @@ def test_a_time_chosen_beforehand_and_taken_meanwhile_is_not_ticked_and_the_page
     page = html(client.get(resp.headers["Location"]))
     assert "The time you chose is no longer free for you both; pick another." in page
     assert chosen not in slot_values(page) and " checked" not in page.split('<form method="post"', 1)[1]
+
+
+def test_no_next_times_link_into_a_request_the_mentee_cannot_make(client, db, clock):
+    mentor, mentee = cast(db)
+    login(client, mentee)
+    assert "Next times you are both free" in html(client.get(f"/mentors/{mentor.id}"))
+    mentor.paused_until = clock + timedelta(days=30)  # not taking requests
+    db.commit()
+    page = html(client.get(f"/mentors/{mentor.id}"))
+    assert "Next times you are both free" not in page and "request?slot=" not in page
+    mentor.paused_until = None
+    get_program(db).admin_routed = True  # admins assign mentors: mentees send preferences, not times
+    db.commit()
+    page = html(client.get(f"/mentors/{mentor.id}"))
+    assert "Next times you are both free" not in page and "request?slot=" not in page

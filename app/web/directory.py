@@ -169,11 +169,12 @@ def mentor_card(mentor_id: int) -> Any:
     free = 0
     soon: list[SoonSlot] = []
     paused = mentor.paused_at(now)
+    kinds = modes.offered_kinds(prog, mentor)
+    can_request = person.is_mentee and mentor.id != person.id and not paused
     if mentor.id != person.id:
         free = this_week_counts(session, prog, [mentor], person, zone_of(person), now)[mentor.id]
-        if person.is_mentee and not paused and not prog.admin_routed:
+        if can_request and kinds and not prog.admin_routed:  # each links into the request's picker
             soon = soon_slots(session, prog, mentor, person, now)
     return render_template("web/mentor.html", me=person, mentor=mentor, free=free, soon=soon, program=prog,
-                           paused=paused, kinds=modes.offered_kinds(prog, mentor),
-                           can_request=person.is_mentee and mentor.id != person.id and not paused,
+                           paused=paused, kinds=kinds, can_request=can_request,
                            can_message=direct_messages.may_write(session, prog, person, mentor))
