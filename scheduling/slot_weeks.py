@@ -97,12 +97,11 @@ def next_slots(
     session: Session, program: Program, mentor: Person, mentee: Person, zone: tzinfo, now: datetime,
     n: int,
 ) -> list[Slot]:
-    """The next ``n`` bookable slots (fewer if the weeks ahead hold fewer), week by week from now."""
-    found: list[Slot] = []
+    """The next ``n`` bookable slots (fewer if the weeks ahead hold fewer): this week's, then, if it has
+    too few, the rest of the :data:`WEEKS_AHEAD` weeks in one more look (not one per week)."""
     week = week_of(zone, now)
-    while len(found) < n:
-        found += week_slots(session, program, mentor, mentee, week, now)
-        if week.last:
-            break
-        week = week_of(zone, now, week.monday + timedelta(weeks=1))
+    found = week_slots(session, program, mentor, mentee, week, now)
+    if len(found) < n and not week.last:
+        horizon = local_midnight(week.this_monday + timedelta(weeks=WEEKS_AHEAD + 1), zone)
+        found += bookable_slots(session, program, mentor, mentee, week.end, horizon, now=now)
     return found[:n]
