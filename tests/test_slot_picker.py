@@ -201,3 +201,16 @@ def test_no_next_times_link_into_a_request_the_mentee_cannot_make(client, db, cl
     db.commit()
     page = html(client.get(f"/mentors/{mentor.id}"))
     assert "Next times you are both free" not in page and "request?slot=" not in page
+
+
+def test_a_zone_typed_without_its_radio_is_shown_and_a_radio_ticked_wins_over_the_box(client, db, clock):
+    mentor, mentee = cast(db)
+    login(client, mentee)
+    start_request(client, mentor)
+    base = f"/mentors/{mentor.id}/request/time"
+    typed = html(client.get(f"{base}?shown=America/New_York&tz=America/New_York&tz_other=Asia/Tokyo"))
+    assert "Times shown in <strong>Asia/Tokyo</strong>" in typed
+    back = html(client.get(f"{base}?shown=Asia/Tokyo&tz=America/New_York&tz_other=Asia/Tokyo"))
+    assert "Times shown in <strong>America/New_York</strong>" in back
+    theirs = html(client.get(f"{base}?shown=America/New_York&tz=Europe/London&tz_other="))
+    assert "Times shown in <strong>Europe/London</strong>" in theirs

@@ -69,10 +69,15 @@ def zone_names() -> list[str]:
 
 def shown_zone(values: Mapping[str, str], viewer: Person, errors: FormErrors) -> ZoneInfo:
     """The zone the page shows times in: ``tz`` (or the typed ``tz_other``), else the viewer's.
-    An unknown name is put in ``errors`` (field ``tz_other``) and the viewer's zone is shown."""
+
+    A name typed while the radio stays on the zone already shown (``shown``) is taken as meant:
+    without a script nothing ticks "another zone" for the person. An unknown name is put in
+    ``errors`` (field ``tz_other``) and the viewer's zone is shown."""
     raw = (values.get("tz") or "").strip()
-    if raw == OTHER:
-        raw = (values.get("tz_other") or "").strip()
+    typed = (values.get("tz_other") or "").strip()
+    was = values.get("shown")  # the zone the switcher's page showed (its radio was already chosen)
+    if raw == OTHER or (typed and raw == was and typed != was):  # a name typed, its radio not ticked
+        raw = typed
         if not raw:
             errors.add(ValidationFailed("Type a time zone, such as Asia/Tokyo.", "tz_other"))
             return zone_of(viewer)
