@@ -76,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     from freebusy.batch import forget_grids
     from freebusy.cache import BusyCache, RedisStore
     from freebusy.recurrence import forget_expansions
+
+    try:
+        from scheduling.availability import forget_rules
+    except ImportError:  # the tree before the weekly-rules memo (a baseline run)
+        def forget_rules() -> None:
+            pass
     from scheduling.models import Person
     from scheduling.tenants import BUSY_NAMESPACE, busy_cache_prefix
 
@@ -124,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(max(1, args.repeat // 4)):
         forget_grids()
         forget_expansions()
+        forget_rules()
         cold.append(timed()[0])
     cpu.clear()
     warm = [timed()[0] for _ in range(args.repeat)]

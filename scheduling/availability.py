@@ -157,14 +157,55 @@ def availability_of(
     return weekly.union(IntervalSet(dated).clip(start, end))
 
 
-def mentors_rules(session: Session, ids: Collection[int]) -> dict[int, str]:
-    """Each mentor's weekly rules as text (``freebusy.recurrence.rules_from_text``), one row per mentor.
+# Weekly rules per mentor id, with the ``Person.weekly_rules_version`` they were read under
+# (``None``: no weekly slots). Shared by the process's threads; a version is random, so an
+# entry is never taken for another database's (or an emptied one's) mentor of the same id.
+_rules_memo: dict[int, tuple[int, str | None]] = {}
 
-    The database joins a mentor's slots into one string: no per-slot row or time
-    parsing here, and the string is the memo key of the mentor's grid
-    (``freebusy.batch.weekly_grid``), parsed only on a miss. A slot without a zone
-    is in the mentor's zone.
+
+def mentors_rules(session: Session, ids: Collection[int]) -> dict[int, str]:
+    """Each mentor's weekly rules as text (``freebusy.recurrence.rules_from_text``), for those with any.
+
+    Memoised per mentor under their ``weekly_rules_version`` (changed with every write of their
+    weekly slots): one query of two integer columns finds whose rules are new to this process,
+    and only theirs are read, the database joining each mentor's slots into one string (the
+    memo key of the mentor's grid, ``freebusy.batch.weekly_grid``, parsed only on a miss).
+    A slot without a zone is in the mentor's zone.
     """
+    wanted = ids if isinstance(ids, set | dict) else set(ids)
+    versions = select(Person.id, Person.weekly_rules_version)
+    versions = versions.where(Person.id.in_(list(wanted))) if len(wanted) <= IN_LIST_LIMIT else \
+        versions.where(Person.is_mentor)
+    version_of = {pid: version for pid, version in session.execute(versions) if pid in wanted}
+    out: dict[int, str] = {}
+    stale: list[int] = []
+    for pid in wanted:
+        known = _rules_memo.get(pid)
+        if known is not None and known[0] == version_of.get(pid):
+            if known[1] is not None:
+                out[pid] = known[1]
+        else:
+            stale.append(pid)
+    if not stale:
+        return out
+    found = _rules_of(session, stale)
+    for pid in stale:
+        text = found.get(pid)
+        if text is not None:
+            out[pid] = text
+        version = version_of.get(pid)
+        if version:  # 0 (written by plain SQL) or no row: never memoised
+            _rules_memo[pid] = (version, text)
+    return out
+
+
+def forget_rules() -> None:
+    """Drop the memoised weekly rules (the benchmarks time a cold process with it)."""
+    _rules_memo.clear()
+
+
+def _rules_of(session: Session, ids: Collection[int]) -> dict[int, str]:
+    """The weekly rules of ``ids`` (those with any) from the database, one string per mentor."""
     item = (cast(WeeklySlot.weekday, String) + " " + cast(WeeklySlot.start_time, String) + " "
             + cast(WeeklySlot.end_time, String) + " " + WeeklySlot.time_zone)
     query = select(WeeklySlot.mentor_id, func.aggregate_strings(item, ";")).group_by(WeeklySlot.mentor_id)

@@ -28,7 +28,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
@@ -67,17 +67,56 @@ ROTATION_BAND = 10.0  # scores this close are "about as good": rotated between m
 ROTATION_POOL = 3  # recommendations are chosen among this many times as many ranked mentors
 
 
+class MatchedMentor(NamedTuple):
+    """What a ranking shows of a mentor, read as columns (no ``Person`` row, none of its
+    relationships); ``id`` is also the busy-cache key (``freebusy.busy.key_of``). A tuple:
+    five thousand are made per full ranking, and a frozen dataclass costs three times as much."""
+
+    id: int
+    name: str
+    title: str
+    department: str
+    region: str
+    time_zone: str
+
+
+class _MentorRows:
+    """The ``Person`` rows of a ranking's mentors, loaded in one query the first time any is asked for.
+
+    A ranking scores from columns; pages that need more of a mentor (offered skills, pauses)
+    read ``MentorMatch.mentor`` within the same session, and then pay for the rows once.
+    """
+
+    def __init__(self, session: Session, ids: Sequence[int]) -> None:
+        self._session = session
+        self._ids = ids
+        self._rows: dict[int, Person] | None = None
+
+    def __getitem__(self, mentor_id: int) -> Person:
+        if self._rows is None:
+            self._rows = _people(self._session, self._ids)
+        return self._rows[mentor_id]
+
+
 @dataclass(slots=True)
 class MentorMatch:
     """One mentor for one mentee: the score, the facts behind it, and shared free slots."""
 
-    mentor: Person
+    card: MatchedMentor
     score: float
     reasons: list[str]
     shared_slots: int
     recommended: bool = False
     components: dict[str, float] = field(default_factory=dict)
     full: bool = False  # the mentor's own monthly cap is used up
+    rows: _MentorRows | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def mentor(self) -> Person:
+        """The mentor's ``Person`` row (all the ranking's rows load in one query on first use)."""
+        if self.rows is None:
+            raise LookupError("this match was made without a session to load its mentor from")
+        return self.rows[self.card.id]
 
     @property
     def percent(self) -> int:
@@ -143,41 +182,50 @@ def rank_mentors(
     now = current_time(now)
     if limit is not None and limit <= 0:
         return []
-    people: dict[int, Person] = {}
-    rows: Sequence[Any]
-    if limit is None:  # everybody comes back with their row: load the rows once, score from them
-        people = _people(session, mentor_ids=mentor_ids)
-        people.pop(mentee.id, None)
-        people = {k: p for k, p in people.items() if not p.paused_at(now)}
-        rows = list(people.values())
-    else:
-        query = (
-            select(Person.id, Person.name, Person.department, Person.region, Person.time_zone,
-                   Person.monthly_meeting_cap)
-            .where(Person.is_mentor, Person.active, Person.id != mentee.id, taking_requests(now))
-        )
-        if mentor_ids is not None:
-            query = query.where(Person.id.in_(list(mentor_ids)))
-        rows = session.execute(query).all()
+    query = (
+        select(Person.id, Person.name, Person.title, Person.department, Person.region, Person.time_zone,
+               Person.monthly_meeting_cap)
+        .where(Person.is_mentor, Person.active, Person.id != mentee.id, taking_requests(now))
+    )
+    if mentor_ids is not None:
+        query = query.where(Person.id.in_(list(mentor_ids)))
+    rows = session.execute(query).all()
     if not rows:
         return []
     scorer = _Scorer(program, mentee, mentee_needs(session, program, mentee))
     offers = _offers(session, scorer.needs)
     loads = _monthly_loads(session, rows, now)
     recommended = set(recommended_ids(session, program, mentee))
-    scored = [scorer.score(r, offers, loads, recommended) for r in rows]
+    scored = [scorer.score(mentor_id, name, department, region, cap, offers, loads, recommended)
+              for mentor_id, name, _title, department, region, _zone, cap in rows]
+    cards = _Cards(rows)
+    del rows
     if program.availability_mode == AvailabilityMode.WEEKLY_SLOTS:
-        scored = _add_free_time(session, program, mentee, scored, now, limit, busy, people)
+        scored = _add_free_time(session, program, mentee, scored, now, limit, busy, cards)
     scored.sort(key=_rank_key)
     if limit is not None:
         scored = scored[:limit]
-    missing = [s.mentor_id for s in scored if s.mentor_id not in people]
-    if missing:
-        people.update(_people(session, missing))
+    mentor_rows = _MentorRows(session, [s.mentor_id for s in scored])
     return [
-        MentorMatch(people[s.mentor_id], s.total, s.reasons(), s.slots or 0, s.recommended, s.parts, s.full)
+        MentorMatch(cards[s.mentor_id], s.total, s.reasons(), s.slots or 0, s.recommended, s.parts, s.full,
+                    mentor_rows)
         for s in scored
     ]
+
+
+class _Cards:
+    """A ranking's :class:`MatchedMentor` per id, made from the query's rows when first asked
+    for (a top-20 ranking makes a few hundred, not one per mentor)."""
+
+    def __init__(self, rows: Sequence[Any]) -> None:
+        self._rows = {row[0]: row for row in rows}
+        self._made: dict[int, MatchedMentor] = {}
+
+    def __getitem__(self, mentor_id: int) -> MatchedMentor:
+        card = self._made.get(mentor_id)
+        if card is None:
+            card = self._made[mentor_id] = MatchedMentor._make(self._rows[mentor_id][:6])
+        return card
 
 
 def _rank_key(s: _Scored) -> tuple[float, int, str, int]:
@@ -192,12 +240,9 @@ def _add_free_time(
     now: datetime,
     limit: int | None,
     busy: BusySource | BusyMap | None,
-    people: dict[int, Person],
+    cards: _Cards,
 ) -> list[_Scored]:
-    """Count shared slots (all mentors, or best-first until the top ``limit`` is settled).
-
-    Uses the mentor rows in ``people`` and adds the ones it has to load, for the caller to reuse.
-    """
+    """Count shared slots (all mentors, or best-first until the top ``limit`` is settled)."""
     end = now + timedelta(days=WINDOW_DAYS)
     order = scored if limit is None else sorted(scored, key=attrgetter("base"), reverse=True)
     batch = len(order) if limit is None else max(4 * limit, 200)
@@ -210,10 +255,7 @@ def _add_free_time(
                 break
         chunk = order[i:i + batch]
         i += batch
-        missing = [s.mentor_id for s in chunk if s.mentor_id not in people]
-        if missing:
-            people.update(_people(session, missing))
-        counts = shared_slot_counts(session, program, [people[s.mentor_id] for s in chunk], mentee,
+        counts = shared_slot_counts(session, program, [cards[s.mentor_id] for s in chunk], mentee,
                                     now, end, now=now, busy=busy)
         for s in chunk:
             s.set_slots(counts.get(s.mentor_id, 0))
@@ -221,19 +263,9 @@ def _add_free_time(
     return done
 
 
-def _people(
-    session: Session, ids: Sequence[int] | None = None, *, mentor_ids: Collection[int] | None = None
-) -> dict[int, Person]:
-    """Mentor rows by id in one query (their collections load lazily, only if used).
-
-    ``ids``: those rows; else every active mentor (of ``mentor_ids``, if given).
-    """
+def _people(session: Session, ids: Sequence[int]) -> dict[int, Person]:
+    """Mentor rows by id, a thousand per query (their collections load lazily, only if used)."""
     query = select(Person).options(lazyload(Person.skills), lazyload(Person.weekly_slots))
-    if ids is None:
-        query = query.where(Person.is_mentor, Person.active)
-        if mentor_ids is not None:
-            query = query.where(Person.id.in_(list(mentor_ids)))
-        return {p.id: p for p in session.scalars(query)}
     out: dict[int, Person] = {}
     for k in range(0, len(ids), 1000):
         out.update({p.id: p for p in session.scalars(query.where(Person.id.in_(ids[k:k + 1000])))})
@@ -255,7 +287,7 @@ def recommendations_for(
 ) -> list[MentorMatch]:
     """Every admin-pushed mentor first (in push order), then the best-ranked others up to ``n`` in all."""
     pushed_ids = recommended_ids(session, program, mentee)
-    by_id = {m.mentor.id: m for m in
+    by_id = {m.card.id: m for m in
              (rank_mentors(session, program, mentee, now=now, busy=busy, mentor_ids=pushed_ids)
               if pushed_ids else [])}
     pushed = [by_id[i] for i in pushed_ids if i in by_id]
@@ -264,7 +296,7 @@ def recommendations_for(
         return pushed
     ranked = rank_mentors(session, program, mentee, now=now, busy=busy,
                           limit=(room + len(pushed)) * ROTATION_POOL)
-    others = [m for m in ranked if m.mentor.id not in by_id and not m.full]
+    others = [m for m in ranked if m.card.id not in by_id and not m.full]
     return pushed + rotate(others, mentee.id, current_time(now))[:room]
 
 
@@ -275,7 +307,7 @@ def rotate(matches: Sequence[MentorMatch], mentee_id: int, now: datetime) -> lis
     week = now.isocalendar()[:2]
 
     def key(m: MentorMatch) -> tuple[int, str]:
-        digest = hashlib.blake2b(f"{mentee_id}:{m.mentor.id}:{week}".encode(), digest_size=8).hexdigest()
+        digest = hashlib.blake2b(f"{mentee_id}:{m.card.id}:{week}".encode(), digest_size=8).hexdigest()
         return (-int(m.score // ROTATION_BAND), digest)
 
     return sorted(matches, key=key)
@@ -353,13 +385,17 @@ class _Scorer:
 
     def score(
         self,
-        mentor: Any,
+        mentor_id: int,
+        name: str,
+        department: str | None,
+        region: str | None,
+        cap: int | None,
         offers: Mapping[int, dict[int, int | None]],
         loads: Mapping[int, int],
         recommended_ids: Collection[int],
     ) -> _Scored:
-        """Everything but free time, for a mentor row (id, name, department, region, cap)."""
-        mentor_id = mentor.id
+        """Everything but free time, for a mentor's columns (plain values: attribute lookups
+        on five thousand result rows cost more than the scoring)."""
         offered = offers.get(mentor_id)
         load = loads.get(mentor_id, 0)
         recommended = mentor_id in recommended_ids
@@ -380,10 +416,9 @@ class _Scorer:
                 before.append(f"offers {need.skill}{at}{gap}")
         skills = SKILL_POINTS * met / self.total_weight if self.total_weight else 0.0
 
-        diversity, reasons = self._diversity(mentor.department, mentor.region)
+        diversity, reasons = self._diversity(department, region)
         before += reasons
 
-        cap = mentor.monthly_meeting_cap
         full = cap is not None and load >= cap
         if cap:
             load_part = -LOAD_POINTS * min(1.0, load / cap)
@@ -397,7 +432,7 @@ class _Scorer:
                 after.append(f"{load} meeting{'s' if load != 1 else ''} this month")
         base = skills + diversity + load_part
         # Tuples of strings: the garbage collector stops tracking them at once (5,000 lists it would not).
-        return _Scored(mentor_id, mentor.name, {"skills": skills, "diversity": diversity, "load": load_part},
+        return _Scored(mentor_id, name, {"skills": skills, "diversity": diversity, "load": load_part},
                        tuple(before), tuple(after), recommended, base, round(base, 2), full=full)
 
 
@@ -483,7 +518,7 @@ def may_see_mentor(session: Session, program: Program | None, viewer: Person, me
 
 def match_view(match: MentorMatch) -> dict[str, Any]:
     """JSON-ready (the mentor's public summary, score, reasons)."""
-    m = match.mentor
+    m = match.card
     return {
         "mentor": {"id": m.id, "name": m.name, "title": m.title, "department": m.department,
                    "region": m.region, "time_zone": m.time_zone},
@@ -496,4 +531,4 @@ def match_view(match: MentorMatch) -> dict[str, Any]:
 
 
 def mentor_ids(matches: Iterable[MentorMatch]) -> list[int]:
-    return [m.mentor.id for m in matches]
+    return [m.card.id for m in matches]
