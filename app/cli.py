@@ -58,6 +58,18 @@ def demo_load(if_empty: bool, seed: int | None) -> None:
     click.echo(demo.describe(summary))
 
 
+@demo_cli.command("calendars")
+@click.option("--url", required=True, help="The CalDAV server (no sign-in), e.g. http://127.0.0.1:5232/.")
+def demo_calendars(url: str) -> None:
+    """Give every demo person a calendar with busy events on a local CalDAV server, connected."""
+    from app.demo_calendars import TENANT_NAME, connect_demo_calendars
+
+    with new_session() as session:
+        done = connect_demo_calendars(session, url)
+    click.echo(f"Calendars: {done.connected} people connected to {url} ({done.busy_events} busy events); "
+               f"the admin's Calendars page lists the tenant \"{TENANT_NAME}\".")
+
+
 @people_cli.command("import")
 @click.argument("file", type=click.File("rb"))
 def people_import(file: IO[bytes]) -> None:

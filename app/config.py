@@ -37,6 +37,9 @@ def from_env() -> dict[str, Any]:
         "SMTP_PASSWORD": env("SMTP_PASSWORD"),
         "SMTP_TLS": env("SMTP_TLS", "none"),  # none | starttls | ssl
         "MAIL_FROM": env("MAIL_FROM", "flashmentor@localhost"),
+        # A folder that keeps a copy of every mail sent, shown to admins on /admin/outbox ("Mail sent");
+        # for a demo or development installation (bin/demo sets it), empty: off (worker/outbox.py).
+        "MAIL_OUTBOX_DIR": env("FLASHMENTOR_MAIL_OUTBOX", ""),
         # Answers to the app's invitations by mail (worker/inbound_mail.py): invitations name this
         # mailbox's signed +token addresses as ORGANIZER; unset, they name the mentor and no answer is
         # read. `flask mail-inbound` takes the mail server's LMTP (or SMTP) on MAIL_INBOUND_HOST:PORT.

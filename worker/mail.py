@@ -1,4 +1,5 @@
-"""Sending notices by SMTP, or to the log when no SMTP server is configured (the demo).
+"""Sending notices by SMTP, or to the log when no SMTP server is configured (the demo), and a copy
+into the outbox folder when one is configured (``worker/outbox.py``, the demo's "Mail sent" page).
 
 A message is ``multipart/alternative`` (text, HTML and, for meetings, the
 ``text/calendar; method=...`` part calendar clients act on), wrapped in
@@ -19,6 +20,7 @@ from typing import Any
 
 from calendars.deadlines import current as current_deadlines
 from scheduling.notices import Notice
+from worker import outbox
 
 log = logging.getLogger(__name__)
 TLS_MODES = ("none", "starttls", "ssl")
@@ -38,6 +40,7 @@ class Mailer:
     mail_from: str = "flashmentor@localhost"
     timeout: float = 30.0  # connect and each SMTP command (SMTP_TIMEOUT, calendars/deadlines.py)
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False)  # None: system CAs
+    outbox: str | None = None  # a folder: every mail sent is also kept there (worker/outbox.py)
 
     def __post_init__(self) -> None:
         if self.tls not in TLS_MODES:
@@ -53,10 +56,18 @@ class Mailer:
             password=config.get("SMTP_PASSWORD") or None,
             mail_from=config.get("MAIL_FROM") or "flashmentor@localhost",
             timeout=(config.get("DEADLINES") or current_deadlines()).smtp,
+            outbox=config.get("MAIL_OUTBOX_DIR") or None,
         )
 
     def send(self, notice: Notice) -> EmailMessage:
-        """Send (or log) the notice; SMTP errors propagate so the job is retried."""
+        """Send (or log) the notice, then keep it in the outbox; SMTP errors propagate so the job is
+        retried (and nothing is kept, so a retried mail is kept once)."""
+        message = self._deliver(notice)
+        if self.outbox:
+            outbox.keep(message, self.outbox)
+        return message
+
+    def _deliver(self, notice: Notice) -> EmailMessage:
         message = build_message(notice, self.mail_from)
         if not self.host:
             log.info(

@@ -31,6 +31,7 @@ def _guard() -> Any:
 
 from app.admin import (  # noqa: E402,F401
     invitations,
+    outbox,
     people,
     recommendations,
     report,

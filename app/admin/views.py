@@ -53,14 +53,17 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("admin.surveys_page", "Surveys", ("admin.surveys",)),
     ("admin.recommendations_page", "Recommendations", ("admin.recommendations",)),
     ("admin.report_page", "Report", ("admin.report",)),
+    ("admin.outbox_page", "Mail sent", ("admin.outbox",)),  # only with an outbox (app/admin/outbox.py)
 )
 
 
 def admin_nav() -> list[tuple[str, str, bool]]:
     """The admin pages this installation has, each with whether the current page is one of its own."""
     here = request.endpoint or ""
+    outbox = bool(current_app.config.get("MAIL_OUTBOX_DIR"))
     return [(endpoint, label, here.startswith(prefixes))
-            for endpoint, label, prefixes in NAV if endpoint in current_app.view_functions]
+            for endpoint, label, prefixes in NAV if endpoint in current_app.view_functions
+            and (outbox or endpoint != "admin.outbox_page")]
 
 
 @bp.context_processor
