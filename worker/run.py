@@ -1,26 +1,37 @@
-"""The one RQ job function: run a timed work row, then record how it went on the row.
+"""The RQ job functions: run timed work rows, then record how each went on its row.
 
-The relay enqueues ``run_work(work_id, relays)``; ``relays`` names the hand-over, so a job
-from an older hand-over (the row was re-planned, retried, or recovered from a dead
-worker since) does nothing. Success marks the row done; a failure records the error and
-books the retry on the row (or marks it dead after the last) and is re-raised, so RQ's
-failed registry keeps the traceback.
+The relay enqueues ``run_work(work_id, relays)`` for a row on its own, or
+``run_batch(kind, [[work_id, relays], ...])`` for several due rows of one kind; ``relays``
+names the hand-over, so a row from an older hand-over (re-planned, retried, canceled, or
+recovered from a dead worker since) is skipped. Success marks the row done; a failure
+records the error and books the retry on the row (or marks it dead after the last).
+``run_work`` re-raises, so RQ's failed registry keeps the traceback; ``run_batch`` keeps
+each failed row's traceback in its ``last_error`` and goes on with the next row: one
+row's failure retries (or deads) that row only.
+
+Each row of a batch runs in its own transactions and under its own timeout (its kind's),
+so rows done before a crash stay done and the relay's recovery re-hands only the rest.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from prometheus_client import Histogram
+from rq.timeouts import BaseTimeoutException, JobTimeoutException, UnixSignalDeathPenalty
 from sqlalchemy import select, update
 
 from scheduling import timed_work
 from scheduling.db import utcnow
-from scheduling.models import TimedWork, WorkState
+from scheduling.models import TimedWork, WorkKind, WorkState
 from worker import runtime
-from worker.jobs import JOBS
+from worker.jobs import JOBS, timeout
 
 JOB_SECONDS = Histogram(
     "flashmentor_job_duration_seconds", "Seconds a timed work row's job ran, per WorkKind and outcome",
@@ -43,6 +54,60 @@ def run_work(work_id: int, relays: int) -> Any:
     JOB_SECONDS.labels(kind.value, "ok").observe(time.perf_counter() - began)
     _finish(work_id, relays, error=None)
     return result
+
+
+def run_batch(kind: str, items: Sequence[Sequence[int]]) -> dict[str, int]:
+    """Run several rows of one kind, each as ``run_work`` would; how many ran, failed, were skipped.
+
+    A failing row is recorded (retry or dead) and the batch goes on; it does not raise, so
+    the batch's job finishes and the relay never re-hands rows that reported.
+    """
+    work_kind = WorkKind(kind)
+    counts = {"ran": 0, "failed": 0, "skipped": 0}
+    for work_id, relays in items:
+        try:
+            with _row_timeout(timeout(work_kind)):
+                ran = _run_row(work_id, relays)
+        except (Exception, BaseTimeoutException):
+            _finish(work_id, relays, error=traceback.format_exc())
+            counts["failed"] += 1
+            continue
+        counts["ran" if ran else "skipped"] += 1
+    return counts
+
+
+def _run_row(work_id: int, relays: int) -> bool:
+    """One row of a batch: False if it moved on since its hand-over (skipped)."""
+    with runtime.session_scope() as db:
+        row = db.get(TimedWork, work_id)
+        if row is None or row.relays != relays or row.state != WorkState.QUEUED:
+            return False
+        kind, args = row.kind, list(row.args)
+    began = time.perf_counter()
+    try:
+        JOBS[kind](*args)
+    except BaseException:
+        JOB_SECONDS.labels(kind.value, "error").observe(time.perf_counter() - began)
+        raise
+    JOB_SECONDS.labels(kind.value, "ok").observe(time.perf_counter() - began)
+    _finish(work_id, relays, error=None)
+    return True
+
+
+@contextmanager
+def _row_timeout(seconds: int) -> Iterator[None]:
+    """The row's own timeout (its kind's), with SIGALRM as RQ's worker enforces a job's.
+
+    It replaces the batch job's alarm while the row runs (the batch's timeout is the sum of
+    its rows', see worker.relay); off the main thread no signal can be used, and the batch's
+    own timeout is the bound."""
+    guard = (
+        UnixSignalDeathPenalty(seconds, JobTimeoutException)
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
+        else nullcontext()
+    )
+    with guard:
+        yield
 
 
 def _describe(exc: BaseException) -> str:
