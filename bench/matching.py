@@ -43,7 +43,7 @@ from freebusy.busy import key_of
 from freebusy.cache import BusyCache, CachedBusySource
 from freebusy.intervals import IntervalSet
 from freebusy.recurrence import forget_expansions
-from scheduling.availability import bookable_slots, forget_rules, shared_slot_counts
+from scheduling.availability import bookable_slots, shared_slot_counts
 from scheduling.db import Base, make_engine, make_session_factory
 from scheduling.matching import rank_mentors
 from scheduling.models import (
@@ -66,6 +66,18 @@ NOW = datetime(2030, 3, 4, 6, 0, tzinfo=UTC)
 
 
 CPU_MS: dict[str, float] = {}  # median CPU time (process_time) of each timed call, by what was timed
+
+
+def forget_rules() -> None:
+    """Drop the memoised weekly rules (a no-op in trees before the memo: baseline runs)."""
+    from scheduling import availability
+
+    getattr(availability, "forget_rules", lambda: None)()
+
+
+def card_of(match: Any) -> Any:
+    """What a match shows of its mentor (``MentorMatch.card``; ``.mentor`` in trees before it)."""
+    return getattr(match, "card", None) or match.mentor
 
 
 def best_ms(fn: Callable[[], object], repeat: int, name: str = "") -> tuple[float, float]:
@@ -244,10 +256,10 @@ def main(argv: list[str] | None = None) -> int:
             warm = rank_mentors(session, program, mentee, now=NOW, busy=cached)
             calls = source.calls
             # Keep only what the checks need: a process does not hold the last request's answer.
-            ranked_ids = [m.card.id for m in warm]
-            sample = [(m.card.id, m.shared_slots) for m in warm[:: max(1, len(warm) // 200)]]
+            ranked_ids = [card_of(m).id for m in warm]
+            sample = [(card_of(m).id, m.shared_slots) for m in warm[:: max(1, len(warm) // 200)]]
             top = warm[0]
-            best = f"{top.card.name} score {top.score}: {'; '.join(top.reasons)}"
+            best = f"{card_of(top).name} score {top.score}: {'; '.join(top.reasons)}"
             del warm, top
 
             def full() -> object:

@@ -163,20 +163,25 @@ def availability_of(
 _rules_memo: dict[int, tuple[int, str | None]] = {}
 
 
-def mentors_rules(session: Session, ids: Collection[int]) -> dict[int, str]:
+def mentors_rules(
+    session: Session, ids: Collection[int], versions: Mapping[int, int] | None = None
+) -> dict[int, str]:
     """Each mentor's weekly rules as text (``freebusy.recurrence.rules_from_text``), for those with any.
 
     Memoised per mentor under their ``weekly_rules_version`` (changed with every write of their
     weekly slots): one query of two integer columns finds whose rules are new to this process,
     and only theirs are read, the database joining each mentor's slots into one string (the
     memo key of the mentor's grid, ``freebusy.batch.weekly_grid``, parsed only on a miss).
-    A slot without a zone is in the mentor's zone.
+    A slot without a zone is in the mentor's zone. ``versions``: the mentors' versions when the
+    caller has just read them with its own query (then there is no query of them here).
     """
     wanted = ids if isinstance(ids, set | dict) else set(ids)
-    versions = select(Person.id, Person.weekly_rules_version)
-    versions = versions.where(Person.id.in_(list(wanted))) if len(wanted) <= IN_LIST_LIMIT else \
-        versions.where(Person.is_mentor)
-    version_of = {pid: version for pid, version in session.execute(versions) if pid in wanted}
+    if versions is None:
+        query = select(Person.id, Person.weekly_rules_version)
+        query = query.where(Person.id.in_(list(wanted))) if len(wanted) <= IN_LIST_LIMIT else \
+            query.where(Person.is_mentor)
+        versions = {pid: version for pid, version in session.execute(query) if pid in wanted}
+    version_of = versions
     out: dict[int, str] = {}
     stale: list[int] = []
     for pid in wanted:
@@ -418,8 +423,13 @@ def shared_slot_counts(
     *,
     now: datetime | None = None,
     busy: BusySource | BusyMap | None = None,
+    rules_versions: Mapping[int, int] | None = None,
 ) -> dict[int, int]:
     """How many bookable slots the mentee has with each mentor (one batch of queries for all).
+
+    ``rules_versions``: the mentors' ``Person.weekly_rules_version`` as just read by the
+    caller's own query of them (see :func:`mentors_rules`), never from ``Person`` objects
+    loaded before an edit in the same session.
 
     Same rules as :func:`bookable_slots` (``tests/test_freebusy_batch.py`` and the
     benchmark check they agree); used to rank mentors ("who is free this week"). All
@@ -438,7 +448,7 @@ def shared_slot_counts(
         ids = [m.id for m in mentors]
     minutes = program.slot_minutes
     not_before = to_us(now + timedelta(hours=program.lead_time_hours))
-    starts, owner = _slot_starts(session, mentors, ids, minutes, start, end, not_before)
+    starts, owner = _slot_starts(session, mentors, ids, minutes, start, end, not_before, rules_versions)
     if not starts.size:
         return counts
     # Busy time only of the mentors with a start, and of the mentee (last).
@@ -466,6 +476,7 @@ def _slot_starts(
     start: datetime,
     end: datetime,
     not_before: int,
+    rules_versions: Mapping[int, int] | None = None,
 ) -> tuple[Ints, Ints]:
     """Every grid start of every mentor: what ``candidate_starts_us`` gives on their availability.
 
@@ -474,7 +485,7 @@ def _slot_starts(
     windows the memo cannot cut exactly are computed as :func:`bookable_slots` does.
     """
     wanted = set(ids)
-    rules = mentors_rules(session, wanted)
+    rules = mentors_rules(session, wanted, rules_versions)
     dated = mentors_dated(session, wanted, start, end)
     dated_us = {pid: tuple(sorted((to_us(s), to_us(e)) for s, e in spans)) for pid, spans in dated.items()}
     weekly: list[int] = []  # mentors with availability and a zone (else their error is raised below)

@@ -45,7 +45,17 @@ def mentor_cards(
 ) -> list[MentorCard]:
     """Active mentors other than the viewer taking requests at ``now`` (offering ``skill_id``; among
     ``only``), as columns: a mentor who paused themselves is not free for anyone."""
-    query = select(Person.id, Person.name, Person.title, Person.department, Person.time_zone).where(
+    return _mentor_cards(session, viewer_id, skill_id=skill_id, only=only, now=now)[0]
+
+
+def _mentor_cards(
+    session: Session, viewer_id: int, *, skill_id: int | None = None, only: Collection[int] | None = None,
+    now: datetime | None = None,
+) -> tuple[list[MentorCard], dict[int, int]]:
+    """:func:`mentor_cards`, and each mentor's ``weekly_rules_version`` read with them (the key of
+    their memoised weekly rules: no query of its own, ``scheduling.availability.mentors_rules``)."""
+    query = select(Person.id, Person.name, Person.title, Person.department, Person.time_zone,
+                   Person.weekly_rules_version).where(
         Person.active, Person.is_mentor, Person.id != viewer_id, taking_requests(current_time(now)))
     if skill_id is not None:
         query = query.where(exists(select(PersonSkill.id).where(
@@ -55,7 +65,8 @@ def mentor_cards(
         )))
     if only is not None:
         query = query.where(Person.id.in_(list(only)))
-    return [MentorCard(*row) for row in session.execute(query)]
+    rows = session.execute(query).all()
+    return [MentorCard(*row[:5]) for row in rows], {row[0]: row[5] for row in rows}
 
 
 def free_mentors(
@@ -71,8 +82,8 @@ def free_mentors(
 ) -> list[FreeMentor]:
     """The mentors sharing at least one bookable slot with ``viewer`` in ``[start, end)``: most
     shared slots first, then by name and id."""
-    cards = mentor_cards(session, viewer.id, skill_id=skill_id, only=only, now=now)
-    counts = shared_slot_counts(session, program, cards, viewer, start, end, now=now)
+    cards, versions = _mentor_cards(session, viewer.id, skill_id=skill_id, only=only, now=now)
+    counts = shared_slot_counts(session, program, cards, viewer, start, end, now=now, rules_versions=versions)
     ranked = [FreeMentor(card, counts[card.id]) for card in cards if counts[card.id] > 0]
     ranked.sort(key=lambda f: (-f.shared_slots, f.mentor.name, f.mentor.id))
     return ranked

@@ -184,7 +184,7 @@ def rank_mentors(
         return []
     query = (
         select(Person.id, Person.name, Person.title, Person.department, Person.region, Person.time_zone,
-               Person.monthly_meeting_cap)
+               Person.monthly_meeting_cap, Person.weekly_rules_version)
         .where(Person.is_mentor, Person.active, Person.id != mentee.id, taking_requests(now))
     )
     if mentor_ids is not None:
@@ -197,11 +197,15 @@ def rank_mentors(
     loads = _monthly_loads(session, rows, now)
     recommended = set(recommended_ids(session, program, mentee))
     scored = [scorer.score(mentor_id, name, department, region, cap, offers, loads, recommended)
-              for mentor_id, name, _title, department, region, _zone, cap in rows]
+              for mentor_id, name, _title, department, region, _zone, cap, _version in rows]
     cards = _Cards(rows)
+    if limit is None:  # every mentor comes back
+        for row in rows:
+            cards[row[0]]
+    versions = {row[0]: row[7] for row in rows}
     del rows
     if program.availability_mode == AvailabilityMode.WEEKLY_SLOTS:
-        scored = _add_free_time(session, program, mentee, scored, now, limit, busy, cards)
+        scored = _add_free_time(session, program, mentee, scored, now, limit, busy, cards, versions)
     scored.sort(key=_rank_key)
     if limit is not None:
         scored = scored[:limit]
@@ -213,18 +217,17 @@ def rank_mentors(
     ]
 
 
-class _Cards:
+class _Cards(dict[int, MatchedMentor]):
     """A ranking's :class:`MatchedMentor` per id, made from the query's rows when first asked
-    for (a top-20 ranking makes a few hundred, not one per mentor)."""
+    for (a top-20 ranking makes a few hundred, not one per mentor); a dict, so a card made
+    already is found at C speed."""
 
     def __init__(self, rows: Sequence[Any]) -> None:
+        super().__init__()
         self._rows = {row[0]: row for row in rows}
-        self._made: dict[int, MatchedMentor] = {}
 
-    def __getitem__(self, mentor_id: int) -> MatchedMentor:
-        card = self._made.get(mentor_id)
-        if card is None:
-            card = self._made[mentor_id] = MatchedMentor._make(self._rows[mentor_id][:6])
+    def __missing__(self, mentor_id: int) -> MatchedMentor:
+        card = self[mentor_id] = MatchedMentor._make(self._rows[mentor_id][:6])
         return card
 
 
@@ -241,6 +244,7 @@ def _add_free_time(
     limit: int | None,
     busy: BusySource | BusyMap | None,
     cards: _Cards,
+    rules_versions: Mapping[int, int],
 ) -> list[_Scored]:
     """Count shared slots (all mentors, or best-first until the top ``limit`` is settled)."""
     end = now + timedelta(days=WINDOW_DAYS)
@@ -256,7 +260,7 @@ def _add_free_time(
         chunk = order[i:i + batch]
         i += batch
         counts = shared_slot_counts(session, program, [cards[s.mentor_id] for s in chunk], mentee,
-                                    now, end, now=now, busy=busy)
+                                    now, end, now=now, busy=busy, rules_versions=rules_versions)
         for s in chunk:
             s.set_slots(counts.get(s.mentor_id, 0))
         done.extend(chunk)
@@ -368,6 +372,7 @@ class _Scorer:
         self.prefer_other = program.prefer_other_department
         self.mine = {"department": _norm(mentee.department), "region": _norm(mentee.region)}
         self._diversities: dict[tuple[str | None, str | None], tuple[float, list[str]]] = {}
+        self._plain: dict[tuple[str | None, str | None, int | None], _Scored] = {}
 
     def _diversity(self, department: str | None, region: str | None) -> tuple[float, list[str]]:
         """Diversity points and reasons for a mentor's department and region (memoised per pair)."""
@@ -396,6 +401,28 @@ class _Scorer:
     ) -> _Scored:
         """Everything but free time, for a mentor's columns (plain values: attribute lookups
         on five thousand result rows cost more than the scoring)."""
+        if mentor_id not in offers and mentor_id not in loads and mentor_id not in recommended_ids:
+            # Most mentors: nothing offered that is needed, no meetings, not pushed. Their score
+            # depends on department, region and cap only: worked out once per combination.
+            key = (department, region, cap)
+            plain = self._plain.get(key)
+            if plain is None:
+                plain = self._plain[key] = self._score(0, "", department, region, cap, {}, {}, ())
+            return _Scored(mentor_id, name, dict(plain.parts), plain.before, plain.after, False, plain.base,
+                           plain.total, full=plain.full)
+        return self._score(mentor_id, name, department, region, cap, offers, loads, recommended_ids)
+
+    def _score(
+        self,
+        mentor_id: int,
+        name: str,
+        department: str | None,
+        region: str | None,
+        cap: int | None,
+        offers: Mapping[int, dict[int, int | None]],
+        loads: Mapping[int, int],
+        recommended_ids: Collection[int],
+    ) -> _Scored:
         offered = offers.get(mentor_id)
         load = loads.get(mentor_id, 0)
         recommended = mentor_id in recommended_ids

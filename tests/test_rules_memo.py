@@ -16,6 +16,8 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from scheduling.availability import bookable_slots, mentors_rules, shared_slot_counts
+from scheduling.free_mentors import free_mentors
+from scheduling.matching import rank_mentors
 from scheduling.models import Person, Program, WeeklySlot
 from scheduling.services.availability_editing import replace_weekly_slots
 from tests.factories import NOW, make_mentee, make_mentor, make_program
@@ -108,3 +110,24 @@ def test_any_orm_write_of_a_weekly_slot_gives_the_mentor_a_new_version(db: Sessi
 
     assert len(seen) == 4 and 0 not in seen  # a new version at every write
     assert version(other) == kept  # nobody else's
+
+
+def test_rankings_that_read_versions_with_their_mentors_see_an_edit_at_once(db: Session) -> None:
+    """``free_mentors`` and ``rank_mentors`` read each mentor's version in their own query of the
+    mentors (no query of it in ``mentors_rules``): an edit in between is seen all the same."""
+    program = make_program(db)
+    mentor = make_mentor(db, weekly=[(2, "09:00", "12:00")])
+    mentee = make_mentee(db)
+    db.commit()
+
+    def both() -> tuple[int, int]:
+        free = {f.mentor.id: f.shared_slots for f in free_mentors(db, program, mentee, NOW, END, now=NOW)}
+        ranked = {m.card.id: m.shared_slots for m in rank_mentors(db, program, mentee, now=NOW)}
+        return free.get(mentor.id, 0), ranked[mentor.id]
+
+    assert both() == (12, 12)
+    with rules_queries(db) as seen:
+        assert both() == (12, 12)
+    assert seen == []  # memoised
+    replace_weekly_slots(db, mentor, [{"weekday": 3, "start": "14:00", "end": "15:00"}])
+    assert both() == (4, 4) == (counted(db, program, mentor, mentee),) * 2
