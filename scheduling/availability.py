@@ -280,6 +280,32 @@ def _meetings(
     return spans
 
 
+def _meeting_spans(
+    session: Session,
+    index: Mapping[int, int],
+    mentee_id: int,
+    start: datetime,
+    end: datetime,
+    buffer: timedelta,
+) -> tuple[list[tuple[datetime, datetime]], Spans]:
+    """Active meetings near ``[start, end)``: the mentee's as they are, and those of the people in
+    ``index`` (id -> owner) as :class:`~freebusy.batch.Spans` widened by ``buffer``, straight
+    from the rows (no ``IntervalSet`` per person: ``count_clear`` merges overlaps itself)."""
+    found = _meetings(session, {*index, mentee_id}, start, end, buffer)
+    mine = found.pop(mentee_id, [])
+    pad = to_us(start + buffer) - to_us(start)
+    owners: list[int] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for pid, spans in found.items():
+        owners += [index[pid]] * len(spans)
+        starts += [to_us(s) - pad for s, _ in spans]
+        ends += [to_us(e) + pad for _, e in spans]
+    if not owners:
+        return mine, Spans.empty()
+    return mine, Spans(ints(owners), ints(starts), ints(ends))
+
+
 def calendar_busy(
     session: Session,
     people: Sequence[MentorLike],
@@ -456,13 +482,10 @@ def shared_slot_counts(
     people: list[MentorLike] = [*(mentors[i] for i in asked), mentee]
     people_ids = [*(ids[i] for i in asked), mentee.id]
     buffer = timedelta(minutes=program.buffer_minutes)
-    booked = _meetings(session, set(people_ids), start, end, buffer)
+    mentee_booked, booked = _meeting_spans(session, {ids[i]: i for i in asked}, mentee.id, start, end, buffer)
     calendars = _calendar_spans(session, people, people_ids, start, end, busy)
-    mentee_busy = IntervalSet(booked.pop(mentee.id, ())).padded(buffer).union(calendars.of(len(asked)))
-    own = calendars.renumbered(ints([*asked, -1]))
-    if booked:
-        index = {pid: i for i, pid in enumerate(ids)}
-        own += Spans.of_sets((index[pid], IntervalSet(spans).padded(buffer)) for pid, spans in booked.items())
+    mentee_busy = IntervalSet(mentee_booked).padded(buffer).union(calendars.of(len(asked)))
+    own = calendars.renumbered(ints([*asked, -1])) + booked
     found = count_clear(starts, owner, len(ids), minutes * MINUTE_US, mentee_busy, own)
     counts.update(zip(ids, found.tolist(), strict=True))
     return counts
@@ -565,11 +588,14 @@ def check_bookable(
     now: datetime | None = None,
     exclude_meeting_id: int | None = None,
     exclude_request_id: int | None = None,
+    within_availability: bool = True,
 ) -> None:
     """Raise the first program rule ``[start, end)`` breaks; return quietly if it is bookable.
 
     ``exclude_request_id``: the request being booked, whose own holds in the mentor's calendar
-    (``scheduling.request_holds``) do not count as busy for it.
+    (``scheduling.request_holds``) do not count as busy for it. ``within_availability=False``: a
+    counter-proposal, which the other side confirms, need not be inside the mentor's published
+    slots (``scheduling.counter_times``); both people must still be free.
 
     Order: TimeInPast, LeadTimeTooShort, BadSlotLength, SlotOutsideAvailability (not in
     free-text programs), SlotNotAvailable (an active meeting of either person, widened by
@@ -590,7 +616,8 @@ def check_bookable(
         raise BadSlotLength(f"Meetings in this program last {program.slot_minutes} minutes.")
     wanted = Interval(start, end)
     free_text = program.availability_mode == AvailabilityMode.FREE_TEXT
-    if not free_text and not mentor_availability(session, mentor, start, end).contains(wanted):
+    if within_availability and not free_text and \
+            not mentor_availability(session, mentor, start, end).contains(wanted):
         raise SlotOutsideAvailability(f"{mentor.name} is not available at that time.")
     buffer = timedelta(minutes=program.buffer_minutes)
     booked = meetings_busy(session, [mentor, mentee], start, end, buffer=buffer,
