@@ -31,7 +31,7 @@ from app.web.common import (
     zone_name,
 )
 from app.web.request_labels import STATE_LABELS
-from scheduling.availability import bookable_slots
+from scheduling import counter_times
 from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError, NotFound, ValidationFailed
 from scheduling.models import DeclineReason, Initiator, MeetingRequest, Person, RequestState, RoutingState
@@ -93,7 +93,8 @@ def counter_options(req: MeetingRequest, viewer: Person) -> list[tuple[str, str]
     if "counter" not in svc.allowed_actions(req, viewer):
         return []
     now = utcnow()
-    slots = bookable_slots(db(), req.program, req.mentor, req.mentee, now, now + timedelta(days=COUNTER_DAYS))
+    slots = counter_times.suggestions(db(), req.program, req.mentor, req.mentee, now,
+                                      now + timedelta(days=COUNTER_DAYS), now=now)
     taken = {p.start_at for p in req.proposed_times}
     free = [(iso(s.start), span(s.start, s.end, viewer)) for s in slots if s.start not in taken]
     return free[:COUNTER_OPTIONS]

@@ -428,9 +428,9 @@ def counter(
         body = text(message, "message", max_length=MESSAGE_MAX)
         if any((p.start_at, p.end_at) == (start, end) for p in request.proposed_times):
             raise ValidationFailed("That time was already proposed; accept it instead.", "start")
-        with _field("start"):
+        with _field("start"):  # not bound to the mentor's published slots (scheduling.counter_times)
             check_bookable(session, request.program, request.mentor, request.mentee, start, end, now=now,
-                           exclude_request_id=request.id)
+                           exclude_request_id=request.id, within_availability=False)
         _check_no_overlap(session, request, start, end)
         check_meeting_limits(session, request.program, request.mentee, start, field="start")
         check_mentor_cap(session, request.mentor, start, field="start")
@@ -455,7 +455,8 @@ def confirm_counter(
         proposal = counter_time(request)
         if proposal is None:  # a countered request always has one; guard against hand-edited data
             raise InvalidTransition("This request has no counter-proposal to confirm.")
-        meeting = _book(session, request, proposal.start_at, proposal.end_at, now, field=None)
+        meeting = _book(session, request, proposal.start_at, proposal.end_at, now, field=None,
+                        within_availability=False)  # a counter-proposal: both free is what counts
         request.state = RequestState.ACCEPTED
         request.closed_at = now
         then.append(MeetingScheduled(meeting.id))
@@ -607,10 +608,12 @@ def _book(
     now: datetime,
     *,
     field: str | None,
+    within_availability: bool = True,
 ) -> Meeting:
     with _field(field or "start"):
         check_bookable(session, request.program, request.mentor, request.mentee, start, end, now=now,
-                       exclude_request_id=request.id)  # its own holds are not in its way
+                       exclude_request_id=request.id,  # its own holds are not in its way
+                       within_availability=within_availability)
     _check_no_overlap(session, request, start, end, field=field)
     check_meeting_limits(session, request.program, request.mentee, start, field=field)
     check_mentor_cap(session, request.mentor, start, field=field)
