@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any, NamedTuple
 
@@ -348,10 +349,15 @@ class _Scored:
     def reasons(self) -> list[str]:
         if self.slots is None:
             return [*self.before, *self.after]
-        plural = "s" if self.slots != 1 else ""
-        free = (f"{self.slots} time{plural} free for you both in the next {WINDOW_DAYS} days: easy to book"
-                if self.slots else f"no shared free time in the next {WINDOW_DAYS} days: hard to book soon")
-        return [*self.before, free, *self.after]
+        return [*self.before, _free_time_reason(self.slots), *self.after]
+
+
+@lru_cache(maxsize=1024)
+def _free_time_reason(slots: int) -> str:
+    """The free-time reason for a number of shared slots (a few dozen numbers: made once each)."""
+    plural = "s" if slots != 1 else ""
+    return (f"{slots} time{plural} free for you both in the next {WINDOW_DAYS} days: easy to book"
+            if slots else f"no shared free time in the next {WINDOW_DAYS} days: hard to book soon")
 
 
 def _diversity_reason(attr: str, value: str | None, *, other: bool) -> str:
