@@ -1,30 +1,36 @@
 """A real worker killed with SIGKILL (worker and work horse) in the middle of a calendar write
 against Radicale: a new worker finds the job abandoned (RQ's started-registry cleanup, or
-else the relay's heartbeat check) and the event lands, once."""
+else the relay's heartbeat check) and the event lands, once. And one killed in the middle of
+a batch of reminders: those sent before the kill are not sent again, the rest once."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session
 
-from scheduling import tenants
+from scheduling import tenants, timed_work
 from scheduling.models import TimedWork, WorkState
 from scheduling.services import requests as svc
 from tests.factories import NOW, at, make_mentee, make_mentor, make_program, make_request, slot
-from tests.fakes.dav_servers import DavServer
-from tests.fakes.smtp_server import SmtpServer
+from tests.fakes.dav_servers import DavServer, free_port
+from tests.fakes.smtp_server import SmtpServer, _Handler
 from tests.fakes.throttle_proxy import Proxy, throttle_proxy
 from tests.redis_process import RedisProcess, redis_process
 from tests.test_lifecycle import stored_events
@@ -119,6 +125,83 @@ def test_a_worker_killed_mid_write_is_recovered_once(
                 second.wait(20)
             except subprocess.TimeoutExpired:
                 kill_group(second)
+
+
+@dataclass
+class _HoldOne(_Handler):
+    """Accepts every message but the first one to ``hold_to``: that one hangs until released
+    (the worker is killed meanwhile), and is never accepted."""
+
+    hold_to: str = ""
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.hold_to in [a.lower() for a in envelope.rcpt_tos]:
+            self.hold_to = ""  # once: the new worker's try is accepted
+            self.held.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+            return "451 try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_worker_killed_mid_batch_sends_the_rest_once_and_the_done_ones_not_again(
+    db: Session, database_url: str, redis_process: RedisProcess, app: Any,
+) -> None:
+    """Five reminders in one batch; the worker dies sending the third: the first two stay done
+    (not sent again), the third and the two after it are sent once by a new worker."""
+    program = make_program(db)
+    made = [(make_mentor(db), make_mentee(db)) for _ in range(5)]
+    requests_ = [make_request(db, program=program, mentee=mentee, mentor=mentor, times=[slot(START)])
+                 for mentor, mentee in made]
+    now = datetime.now(UTC)
+    rows = [timed_work.plan_manual_reminder(db, r.id, now=now + timedelta(milliseconds=i))
+            for i, r in enumerate(requests_)]
+    db.commit()  # no relay in this process: the worker's relay hands the five over, in one batch
+
+    handler = _HoldOne(hold_to=made[2][0].email.lower())
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    mail = SmtpServer("127.0.0.1", port, handler)
+    first = start_worker(database_url, redis_process, mail)
+    second: subprocess.Popen[Any] | None = None
+    try:
+        assert handler.held.wait(60), "the worker never got to the third reminder"
+        kill_group(first)
+        handler.release.set()
+        db.expire_all()
+        batch = {row.handed_job_id for row in db.query(TimedWork).filter(
+            TimedWork.id.in_([r.id for r in rows]))}
+        assert len(batch) == 1 and batch.pop().startswith("fm-batch-")  # one job ran them all
+
+        second = start_worker(database_url, redis_process, mail)
+        started = time.monotonic()
+        while True:
+            db.expire_all()
+            states = [db.get(TimedWork, r.id).state for r in rows]  # type: ignore[union-attr]
+            if states == [WorkState.DONE] * 5:
+                break
+            assert time.monotonic() - started < 90, states
+            time.sleep(0.5)
+        subject = "Reminder: {} is waiting for your answer"
+        sent = [[m.subject for m in mail.to(mentor.email)].count(subject.format(mentee.name))
+                for mentor, mentee in made]
+        assert sent == [1] * 5
+        handed = [(row.relays, row.attempts) for row in db.query(TimedWork).filter(
+            TimedWork.id.in_([r.id for r in rows])).order_by(TimedWork.due_at)]
+        assert handed[:2] == [(0, 0)] * 2  # done before the kill: never handed over again
+    finally:
+        kill_group(first)
+        handler.release.set()
+        if second is not None:
+            second.send_signal(signal.SIGTERM)
+            try:
+                second.wait(20)
+            except subprocess.TimeoutExpired:
+                kill_group(second)
+        controller.stop()
 
 
 def test_the_production_worker_beats_while_a_job_runs(redis_process: RedisProcess) -> None:
