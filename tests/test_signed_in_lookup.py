@@ -43,6 +43,7 @@ def test_one_lookup_of_the_viewer_per_request(app: Any, client: Any, db: Session
     assert res.status_code == 200, res.json
     assert len(_lookups_by_id(seen)) == 2  # the viewer once, the mentor once
     assert not [s for s in seen if "FROM person_skills" in s]  # nobody's skills: the slots do not use them
+    assert not [s for s in seen if s.startswith("SELECT weekly_slots")]  # joined to the mentor's row
 
 
 def test_viewer_collections_are_loaded_only_when_read(app: Any, client: Any, db: Session) -> None:

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Any
 
 from pydantic import Field, WithJsonSchema
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload, lazyload
 
 from app.api import bp
 from app.api.fields import Input, checked, short_text
@@ -133,9 +133,12 @@ def slot_view(slot: Slot, zone: tzinfo) -> dict[str, Any]:
     }
 
 
+_MENTOR_LOAD = (lazyload(Person.skills), joinedload(Person.weekly_slots))
+
+
 def _mentor(mentor_id: int) -> Person:
-    # The slots read the mentor's weekly slots; their skills (and skill aliases) are not needed.
-    mentor = get_row(db(), Person, mentor_id, options=[lazyload(Person.skills)])
+    # The slots read the mentor's weekly slots (joined: one round trip), never their skills.
+    mentor = get_row(db(), Person, mentor_id, options=_MENTOR_LOAD)
     if mentor is None or not mentor.is_mentor or not mentor.active:
         raise NotFound("No such mentor.")
     return mentor
