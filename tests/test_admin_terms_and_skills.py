@@ -112,3 +112,23 @@ def test_a_requests_skill_shows_in_the_requests_list_and_the_admins_monitor(clie
     monitor = words(client.get("/admin/requests").get_data(as_text=True))
     assert re.search(r"Typing my code\s+Skill: Python", monitor)
     assert monitor.count("Skill: ") == 1  # the request without a skill says nothing
+
+
+# --- the people's pages --------------------------------------------------------------------------------
+
+MENTEE_PAGES = ("/home", "/mentors", "/requests", "/messages", "/profile", "/routing/new")
+MENTOR_PAGES = ("/mentoring", "/profile", "/availability", "/mentees", "/requests")
+
+
+@pytest.mark.parametrize(("side", "path"), [("mentee", p) for p in MENTEE_PAGES] +
+                         [("mentor", p) for p in MENTOR_PAGES])
+def test_the_peoples_pages_use_the_programs_terms(client: Any, db: Session, side: str, path: str) -> None:
+    termed_program(db, availability_mode="free_text", mentors_may_create=True, admin_routed=True)
+    guide = make_mentor(db, name="Gil Guide")
+    learner = make_mentee(db, name="Lea Learner")
+    login(client, learner if side == "mentee" else guide)
+    res = client.get(path)
+    assert res.status_code == 200, res.status_code
+    text = main_text(res.get_data(as_text=True))
+    leftover = sorted(set(DEFAULT_WORDS.findall(text)))
+    assert not leftover, f"{path} still says {leftover}"
