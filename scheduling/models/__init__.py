@@ -46,6 +46,7 @@ from scheduling.models.notifications import (
     NotificationPreference,
 )
 from scheduling.models.people import Person, PersonSkill, Skill, SkillAlias, SkillRelation
+from scheduling.models.profile_fields import ProfileAnswer, ProfileField
 from scheduling.models.program import AvailabilityMode, MentoringMode, Program
 from scheduling.models.requests import (
     OPEN_REQUEST_STATES,
@@ -103,6 +104,8 @@ __all__ = [
     "Person",
     "PersonIdentity",
     "PersonSkill",
+    "ProfileAnswer",
+    "ProfileField",
     "Program",
     "ProposedTime",
     "Provider",
