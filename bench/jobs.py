@@ -343,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fork-sample", type=int, default=0, help="rows for RQ's forking Worker (0: skip)")
     parser.add_argument("--latency", type=int, default=0, help="rows due over a minute (0: skip)")
     parser.add_argument("--relay-only", action="store_true", help="time scheduling and relaying only")
+    parser.add_argument("--schedule-only", action="store_true", help="time scheduling only")
     parser.add_argument("--profile", default="", help="cProfile each batched worker into PREFIX.<pid>")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"))
@@ -360,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     for how, took in bench_schedule(args.database_url, ids).items():
         print(f"schedule {n} reminders as rows, one transaction, {how:6}: {took:6.2f} s "
               f"({n / took:7.0f} rows/s)")
+    if args.schedule_only:
+        return 0
     relayed = bench_relay(args.database_url, conn, ids, args.batch_size)
     print("relay " + "   ".join(f"{what}: {took:6.2f} s ({n / took:7.0f} rows/s)"
                                 for what, took in relayed.items()))
