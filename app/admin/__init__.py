@@ -33,6 +33,7 @@ from app.admin import (  # noqa: E402,F401
     invitations,
     outbox,
     people,
+    profile_fields,
     recommendations,
     report,
     requests,

@@ -50,6 +50,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("admin.tenants_page", "Calendars", ("admin.tenants",)),
     ("sso_admin.identity_page", "Sign-in", ("sso_admin.",)),
     ("admin.skills_page", "Skills", ("admin.skills", "admin.roles")),
+    ("admin.profile_fields_page", "Profile fields", ("admin.profile_fields",)),
     ("admin.surveys_page", "Surveys", ("admin.surveys",)),
     ("admin.recommendations_page", "Recommendations", ("admin.recommendations",)),
     ("admin.report_page", "Report", ("admin.report",)),

@@ -18,7 +18,7 @@ from scheduling import matching
 from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError
 from scheduling.models import Person, Program, Skill
-from scheduling.services import direct_messages, modes
+from scheduling.services import direct_messages, modes, profile_fields
 from scheduling.services import people as people_svc
 from scheduling.services import requests as requests_svc
 from scheduling.services import surveys as surveys_svc
@@ -96,6 +96,17 @@ def directory() -> Any:
     filters = {k: (v or None) for k, v in values.items()}
     q, skill, department, title, time_zone = (filters[k] for k in FILTERS)
     only = matching.visible_mentor_ids(session, program(), person)  # hidden directory: recommendations
+    hidden = only is not None
+    field_filters = profile_fields.filters(session, program())
+    field_values = {f"field-{f.id}": (request.args.get(f"field-{f.id}") or "").strip() for f in field_filters}
+    try:  # the program's own profile fields (seed 003): people whose answers match every one chosen
+        chosen = profile_fields.read_filters(session, program(), request.args)
+    except DomainError as exc:
+        errors.add(exc)
+        chosen = {}
+    if chosen:
+        answered: set[int] = set(session.scalars(profile_fields.matching_people(chosen)))
+        only = sorted(answered) if only is None else [i for i in only if i in answered]
     now = utcnow()  # mentors who paused themselves until later are not listed
     mentors: list[Person] = []
     total = 0
@@ -134,7 +145,10 @@ def directory() -> Any:
     return render_template(
         "web/directory.html", me=person, mentors=mentors, total=total, values=values, free_week=free_week,
         counts=counts, offset=offset, page_size=PAGE_SIZE, options=options, errors=errors,
-        hidden=only is not None, scores=scores, by_match=by_match,
+        hidden=hidden, scores=scores, by_match=by_match,
+        field_filters=field_filters, field_values=field_values,
+        field_options={f.id: [(c, c) for c in f.choices] for f in field_filters},
+        field_answers=profile_fields.answers_of(session, mentors, field_filters),
     ), status
 
 

@@ -24,7 +24,7 @@ from app.web import bp
 from app.web.common import FormErrors, me, signed_in
 from scheduling.errors import DomainError
 from scheduling.models import Person, Program, ReassessmentState, SkillReassessment, SkillRelation
-from scheduling.services import competencies, followups
+from scheduling.services import competencies, followups, profile_fields
 from scheduling.services.people import check_text, check_time_zone, update_profile
 from scheduling.services.program import first_program
 from scheduling.services.skills import MAX_SKILLS_PER_RELATION
@@ -150,12 +150,15 @@ def pending_of(person: Person) -> list[SkillReassessment]:
 
 
 def _page(person: Person, values: dict[str, str], rows: dict[str, list[Row]],
-          errors: FormErrors | None = None, status: int = 200) -> Any:
+          errors: FormErrors | None = None, status: int = 200, answers: dict[int, str] | None = None) -> Any:
     shown = {rel: [*rows[rel], *[Row() for _ in range(EXTRA_ROWS)]] for rel in rows}
+    prog = current_program()
+    fields = profile_fields.fields(db(), prog) if prog is not None else []
     return render_template(
         "web/profile.html", me=person, values=values, rows=shown, errors=errors or FormErrors(),
         levels=LEVELS, zones=zone_names(), skills=[s["name"] for s in competencies.catalogue(db())],
-        gaps=gaps_view(person, person), pending=pending_of(person),
+        gaps=gaps_view(person, person), pending=pending_of(person), fields=fields,
+        answers=profile_fields.answers(db(), person) | (answers or {}),
     ), status
 
 
@@ -186,16 +189,25 @@ def profile_save() -> Any:
     wants = check_rows("wants", posted["wants"], errors) if person.is_mentee and "wants" in posted else None
     offers = (check_rows("offers", posted["offers"], errors)
               if person.is_mentor and "offers" in posted else None)
+    prog = current_program()
+    answers: dict[int, str] = {}
+    try:  # the program's own profile fields, checked before anything is stored
+        answers = profile_fields.check_answers(db(), prog, request.form) if prog is not None else {}
+    except DomainError as exc:
+        errors.add(exc)
     if not errors:
         lists, where = skill_lists(person, wants, offers)
         try:
             update_profile(db(), person, values, lists, actor=person)
+            profile_fields.store_answers(db(), person, answers)
         except DomainError as exc:
             errors.add(exc, where)
     if errors:
         db().rollback()  # the service rolled its own work back; drop anything the checks loaded
         shown = {name: getattr(person, name) for name in DETAILS} | values
-        return _page(person, shown, stored_rows(person) | posted, errors, status=422)
+        posted_answers = {int(k[6:]): str(v) for k, v in request.form.items()
+                          if k.startswith("field-") and k[6:].isdigit()}
+        return _page(person, shown, stored_rows(person) | posted, errors, status=422, answers=posted_answers)
     flash("Profile saved.", "info")
     return redirect(url_for("web.profile"))
 
