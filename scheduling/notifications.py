@@ -39,6 +39,8 @@ from scheduling.models import (
     RequestState,
     WorkKind,
 )
+from scheduling.terms import DEFAULT as DEFAULT_TERMS
+from scheduling.terms import Terms
 from scheduling.zones import zone_of
 
 TITLE_MAX = 300
@@ -64,6 +66,11 @@ REQUIRED_EMAIL = frozenset({NotificationKind.RECOMMENDATION, NotificationKind.CA
 # the notification is the in-app copy.
 RULE_MAILED = frozenset({NotificationKind.REQUEST, NotificationKind.MEETING, NotificationKind.SURVEY})
 CHOOSABLE = tuple(k for k in NotificationKind if k not in REQUIRED_EMAIL | RULE_MAILED)
+
+
+def kind_label(kind: NotificationKind, terms: Terms = DEFAULT_TERMS) -> str:
+    """The kind's label in the program's own words ("Guides recommended to me")."""
+    return KIND_LABELS[kind].replace("Mentors", terms.Mentors)
 
 
 # --- preferences ---------------------------------------------------------------------------------

@@ -116,7 +116,9 @@ def test_a_requests_skill_shows_in_the_requests_list_and_the_admins_monitor(clie
 
 # --- the people's pages --------------------------------------------------------------------------------
 
-MENTEE_PAGES = ("/home", "/mentors", "/requests", "/messages", "/profile", "/routing/new")
+MENTEE_PAGES = (
+    "/home", "/mentors", "/requests", "/messages", "/profile", "/routing/new", "/notifications/preferences",
+)
 MENTOR_PAGES = ("/mentoring", "/profile", "/availability", "/mentees", "/requests")
 
 

@@ -10,7 +10,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from app.auth import current_person
 from app.db import db
-from app.web import bp
+from app.web import bp, program_terms
 from app.web.common import FormErrors, me, safe_next, signed_in
 from scheduling import notifications
 from scheduling.errors import DomainError
@@ -70,10 +70,11 @@ def notification_preferences() -> Any:
         else:
             flash("Email preferences saved.", "info")
             return redirect(url_for("web.notification_preferences"))
+    terms = program_terms()
     return render_template(
         "web/notification_preferences.html", me=person, current=current, errors=errors,
-        choosable=[(k.value, notifications.KIND_LABELS[k]) for k in notifications.CHOOSABLE],
-        always=[notifications.KIND_LABELS[k] for k in sorted(notifications.REQUIRED_EMAIL)],
-        by_rule=[notifications.KIND_LABELS[k] for k in sorted(notifications.RULE_MAILED)],
+        choosable=[(k.value, notifications.kind_label(k, terms)) for k in notifications.CHOOSABLE],
+        always=[notifications.kind_label(k, terms) for k in sorted(notifications.REQUIRED_EMAIL)],
+        by_rule=[notifications.kind_label(k, terms) for k in sorted(notifications.RULE_MAILED)],
         choices=[(c.value, label) for c, label in CHOICE_LABELS.items()],
     ), 422 if errors else 200

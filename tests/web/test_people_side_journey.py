@@ -99,6 +99,9 @@ def test_admin_recommends_top_three_and_mentees_are_notified(browser: Any, live_
         assert_accessible(page)
         shot(page, "notifications")
         page.get_by_role("link", name="Email preferences").click()
+        always = page.get_by_role("heading", name="Always emailed").locator("xpath=following-sibling::ul[1]")
+        expect(always).to_contain_text("Mentors recommended to me")  # the rules require it: no choice
+        expect(page.get_by_role("group", name="Mentors recommended to me")).to_have_count(0)
         group = page.get_by_role("group", name="New messages")
         group.get_by_label("Daily digest").check()
         page.get_by_role("button", name="Save").click()
