@@ -106,36 +106,72 @@ def weekly_starts(
     :func:`weekly_grid`.
     """
     first, last = local_dates(start_us, end_us)
-    clock = uses_clock_grid(minutes)
-    found: list[Ints] = []
-    owners: list[int] = []
-    exact: list[int] = []
-    for i, key in enumerate(mentors):
-        grid = weekly_grid(key[0], key[1], minutes, first, last, *key[2:])
-        if clock:
-            if not grid.steady:
-                exact.append(i)
-                continue
-        else:
-            w = bisect_right(grid.window_starts, start_us) - 1
-            if w >= 0 and grid.window_starts[w] < start_us < grid.window_ends[w]:
-                exact.append(i)
-                continue
-        found.append(grid.starts)
-        owners.append(i)
-    if not found:
-        return _NO_INTS, _NO_INTS, exact
-    sizes = np.fromiter((a.size for a in found), dtype=np.int64, count=len(found))
-    starts = np.concatenate(found)
-    owner = np.repeat(ints(owners), sizes)
+    exact: list[int]
+    if uses_clock_grid(minutes):  # which grids cut exactly does not depend on the instants: memoised
+        starts, owner, left = _clock_starts(tuple(mentors), minutes, first, last)
+        exact = list(left)
+    else:
+        starts, owner, exact = _anchored_starts(mentors, minutes, first, last, start_us)
     # The last start whose slot still ends inside the range is end - L.
     inside = (starts >= max(start_us, not_before_us)) & (starts <= end_us - minutes * MINUTE_US)
     return starts[inside], owner[inside], exact
 
 
+@lru_cache(maxsize=8)
+def _clock_starts(
+    mentors: tuple[tuple[str, str] | GridKey, ...], minutes: int, first: date, last: date
+) -> tuple[Ints, Ints, tuple[int, ...]]:
+    """Every steady grid's starts of ``mentors`` on a clock grid, uncut, with their owner, and
+    the mentors left to the caller; memoised for the same mentors on the same local dates
+    (a ranking of everyone asks again and again all day: one lookup instead of one per mentor
+    and a concatenation of thousands of arrays)."""
+    found: list[Ints] = []
+    owners: list[int] = []
+    exact: list[int] = []
+    for i, key in enumerate(mentors):
+        grid = weekly_grid(key[0], key[1], minutes, first, last, *key[2:])
+        if grid.steady:
+            found.append(grid.starts)
+            owners.append(i)
+        else:
+            exact.append(i)
+    starts, owner = _joined(found, owners)
+    starts.flags.writeable = owner.flags.writeable = False  # shared by every caller
+    return starts, owner, tuple(exact)
+
+
+def _anchored_starts(
+    mentors: Sequence[tuple[str, str] | GridKey], minutes: int, first: date, last: date, start_us: int
+) -> tuple[Ints, Ints, list[int]]:
+    """As :func:`_clock_starts` for window-anchored grids, where a window straddling
+    ``start_us`` is left to the caller (so not memoised as a whole)."""
+    found: list[Ints] = []
+    owners: list[int] = []
+    exact: list[int] = []
+    for i, key in enumerate(mentors):
+        grid = weekly_grid(key[0], key[1], minutes, first, last, *key[2:])
+        w = bisect_right(grid.window_starts, start_us) - 1
+        if w >= 0 and grid.window_starts[w] < start_us < grid.window_ends[w]:
+            exact.append(i)
+        else:
+            found.append(grid.starts)
+            owners.append(i)
+    starts, owner = _joined(found, owners)
+    return starts, owner, exact
+
+
+def _joined(found: list[Ints], owners: list[int]) -> tuple[Ints, Ints]:
+    """The starts of several grids as one array, and the owner of each."""
+    if not found:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    sizes = np.fromiter((a.size for a in found), dtype=np.int64, count=len(found))
+    return np.concatenate(found), np.repeat(ints(owners), sizes)
+
+
 def forget_grids() -> None:
     """Drop the memoised grids (the benchmarks time a cold start with it)."""
     weekly_grid.cache_clear()
+    _clock_starts.cache_clear()
 
 
 # --- busy time of many people ---------------------------------------------------------------------

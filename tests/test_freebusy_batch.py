@@ -143,7 +143,9 @@ def test_grids_are_memoised_per_rules_and_local_dates() -> None:
         s = to_us(start + timedelta(minutes=minutes_later))
         weekly_starts(mentors, 30, s, s + 14 * 24 * 60 * MINUTE_US, s)
     info = weekly_grid.cache_info()
-    assert info.currsize == 1 and info.hits >= 8
+    assert info.currsize == 1 and info.hits == 2  # one grid for the three (same rules and zone)
+    together = batch._clock_starts.cache_info()
+    assert together.currsize == 1 and together.hits == 2  # the three mentors' starts: made once
 
 
 def test_unknown_zones_and_bad_rules_are_refused() -> None:
