@@ -41,12 +41,14 @@ event.listen(Engine, "connect", workers.no_flush_wait_on_sqlite)  # every engine
 
 # Left out of the fast loop, ``bin/test -m "not slow"`` (the default run keeps them): every
 # browser test, and these modules or single tests, the costliest in ``--durations=30``. They
-# wait out real timeouts, kill and restart servers, fuzz every page, body or query, start the
-# app's own processes (gunicorn workers, the mail-inbound command), or run a whole third-party
-# conformance suite against the live app. A node id prefix each.
+# wait out real timeouts, kill and restart servers, fuzz every page, body or query, crawl every
+# page of the demo program as each role (4 x 15-60 s under load, like the axe crawl of the
+# browser set), start the app's own processes (gunicorn workers, the mail-inbound command), or
+# run a whole third-party conformance suite against the live app. A node id prefix each.
 SLOW = (
     "tests/test_timed_work_outages.py",
     "tests/test_worker_crash.py",
+    "tests/test_demo_pages.py::test_every_linked_page_renders",
     "tests/test_bad_input.py::test_junk_never_makes_a_server_error",
     "tests/test_bad_input.py::test_junk_queries_never_make_a_server_error",
     "tests/test_api_requests.py::test_no_body_ever_causes_a_server_error",
