@@ -3,8 +3,9 @@
 Seeds the dataset (5,000 people, 1,000 mentors, ~25,000 meetings, calendars in the Redis busy
 cache) into ``--database-url`` unless ``--reuse``, starts ``gunicorn -c gunicorn.conf.py wsgi:app``
 (the documented settings: gthread, 2 x cores workers, 4 threads, --preload + gc.freeze, multiprocess
-metrics, JSON logs to a file) on a free loopback port, signs ``--users`` mentees and one admin in,
-then runs three phases in one run, each ``--seconds`` long:
+metrics, JSON logs to a file, rate limits on behind one trusted proxy: each user has an
+``X-Forwarded-For`` address of their own) on a free loopback port, signs ``--users`` mentees and one
+admin in, then runs three phases in one run, each ``--seconds`` long:
 
 1. the floor: every user calls ``GET /api/v1/health`` back to back;
 2. the endpoint mix, no think time: directory (``/people``), ``/mentors/free``, ``/matches``,
@@ -95,6 +96,7 @@ def _user(base: str, cookies: dict[str, str], admin_cookies: dict[str, str], pic
     with requests.Session() as mine, requests.Session() as admins:  # one keep-alive connection each
         mine.cookies.update(cookies)
         admins.cookies.update(admin_cookies)
+        mine.headers["X-Forwarded-For"] = admins.headers["X-Forwarded-For"] = address(seed)
         while time.monotonic() < until:
             name = pick()
             http = admins if name == "health report" else mine
@@ -106,6 +108,11 @@ def _user(base: str, cookies: dict[str, str], admin_cookies: dict[str, str], pic
             results.add(name, (time.perf_counter() - began) * 1000, ok)
             if think is not None:
                 time.sleep(rnd.uniform(*think))
+
+
+def address(n: int) -> str:
+    """User ``n``'s client address, as the proxy in front of the app reports it."""
+    return f"10.0.{n // 250}.{n % 250 + 1}"
 
 
 def _picker(rnd: random.Random, population: list[str], weights: list[int]) -> Callable[[], str]:
@@ -200,12 +207,33 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-class PeakRss:
-    """Samples every web worker's VmHWM twice a second: workers recycled by ``max_requests`` count too."""
+def _cpu_s(pid: int) -> float | None:
+    """utime + stime of a process, in seconds (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def __init__(self, master: int) -> None:
+
+class ServerMeter:
+    """Samples, twice a second, each web worker's peak RSS (VmHWM) and CPU time, and the CPU time of
+    the PostgreSQL backends serving ``database``: workers recycled by ``max_requests`` and pooled
+    connections opened mid-phase count too. With the Redis server's own CPU (``INFO cpu``), a phase's
+    CPU per request is split between the web workers, PostgreSQL and Redis."""
+
+    def __init__(self, master: int, database_url: str, redis_url: str) -> None:
+        import psycopg
+        from redis import Redis
+
         self.master = master
         self.peaks: dict[int, int] = {}
+        self.cpu: dict[str, dict[int, float]] = {"web": {}, "postgres": {}}
+        dsn = database_url.replace("postgresql+psycopg://", "postgresql://")
+        self._db_name = dsn.rsplit("/", 1)[1].split("?")[0]
+        self._pg = psycopg.connect(dsn, autocommit=True)
+        self._redis = Redis.from_url(redis_url)
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -215,16 +243,53 @@ class PeakRss:
             self.sample()
 
     def sample(self) -> None:
-        for pid in _children(self.master):
-            kb = _rss_kb(pid)
-            if kb:
-                self.peaks[pid] = max(kb, self.peaks.get(pid, 0))
+        backends = [pid for (pid,) in self._pg.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (self._db_name,))]
+        with self._lock:
+            for group, pids in (("web", _children(self.master)), ("postgres", backends)):
+                for pid in pids:
+                    used = _cpu_s(pid)
+                    if used is not None:
+                        self.cpu[group][pid] = used
+                    if group == "web":
+                        kb = _rss_kb(pid)
+                        if kb:
+                            self.peaks[pid] = max(kb, self.peaks.get(pid, 0))
+
+    def snapshot(self) -> dict[str, Any]:
+        self.sample()
+        info = self._redis.info("cpu")
+        with self._lock:
+            return {"web": dict(self.cpu["web"]), "postgres": dict(self.cpu["postgres"]),
+                    "redis": float(info["used_cpu_sys"]) + float(info["used_cpu_user"])}
+
+    @staticmethod
+    def spent(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
+        """CPU seconds per group between two snapshots (a process new since ``before`` from 0)."""
+        out = {group: sum(used - before[group].get(pid, 0.0) for pid, used in after[group].items())
+               for group in ("web", "postgres")}
+        out["redis"] = after["redis"] - before["redis"]
+        return out
 
     def stop(self) -> dict[int, int]:
         self._stop.set()
         self._thread.join()
         self.sample()
+        self._pg.close()
         return self.peaks
+
+
+def measured(meter: ServerMeter, run: Callable[[], tuple[Results, float]]) -> tuple[Results, float, str]:
+    """Runs a phase; says how much CPU the server side spent per request in it."""
+    before = meter.snapshot()
+    results, seconds = run()
+    spent = ServerMeter.spent(before, meter.snapshot())
+    total = max(1, sum(len(v) for v in results.took.values()))
+    line = ("  server CPU per request: " + ", ".join(f"{group} {sec * 1000 / total:.2f} ms"
+                                                     for group, sec in spent.items())
+            + f" (web workers used {spent['web'] / seconds:.2f} cores)")
+    return results, seconds, line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -268,7 +333,9 @@ def main(argv: list[str] | None = None) -> int:
         "FLASK_SECRET_KEY": SECRET,
         "FLASHMENTOR_BUSY_CACHE_TTL": str(CALENDAR_TTL_SECONDS),
         "FLASHMENTOR_JOBS": "0",
-        "FLASHMENTOR_RATELIMIT": "0",  # 50 sign-ins from one address are the bench's, not an attack
+        # Rate limits on, as in production, behind one proxy: each user comes from an address of their
+        # own (X-Forwarded-For), so 50 sign-ins are not one client's 50 tries.
+        "FLASHMENTOR_TRUSTED_PROXIES": "1",
         "FLASHMENTOR_CALENDAR_SYNC_SECONDS": "0",
         "FLASHMENTOR_CALENDAR_PUSH_SECONDS": "0",
         "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
@@ -296,29 +363,35 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             time.sleep(0.2)
 
-        def sign_in(email: str) -> dict[str, str]:
+        def sign_in(email: str, n: int) -> dict[str, str]:
             reply = requests.post(base + "/api/v1/auth/login", json={"email": email, "password": PASSWORD},
+                                  headers={"X-Forwarded-For": address(n)},
                                   timeout=60)
             reply.raise_for_status()
             return reply.cookies.get_dict()
 
-        users = [sign_in(e) for e in mentee_emails(args.users)]
-        admin = sign_in("person4999@bench.example")
+        users = [sign_in(e, i) for i, e in enumerate(mentee_emails(args.users))]
+        admin = sign_in("person4999@bench.example", args.users)
         clients = args.client_processes
-        rss = PeakRss(server.pid)
+        meter = ServerMeter(server.pid, args.database_url, args.redis_url)
         phase(base, users[:8], admin, 5, MIX, None, clients)  # first requests of each worker
         workers = _children(server.pid)
         threads = args.threads or "gunicorn.conf.py's"
         print(f"gunicorn: {len(workers)} workers (gthread, {threads} threads), {clients} client processes, "
               f"log {work / 'gunicorn.log'}")
-        floor_results, floor_s = phase(base, users, admin, args.seconds, [("health", 1)], None, clients)
+        floor_results, floor_s, cpu = measured(meter, lambda: phase(
+            base, users, admin, args.seconds, [("health", 1)], None, clients))
         floor = report(f"floor: GET /api/v1/health, {args.users} users, no think time", floor_results,
                        floor_s, None)
-        mix, mix_s = phase(base, users, admin, args.seconds, MIX, None, clients)
+        print(cpu)
+        mix, mix_s, cpu = measured(meter, lambda: phase(base, users, admin, args.seconds, MIX, None, clients))
         report(f"mix, {args.users} users, no think time", mix, mix_s, floor)
-        thinking, think_s = phase(base, users, admin, max(args.seconds, 60), MIX, (lo, hi), clients)
+        print(cpu)
+        thinking, think_s, cpu = measured(meter, lambda: phase(
+            base, users, admin, max(args.seconds, 60), MIX, (lo, hi), clients))
         report(f"mix, {args.users} users, think time {lo}-{hi} s", thinking, think_s, None)
-        peaks = list(rss.stop().values())
+        print(cpu)
+        peaks = list(meter.stop().values())
         if peaks:
             print(f"\npeak RSS per web worker: {min(peaks) / 1024:.0f}-{max(peaks) / 1024:.0f} MB over "
                   f"{len(peaks)} worker processes (recycled ones included; master "
