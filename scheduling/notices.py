@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 
 from calendars.ical import build_event, zone
+from scheduling import meeting_links
 from scheduling.calendar_event import meeting_event
 from scheduling.models import (
     Meeting,
@@ -268,6 +269,9 @@ def meeting_ics(
 CALENDAR_HAS_IT = "Your calendar has it (or its invitation)."
 
 
+MEETING_LINK = "Open the meeting (reschedule or cancel there)"  # one click: signed in (meeting_links)
+
+
 def _where(meeting: Meeting) -> list[str]:
     """Where the meeting is: its location, and the video call's link made for it."""
     lines = [f"Where: {meeting.location}"] if meeting.location else []
@@ -317,7 +321,7 @@ def meeting_invite(
                 *where,
                 "The invitation is attached for your calendar." if ics else CALENDAR_HAS_IT,
             ]
-        link = ("Open the meeting", _url(base_url, f"/meetings/{meeting.id}"))
+        link = (MEETING_LINK, meeting_links.url(base_url, meeting, person))
         notices.append(
             _compose(person, subject, paragraphs, link=link, ics=ics, ics_method=own if ics else None,
                      reply_to=reply_to, about=meeting)
@@ -335,7 +339,8 @@ def meeting_reminder(meeting: Meeting, base_url: str) -> list[Notice]:
                 person,
                 f"Reminder: {meeting.topic} with {other.name}",
                 paragraphs,
-                link=("Open the meeting", _url(base_url, f"/meetings/{meeting.id}")), about=meeting)
+                link=(MEETING_LINK, meeting_links.url(base_url, meeting, person)),
+                about=meeting)
         )
     return notices
 

@@ -14,14 +14,16 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
+from app.auth import current_person, login
 from app.db import db
 from app.web import bp, conversation_views
 from app.web.add_to_calendar import calendar_links, ics_response
 from app.web.common import FormErrors, failed, iso, me, parse_utc, signed_in, span, zone_name
-from scheduling import video
+from scheduling import meeting_links, video
 from scheduling.availability import bookable_slots
 from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError, NotFound, ValidationFailed
+from scheduling.identity_providers import password_signin_allowed
 from scheduling.models import Meeting, MeetingState, Person
 from scheduling.services import meetings as svc
 
@@ -99,6 +101,31 @@ def render_meeting(meeting: Meeting, person: Person, errors: FormErrors | None =
 def meeting_detail(meeting_id: int) -> Any:
     person = me()
     return render_meeting(visible_meeting(meeting_id, person, admin_reads=True), person)
+
+
+@bp.get("/meetings/<int:meeting_id>/open")
+def meeting_open(meeting_id: int) -> Any:
+    """The one-click link of a meeting email (``scheduling.meeting_links``): signs its person in and
+    opens the meeting page. Someone already signed in just goes to the page; a link that does not
+    hold (or an SSO-only program) leads to the sign-in, which comes back to the page."""
+    page = url_for("web.meeting_detail", meeting_id=meeting_id)
+    if current_person() is not None:
+        return redirect(page)
+    session = db()
+    try:
+        person_id = meeting_links.person_of(request.args.get("t"), meeting_id, utcnow())
+    except meeting_links.LinkInvalid as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("web.signin", next=page))
+    meeting = get_row(session, Meeting, meeting_id)
+    person = session.get(Person, person_id)
+    usable = (meeting is not None and person is not None and person.active
+              and person_id in (meeting.mentor_id, meeting.mentee_id) and password_signin_allowed(session))
+    if not usable or person is None:
+        flash("Sign in to open the meeting.", "info")
+        return redirect(url_for("web.signin", next=page))
+    login(person)
+    return redirect(page)
 
 
 @bp.get("/meetings/<int:meeting_id>/meeting.ics")
