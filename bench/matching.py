@@ -34,7 +34,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from calendars.base import BusyInterval
@@ -232,7 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"
         engine = make_engine(url)
-        Base.metadata.drop_all(engine)
+        if engine.dialect.name == "postgresql":  # also tables of other versions of the tree
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        else:
+            Base.metadata.drop_all(engine)
         Base.metadata.create_all(engine)
         factory = make_session_factory(engine)
         t0 = clock.perf_counter()
