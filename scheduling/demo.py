@@ -36,6 +36,8 @@ from scheduling.models import (
     NotificationPreference,
     Person,
     PersonSkill,
+    ProfileAnswer,
+    ProfileField,
     Program,
     ProposedTime,
     QuestionKind,
@@ -199,12 +201,28 @@ def load_demo(session: Session, *, seed: int = DEMO_SEED, now: datetime | None =
         people = _people(session, rng, now)
         summary = _requests(session, rng, program, people, now)
         _people_side(session, program, people, now)
+        _profile_fields(session, program, people)
         session.commit()
     summary.people = len(people)
     summary.admins = sum(p.is_admin for p in people)
     summary.mentors = sum(p.is_mentor for p in people)
     summary.mentees = sum(p.is_mentee for p in people)
     return summary
+
+
+LANGUAGE_BY_ZONE = {"Europe/Berlin": "German", "America/Sao_Paulo": "Portuguese", "Asia/Kolkata": "Hindi"}
+
+
+def _profile_fields(session: Session, program: Program, people: list[Person]) -> None:
+    """An admin-defined field that is a directory filter (seed 003): the language each person speaks
+    besides English, by their region (English where none other)."""
+    field = ProfileField(program_id=program.id, label="Language", filterable=True, position=1,
+                         choices=["English", "German", "Hindi", "Portuguese"])
+    session.add(field)
+    session.flush()
+    for person in people:
+        session.add(ProfileAnswer(person_id=person.id, field_id=field.id,
+                                  value=LANGUAGE_BY_ZONE.get(person.time_zone, "English")))
 
 
 def _split_surveys(session: Session, program: Program) -> None:

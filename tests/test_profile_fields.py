@@ -111,3 +111,20 @@ def test_mentees_filter_the_directory_by_a_field_and_see_the_answer(
     refused = client.get(f"/mentors?field-{language.id}=Klingon")
     assert refused.status_code == 422 and "Language: choose one of the answers offered." in words(
         refused.get_data(as_text=True))
+
+
+def test_the_demo_has_a_language_filter_that_narrows_its_directory(client: Any, db: Session) -> None:
+    from sqlalchemy import select
+
+    from scheduling import demo
+    from scheduling.models import Person
+
+    demo.load_demo(db)
+    [language] = svc.filters(db, db.scalars(select(Program)).one())
+    germans = {p.name for p in db.scalars(select(Person).where(
+        Person.is_mentor, Person.active, Person.time_zone == "Europe/Berlin"))}
+    mentee = db.scalars(select(Person).where(Person.email == demo.LOGINS["mentee"])).one()
+    login(client, mentee)
+    text = words(client.get(f"/mentors?field-{language.id}=German").get_data(as_text=True))
+    assert germans and all(name in text for name in germans - {mentee.name})
+    assert "Language: German" in text and "Language: Hindi" not in text
