@@ -22,6 +22,7 @@ it must not run instance discovery against login.microsoftonline.com, so
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -66,6 +67,18 @@ PUSH_MAX_LIFETIME = timedelta(minutes=4230)  # Graph's maximum for Outlook event
 PUSH_LIFETIME = PUSH_MAX_LIFETIME - timedelta(minutes=30)  # room for our clock running ahead
 PUSH_CHANGE_TYPES = "created,updated,deleted"
 TEAMS = "teamsForBusiness"  # onlineMeetingProvider of a Teams meeting
+# A request's hold is an appointment the app writes into the mentor's own calendar (Graph cannot
+# put another organizer's invitation into a mailbox): no attendees, so Exchange mails nobody, and
+# ``showAs: tentative``. The mentor answers in Outlook by what an appointment offers: "Show as"
+# Busy (or Away, Working elsewhere) accepts the time; deleting the appointment declines it.
+HOLD_HOWTO = "In Outlook: set Show as to Busy to accept this time; delete this appointment to decline it."
+# The owner's answer (``EventChange.answer``, an iCalendar PARTSTAT) on an event they were
+# invited to (``responseStatus.response``) ...
+_PARTSTAT = {"accepted": "accepted", "tentativelyAccepted": "tentative", "declined": "declined",
+             "notResponded": "needs-action", "none": "needs-action"}
+# ... and on an appointment of their own (a hold): its "Show as".
+_SHOWN_ANSWER = {"tentative": "needs-action", "busy": "accepted", "oof": "accepted",
+                 "workingElsewhere": "accepted"}
 
 
 class _Session(requests.Session):
@@ -353,6 +366,16 @@ class MicrosoftConnector:
 
     @staticmethod
     def _body(spec: EventSpec) -> dict[str, Any]:
+        if spec.hold:
+            return {
+                "subject": spec.summary,
+                "body": {"contentType": "text", "content": f"{spec.description}\n{HOLD_HOWTO}"},
+                "start": _graph_time(spec.start),
+                "end": _graph_time(spec.end),
+                "location": {"displayName": spec.location},
+                "showAs": "tentative",
+                "attendees": [],
+            }
         body: dict[str, Any] = {
             "subject": spec.summary,
             "body": {"contentType": "text", "content": spec.description},
@@ -405,6 +428,11 @@ class MicrosoftConnector:
         return self._ref(ref.calendar_id, ref.event_id, data, spec)
 
     def cancel_event(self, owner: CalendarIdentity, ref: EventRef, spec: EventSpec) -> None:
+        if spec.hold:  # an appointment of the owner's, with nobody to tell: it goes
+            with contextlib.suppress(NotFound):  # already gone
+                self._request("DELETE", f"/users/{self._user(owner)}/events/{quote(ref.event_id, safe='')}",
+                              what="delete hold")
+            return
         try:
             self._request(
                 "POST",
@@ -476,17 +504,23 @@ class MicrosoftConnector:
         timed = "start" in item and "end" in item
         start = _parse_graph_time(item["start"]) if timed else None
         end = _parse_graph_time(item["end"]) if timed else None
-        if (item.get("responseStatus") or {}).get("response") == "declined":
-            by = owner.address.lower()
-            return EventChange(ChangeKind.DECLINED, calendar_id, event_id, uid, start, end, by=by)
+        mine = str((item.get("responseStatus") or {}).get("response") or "")
+        if mine == "declined":
+            return EventChange(ChangeKind.DECLINED, calendar_id, event_id, uid, start, end,
+                               by=owner.address.lower(), answer="declined")
+        attendees = item.get("attendees") or []
+        if mine == "organizer":  # an appointment of their own (a hold) answers by its "Show as"
+            answer = "" if attendees else _SHOWN_ANSWER.get(str(item.get("showAs") or ""), "")
+        else:
+            answer = _PARTSTAT.get(mine, "")
         # The organizer's event shows each attendee's answer (``attendees[].status.response``).
-        for attendee in item.get("attendees") or []:
+        for attendee in attendees:
             if (attendee.get("status") or {}).get("response") == "declined":
                 address = str((attendee.get("emailAddress") or {}).get("address", "")).lower()
                 return EventChange(ChangeKind.DECLINED, calendar_id, event_id, uid, start, end, by=address)
         if not timed:
-            return EventChange(ChangeKind.UPDATED, calendar_id, event_id, uid)
-        return EventChange(ChangeKind.MOVED, calendar_id, event_id, uid, start, end)
+            return EventChange(ChangeKind.UPDATED, calendar_id, event_id, uid, answer=answer)
+        return EventChange(ChangeKind.MOVED, calendar_id, event_id, uid, start, end, answer=answer)
 
     # --- push ---------------------------------------------------------------------------------------
 

@@ -3,7 +3,9 @@
 With the program's ``calendar_holds`` on, each time a mentee proposes is an invitation in the
 mentor's calendar (the mentee organizing, the mentor NEEDS-ACTION), written and removed by the
 worker's ``request.calendar_holds`` job; the mentor's answer there, read by the calendar sync,
-answers the request. Run against the real loopback servers: Radicale, Xandikos, the Google fake.
+answers the request. Run against the real loopback servers: Radicale, Xandikos, the Google and
+Graph fakes. On Microsoft the hold is an appointment of the mentor's own shown as tentative (Graph
+cannot put another organizer's invitation into a mailbox): "Show as" Busy accepts, deleting declines.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from scheduling.tenants import TenantBusySource
 from tests.factories import NOW, at, make_mentee, make_program, make_request, slot
 from tests.fakes.dav_servers import DavServer
 from tests.fakes.google_server import GoogleFake, make_service_account
+from tests.fakes.graph_server import GraphFake
 from tests.test_calendar_truth import FAST, dav_calendar, dav_tenant, dav_uids, on_google, pair
 from tests.worker_harness import Life, life
 from worker import calendar_jobs
@@ -352,6 +355,116 @@ def test_google_decline_in_the_calendar_declines_the_request(
     assert request.decline_message == "Travelling"
     write_holds(request.id, session=db)
     assert google_holds(google_fake, mentor) == []
+
+
+# --- Microsoft -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def graph(db: Session, graph_fake: GraphFake, time_machine: Any) -> Any:
+    """A Microsoft 365 tenant on the loopback Graph (client credentials, admin consent given),
+    on the tests' clock: Graph's delta tracks a window around today, which must reach the times."""
+    time_machine.move_to(NOW, tick=True)
+    graph_fake.consented = True
+    graph_fake.store.failures.clear()
+    return tenants.create_tenant(
+        db, name=f"Graph {uuid.uuid4().hex[:6]}", provider="microsoft", secret=graph_fake.client_secret,
+        config={"tenant_id": graph_fake.tenant_id, "client_id": graph_fake.client_id,
+                "authority_host": graph_fake.base_url, "graph_url": graph_fake.graph_url,
+                "ca_bundle": graph_fake.ca_file, **FAST},
+    )
+
+
+def graph_pair(db: Session, fake: GraphFake, tenant: Any) -> tuple[Person, Person]:
+    mentor, mentee = pair(db)
+    fake.store.add_calendar(mentor.email)
+    tenants.connect_account(db, person=mentor, tenant=tenant)
+    return mentor, mentee
+
+
+def graph_holds(fake: GraphFake, mentor: Person) -> list[Any]:
+    return [e for e in fake.store.live_events(mentor.email) if e.transaction_id.startswith("request-")]
+
+
+def test_microsoft_hold_is_a_tentative_appointment_once_and_goes_on_withdrawal(
+    db: Session, graph_fake: GraphFake, graph: Any, calendars_read: None
+) -> None:
+    mentor, mentee = graph_pair(db, graph_fake, graph)
+    request = make_request(db, program=holds_program(db), mentee=mentee, mentor=mentor, times=[TEN])
+    [time] = request.proposed_times
+    assert write_holds(request.id, session=db).written == [time.id]
+    assert write_holds(request.id, session=db).written == []
+
+    [event] = graph_holds(graph_fake, mentor)
+    assert event.transaction_id == hold_uid(request, time.id)
+    assert event.organizer == mentor.email and event.attendees == []  # nobody is mailed
+    assert event.show_as == "tentative" and (event.start, event.end) == TEN
+    assert "Show as to Busy to accept" in event.description
+    other = make_mentee(db, email=f"other-{mentee.email}")
+    with pytest.raises(SlotNotAvailable, match="calendar is busy"):  # tentative is busy
+        make_request(db, program=holds_program(db), mentee=other, mentor=mentor, times=[TEN])
+    db.rollback()
+
+    request_svc.withdraw(db, request, actor=mentee)
+    assert write_holds(request.id, session=db).removed == [time.id]
+    assert graph_holds(graph_fake, mentor) == []
+    assert sync(db, graph) == []  # the app's own removal answers nothing
+
+
+def test_microsoft_show_as_busy_accepts_the_request(
+    db: Session, graph_fake: GraphFake, graph: Any, calendars_read: None
+) -> None:
+    mentor, mentee = graph_pair(db, graph_fake, graph)
+    request = make_request(db, program=holds_program(db), mentee=mentee, mentor=mentor, times=[TEN, ELEVEN])
+    write_holds(request.id, session=db)
+    assert sync(db, graph) == []  # the baseline: both still tentative
+    [_, eleven] = sorted(hold_rows(db, request), key=lambda h: h.start_at)
+
+    graph_fake.owner_show_as(mentor.email, eleven.event_id, "busy")
+    assert sync(db, graph) == [(request.id, "request-accepted")]
+    db.refresh(request)
+    meeting = db.scalar(select(Meeting).where(Meeting.request_id == request.id))
+    assert request.state == RequestState.ACCEPTED and meeting is not None
+    assert (meeting.start_at, meeting.end_at) == ELEVEN
+    write_holds(request.id, session=db)
+    assert graph_holds(graph_fake, mentor) == []  # both holds gone; the meeting is its own event
+    assert sync(db, graph) == []
+
+
+def test_microsoft_deleting_the_holds_declines_the_request(
+    db: Session, graph_fake: GraphFake, graph: Any
+) -> None:
+    mentor, mentee = graph_pair(db, graph_fake, graph)
+    request = make_request(db, program=holds_program(db), mentee=mentee, mentor=mentor, times=[TEN, ELEVEN])
+    write_holds(request.id, session=db)
+    sync(db, graph)
+    ten, eleven = sorted(hold_rows(db, request), key=lambda h: h.start_at)
+
+    graph_fake.owner_delete(mentor.email, ten.event_id)
+    assert sync(db, graph) == []  # one time turned down; the other still open
+    db.refresh(request)
+    assert request.state == RequestState.PENDING
+
+    graph_fake.owner_delete(mentor.email, eleven.event_id)
+    assert sync(db, graph) == [(request.id, "request-declined")]
+    db.refresh(request)
+    assert request.state == RequestState.DECLINED
+    assert request.decline_reason == DeclineReason.DECLINED_FROM_CALENDAR
+    write_holds(request.id, session=db)
+    assert hold_rows(db, request) == []
+
+
+def test_a_caldav_hold_deleted_by_the_mentor_declines_that_time(db: Session, dav: DavServer) -> None:
+    tenant, mentor, mentee, _ = on_dav(db, dav)
+    request = make_request(db, program=holds_program(db), mentee=mentee, mentor=mentor, times=[TEN])
+    write_holds(request.id, session=db)
+    sync(db, tenant)
+    [hold] = hold_rows(db, request)
+    got = requests.delete(hold.event_id, auth=(dav.username, dav.password), verify=dav.ca_file)
+    assert got.status_code in (200, 204), got.text
+    assert sync(db, tenant) == [(request.id, "request-declined")]
+    db.refresh(request)
+    assert request.decline_reason == DeclineReason.DECLINED_FROM_CALENDAR
 
 
 def test_the_mentors_request_page_says_the_times_are_in_their_calendar(

@@ -7,10 +7,11 @@
 - :func:`apply_change`: called by the calendar sync for a changed event that is no meeting's: when
   it is a hold, the mentor's answer on it answers the request (``scheduling.services.hold_answers``).
 
-Holds go where an invitation from someone else can be written into the mentor's calendar: CalDAV
-(the organizer's copy with the mentor NEEDS-ACTION) and Google (``events.import``). Microsoft Graph
-has no way to put another organizer's invitation into a mailbox, so a mentor on Microsoft 365 gets
-no holds (their requests are answered in the app, as without the setting).
+Holds go into the mentor's calendar on every provider: on CalDAV as the organizer's copy with the
+mentor NEEDS-ACTION, on Google as an invitation (``events.import``). Microsoft Graph has no way to
+put another organizer's invitation into a mailbox, so there the hold is an appointment of the
+mentor's own, shown as tentative (``calendars.microsoft``): "Show as" Busy accepts it. On every
+provider, the mentor deleting a hold from their calendar declines that time.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from calendars.base import EventChange, EventRef
+from calendars.base import ChangeKind, EventChange, EventRef
 from scheduling.availability import forget_busy
 from scheduling.db import utcnow
 from scheduling.errors import DomainError
@@ -34,8 +35,8 @@ from worker import runtime
 
 log = logging.getLogger(__name__)
 
-# Providers whose API can write an invitation from another organizer into the owner's calendar.
-HOLD_PROVIDERS = frozenset({"caldav", "google"})
+# Providers the holds are written to (all the app connects).
+HOLD_PROVIDERS = frozenset({"caldav", "google", "microsoft"})
 
 
 @dataclass
@@ -120,13 +121,20 @@ def apply_change(
     db: Session, tenant: CalendarTenant, person: Person, change: EventChange
 ) -> tuple[int, str] | None:
     """The mentor's answer on a hold, applied to its request: ``(request id, "request-accepted")``
-    or ``"request-declined"``; None for anything else (not a hold, no new answer)."""
+    or ``"request-declined"``; None for anything else (not a hold, no new answer). A hold the
+    mentor deleted while its time is still ahead is that time declined (the app forgets a hold
+    only after its own removal, so that one is no hold any more when the sync reads it)."""
     hold = _find_hold(db, tenant, person, change)
-    if hold is None or not change.answer:
+    if hold is None:
+        return None
+    answer = change.answer
+    if change.kind == ChangeKind.CANCELED:
+        answer = "declined" if hold.end_at > utcnow() else ""
+    if not answer:
         return None
     request_id = hold.request_id
     try:
-        done = answer_hold(db, hold, change.answer, start=change.start, end=change.end, note=change.note)
+        done = answer_hold(db, hold, answer, start=change.start, end=change.end, note=change.note)
     except DomainError as exc:
         db.rollback()
         log.warning("the answer to the hold of request %s could not apply: %s", request_id, exc.message)

@@ -31,7 +31,8 @@ Implements the shapes the connector relies on:
   assigns (a client cannot set it); each attendee with a mailbox here gets their own copy (same
   ``iCalUId``, their own ``id``, ``responseStatus`` none, ``showAs`` tentative, no ``transactionId``);
   the organizer's update rewrites the copies, the organizer's cancel or delete removes them;
-  an attendee's answer is shown in their copy and on the organizer's event.
+  an attendee's answer is shown in their copy and on the organizer's event. An appointment (no
+  attendees) mails nobody; its owner may change its "Show as" or delete it in Outlook.
 - 403 ``ErrorAccessDenied`` until admin consent is granted; injected 429/503 with ``Retry-After``.
 """
 
@@ -464,6 +465,19 @@ class GraphFake:
         assert event is not None and event.organizer.lower() == organizer.lower()
         self.store.delete(organizer, event_id)
         self._mirror(event)
+
+    def owner_show_as(self, owner: str, event_id: str, show_as: str) -> None:
+        """The owner changes "Show as" on an event in Outlook (free, tentative, busy, oof, ...)."""
+        event = self.store.get(owner, event_id)
+        assert event is not None and not event.deleted
+        event.show_as = show_as
+        self.store.put(event)
+
+    def owner_delete(self, owner: str, event_id: str) -> None:
+        """The owner deletes an appointment of their own in Outlook."""
+        event = self.store.get(owner, event_id)
+        assert event is not None and event.organizer.lower() == owner.lower() and not event.attendees
+        self.store.delete(owner, event_id)
 
     def attendee_respond(self, organizer: str, event_id: str, attendee: str, response: str) -> None:
         """``attendee`` answers (in Outlook, or by an iTIP reply Exchange reads): Exchange records
