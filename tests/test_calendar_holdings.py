@@ -1,5 +1,9 @@
 """What each person's calendar holds (issue 13), on all four backends, read from the server.
 
+Also a pending request held in the mentor's calendar (program setting ``calendar_holds``): the
+mentor accepts it there (one meeting on both calendars after), declines it, or the mentee withdraws
+(nothing left on either).
+
 Mentor and mentee are both connected in one tenant of the backend. The meeting is requested
 and accepted through the services; the calendar writes run as the worker runs them (relay
 plus a burst RQ worker, ``tests.worker_harness``); declines are made the way each person's
@@ -26,18 +30,30 @@ from typing import Any
 import icalendar
 import pytest
 import requests
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduling import tenants
-from scheduling.models import Meeting, MeetingState, Person
+from scheduling.models import (
+    DeclineReason,
+    Meeting,
+    MeetingRequest,
+    MeetingState,
+    Person,
+    RequestHold,
+    RequestState,
+)
+from scheduling.request_holds import holds_of
 from scheduling.services import meetings as meeting_svc
+from scheduling.services import requests as request_svc
 from scheduling.services.requests import accept
-from tests.factories import NOW, make_program, make_request
+from tests.factories import NOW, at, make_program, make_request, slot
 from tests.fakes.dav_servers import DavServer
 from tests.fakes.google_server import GoogleFake, make_service_account
 from tests.fakes.graph_server import GraphFake
 from tests.test_calendar_decline import dav_decline
 from tests.test_calendar_truth import FAST, dav_calendar, dav_tenant, pair
+from tests.test_request_holds import dav_answer
 from tests.worker_harness import Life, life  # noqa: F401 (the fixture, taken by name below)
 from worker import calendar_jobs
 
@@ -53,6 +69,7 @@ class Backend:
     held: Callable[[Person], list[Held]]
     decline: Callable[[Meeting, Person], None]
     cancelled: str | None  # the status a cancelled meeting keeps in the calendar; None: removed
+    answer_hold: Callable[[RequestHold, bool], None]  # the mentor accepts (True) or declines a hold
     organizer_declines: bool = True  # False: the organizer's calendar app offers only "cancel meeting"
 
 
@@ -80,7 +97,10 @@ def _dav(db: Session, server: DavServer, mentor: Person, mentee: Person) -> Back
     def decline(meeting: Meeting, person: Person) -> None:
         dav_decline(server, meeting, person, person.email)
 
-    return Backend(server.name, tenant, held, decline, "CANCELLED")
+    def answer_hold(hold: RequestHold, accept: bool) -> None:
+        dav_answer(server, hold.event_id, mentor.email, "ACCEPTED" if accept else "DECLINED")
+
+    return Backend(server.name, tenant, held, decline, "CANCELLED", answer_hold)
 
 
 def _google(db: Session, fake: GoogleFake, mentor: Person, mentee: Person) -> Backend:
@@ -105,7 +125,10 @@ def _google(db: Session, fake: GoogleFake, mentor: Person, mentee: Person) -> Ba
         else:  # she answers in her copy; Google shows it on the organizer's event
             fake.attendee_respond(mentee.email, event.id, "declined")
 
-    return Backend("google", tenant, held, decline, None)
+    def answer_hold(hold: RequestHold, accept: bool) -> None:
+        fake.store.respond(mentor.email, hold.event_id, mentor.email, "accepted" if accept else "declined")
+
+    return Backend("google", tenant, held, decline, None, answer_hold)
 
 
 def _graph(db: Session, fake: GraphFake, mentor: Person, mentee: Person) -> Backend:
@@ -130,7 +153,13 @@ def _graph(db: Session, fake: GraphFake, mentor: Person, mentee: Person) -> Back
         else:  # in Outlook, or her iTIP reply: Exchange records it on the organizer's event
             fake.attendee_respond(mentor.email, event.id, mentee.email, "declined")
 
-    return Backend("graph", tenant, held, decline, None, organizer_declines=False)
+    def answer_hold(hold: RequestHold, accept: bool) -> None:  # an appointment: "Show as", or delete it
+        if accept:
+            fake.owner_show_as(mentor.email, hold.event_id, "busy")
+        else:
+            fake.owner_delete(mentor.email, hold.event_id)
+
+    return Backend("graph", tenant, held, decline, None, answer_hold, organizer_declines=False)
 
 
 BACKENDS = ["radicale", "xandikos", "google", "graph"]
@@ -146,6 +175,22 @@ def connect(server: Any, db: Session, name: str, mentor: Person, mentee: Person)
     if name == "google":
         return _google(db, server, mentor, mentee)
     return _graph(db, server, mentor, mentee)
+
+
+def meeting_uid(backend: Backend, meeting: Meeting, mentor: Person) -> str:
+    """The meeting's identity on this backend: ours, or the UID Exchange assigned (kept on the link)."""
+    if backend.name != "graph":
+        return meeting.uid
+    [link] = [e for e in meeting.events if e.person_id == mentor.id]
+    assert link.ical_uid and link.ical_uid != meeting.uid
+    return link.ical_uid
+
+
+def live(backend: Backend, meeting: Meeting, mentor: Person) -> dict[str, list[Held]]:
+    """What both calendars hold while the meeting stands: one event each, its UID and time."""
+    status = "CONFIRMED" if backend.cancelled else "confirmed"
+    one = [(meeting_uid(backend, meeting, mentor), meeting.start_at, status)]
+    return {"mentor": one, "mentee": one}
 
 
 class Story:
@@ -169,21 +214,13 @@ class Story:
         return calendar_jobs.sync_tenant(self.backend.tenant.id, session=self.db).applied
 
     def uid(self) -> str:
-        """The meeting's identity on this backend: ours, or the UID Exchange assigned (kept on the link)."""
-        if self.backend.name != "graph":
-            return self.meeting.uid
-        [link] = [e for e in self.meeting.events if e.person_id == self.mentor.id]
-        assert link.ical_uid and link.ical_uid != self.meeting.uid
-        return link.ical_uid
+        return meeting_uid(self.backend, self.meeting, self.mentor)
 
     def holdings(self) -> dict[str, list[Held]]:
         return {"mentor": self.backend.held(self.mentor), "mentee": self.backend.held(self.mentee)}
 
     def live(self) -> dict[str, list[Held]]:
-        """What both calendars hold while the meeting stands: one event each, its UID and time."""
-        status = "CONFIRMED" if self.backend.cancelled else "confirmed"
-        one = [(self.uid(), self.meeting.start_at, status)]
-        return {"mentor": one, "mentee": one}
+        return live(self.backend, self.meeting, self.mentor)
 
     def gone(self) -> dict[str, list[Held]]:
         if self.backend.cancelled is None:
@@ -236,3 +273,82 @@ def test_a_decline_in_ones_own_calendar_cancels_for_both(story: Story, who: str)
     held = story.holdings()
     other = "mentee" if who == "mentor" else "mentor"
     assert held[other] == story.gone()[other]
+
+
+# --- a pending request as a hold in the mentor's calendar (program setting ``calendar_holds``) -------
+
+TEN = slot(at("2030-01-09", "10:00"))
+
+
+class HoldStory:
+    """A mentee's pending request for one time, held in the mentor's calendar by the worker."""
+
+    def __init__(self, lived: Life, server: Any, backend_name: str) -> None:
+        self.life, self.db = lived, lived.db
+        self.mentor, self.mentee = pair(self.db)
+        self.backend = connect(server, self.db, backend_name, self.mentor, self.mentee)
+        self.now = NOW
+        program = make_program(self.db, calendar_holds=True)
+        self.request: MeetingRequest = make_request(self.db, program=program, mentee=self.mentee,
+                                                    mentor=self.mentor, times=[TEN], now=lived.at(NOW))
+        self.work()
+
+    def work(self) -> None:
+        self.now += timedelta(minutes=5)
+        self.life.run_until(self.now)
+        self.db.refresh(self.request)
+
+    def counts(self) -> dict[str, int]:
+        return {"mentor": len(self.backend.held(self.mentor)), "mentee": len(self.backend.held(self.mentee))}
+
+    def meeting(self) -> Meeting | None:
+        return self.db.scalar(select(Meeting).where(Meeting.request_id == self.request.id))
+
+
+@pytest.fixture
+def hold_story(server: tuple[str, Any], request: pytest.FixtureRequest) -> HoldStory:
+    return HoldStory(request.getfixturevalue("life"), server[1], server[0])
+
+
+def test_a_hold_accepted_in_the_mentors_calendar_becomes_the_one_meeting(hold_story: HoldStory) -> None:
+    story = hold_story
+    [hold] = holds_of(story.db, story.request.id)
+    assert story.counts() == {"mentor": 1, "mentee": 0}  # the hold, in the mentor's calendar only
+    calendar_jobs.sync_tenant(story.backend.tenant.id, session=story.db)  # the baseline
+
+    story.backend.answer_hold(hold, True)
+    assert calendar_jobs.sync_tenant(story.backend.tenant.id, session=story.db).applied == [
+        (story.request.id, "request-accepted")]
+    story.work()  # the holds job removes the hold; the meeting's write puts the meeting on both
+    assert story.request.state == RequestState.ACCEPTED
+    meeting = story.meeting()
+    assert meeting is not None and meeting.state == MeetingState.SCHEDULED
+    assert holds_of(story.db, story.request.id) == []
+    held = {"mentor": story.backend.held(story.mentor), "mentee": story.backend.held(story.mentee)}
+    assert held == live(story.backend, meeting, story.mentor)  # one event each: the meeting, at its time
+
+
+def test_a_hold_declined_in_the_mentors_calendar_leaves_nothing(hold_story: HoldStory) -> None:
+    story = hold_story
+    [hold] = holds_of(story.db, story.request.id)
+    calendar_jobs.sync_tenant(story.backend.tenant.id, session=story.db)
+
+    story.backend.answer_hold(hold, False)
+    assert calendar_jobs.sync_tenant(story.backend.tenant.id, session=story.db).applied == [
+        (story.request.id, "request-declined")]
+    story.work()
+    assert story.request.state == RequestState.DECLINED
+    assert story.request.decline_reason == DeclineReason.DECLINED_FROM_CALENDAR
+    assert story.meeting() is None
+    assert story.counts() == {"mentor": 0, "mentee": 0}
+    assert holds_of(story.db, story.request.id) == []
+
+
+def test_a_withdrawn_request_loses_its_hold(hold_story: HoldStory) -> None:
+    story = hold_story
+    assert story.counts() == {"mentor": 1, "mentee": 0}
+    request_svc.withdraw(story.db, story.request, actor=story.mentee, now=story.life.at(story.now))
+    story.work()
+    assert story.request.state == RequestState.WITHDRAWN
+    assert story.counts() == {"mentor": 0, "mentee": 0}
+    assert calendar_jobs.sync_tenant(story.backend.tenant.id, session=story.db).applied == []
