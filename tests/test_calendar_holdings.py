@@ -1,8 +1,8 @@
 """What each person's calendar holds (issue 13), on all four backends, read from the server.
 
 Also a pending request held in the mentor's calendar (program setting ``calendar_holds``): the
-mentor accepts it there (one meeting on both calendars after), declines it, or the mentee withdraws
-(nothing left on either).
+mentor accepts it there (one meeting on both calendars after), declines it, the mentee withdraws or
+the request expires (nothing left on either).
 
 Mentor and mentee are both connected in one tenant of the backend. The meeting is requested
 and accepted through the services; the calendar writes run as the worker runs them (relay
@@ -288,7 +288,7 @@ class HoldStory:
         self.mentor, self.mentee = pair(self.db)
         self.backend = connect(server, self.db, backend_name, self.mentor, self.mentee)
         self.now = NOW
-        program = make_program(self.db, calendar_holds=True)
+        program = make_program(self.db, calendar_holds=True, auto_close_after_days=1)
         self.request: MeetingRequest = make_request(self.db, program=program, mentee=self.mentee,
                                                     mentor=self.mentor, times=[TEN], now=lived.at(NOW))
         self.work()
@@ -352,3 +352,13 @@ def test_a_withdrawn_request_loses_its_hold(hold_story: HoldStory) -> None:
     assert story.request.state == RequestState.WITHDRAWN
     assert story.counts() == {"mentor": 0, "mentee": 0}
     assert calendar_jobs.sync_tenant(story.backend.tenant.id, session=story.db).applied == []
+
+
+def test_an_expired_request_loses_its_hold(hold_story: HoldStory) -> None:
+    story = hold_story
+    assert story.counts() == {"mentor": 1, "mentee": 0}
+    story.now = NOW + timedelta(days=1)
+    story.work()  # the auto-close, then the holds job it plans
+    assert story.request.state == RequestState.EXPIRED
+    assert story.counts() == {"mentor": 0, "mentee": 0}
+    assert holds_of(story.db, story.request.id) == []
