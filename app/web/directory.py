@@ -77,7 +77,7 @@ def _match_percents(person: Person, mentors: list[Person]) -> dict[int, int]:
     if not ids:
         return {}
     ranked = matching.rank_mentors(db(), program(), person, mentor_ids=ids)
-    return {m.mentor.id: m.percent for m in ranked}
+    return {m.card.id: m.percent for m in ranked}
 
 
 @bp.get("/mentors")

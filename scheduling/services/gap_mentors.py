@@ -53,9 +53,9 @@ def mentors_for_gap(
     if not enough:
         return gap, []
     ranked = matching.rank_mentors(session, program, person, now=now, mentor_ids=enough)
-    usable = [m for m in ranked if not m.full and not m.mentor.paused_at(now)]
-    usable.sort(key=lambda m: (-(offered.get(m.mentor.id) or 0), -m.score, m.mentor.name))
-    return gap, [GapMentor(m, offered.get(m.mentor.id)) for m in usable[:limit]]
+    usable = [m for m in ranked if not m.full]  # rank_mentors leaves paused mentors out
+    usable.sort(key=lambda m: (-(offered.get(m.card.id) or 0), -m.score, m.card.name))
+    return gap, [GapMentor(m, offered.get(m.card.id)) for m in usable[:limit]]
 
 
 def recommend_for_gap(
@@ -68,7 +68,7 @@ def recommend_for_gap(
         raise ValidationFailed(f"{person.name} does not take part as a mentee.", "person_id")
     gap = _gap(session, program, person, skill_id)
     _, found = mentors_for_gap(session, program, person, manager, skill_id, limit=1000)
-    if mentor_id not in {g.match.mentor.id for g in found}:
+    if mentor_id not in {g.match.card.id for g in found}:
         raise ValidationFailed(f"Pick one of the mentors listed for {gap.skill}.", "mentor_id")
     who = "Your manager" if person.manager_id == manager.id else "Your program admin"
     note = f"{who} {manager.name} suggests them for {gap.skill}."

@@ -65,18 +65,18 @@ def push_top(
     for mentee in mentees:
         pool = n * matching.ROTATION_POOL * 2
         ranked = matching.rank_mentors(session, program, mentee, now=now, limit=pool)
-        open_ = [m for m in ranked if not m.full and not m.mentor.paused_at(now)]
+        open_ = [m for m in ranked if not m.full]  # rank_mentors leaves paused mentors out
         picks = []
         for match in matching.rotate(open_, mentee.id, now):
-            cap_left = left.get(match.mentor.id)
-            if cap_left is not None and given[match.mentor.id] >= cap_left * PER_OPEN_MEETING:
+            cap_left = left.get(match.card.id)
+            if cap_left is not None and given[match.card.id] >= cap_left * PER_OPEN_MEETING:
                 continue
             picks.append(match)
             if len(picks) == n:
                 break
         for match in picks:
-            given[match.mentor.id] += 1
-            items.append((mentee.id, match.mentor.id, f"{match.percent}% match"))
+            given[match.card.id] += 1
+            items.append((mentee.id, match.card.id, f"{match.percent}% match"))
         if picks:
             chosen[mentee.id] = [m.mentor for m in picks]
     if not items:
