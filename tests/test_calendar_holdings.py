@@ -52,7 +52,7 @@ from tests.fakes.dav_servers import DavServer
 from tests.fakes.google_server import GoogleFake, make_service_account
 from tests.fakes.graph_server import GraphFake
 from tests.test_calendar_decline import dav_decline
-from tests.test_calendar_truth import FAST, dav_calendar, dav_tenant, pair
+from tests.test_calendar_truth import FAST, dav_calendar, dav_tenant, dav_uids, pair
 from tests.test_request_holds import dav_answer
 from tests.worker_harness import Life, life  # noqa: F401 (the fixture, taken by name below)
 from worker import calendar_jobs
@@ -362,3 +362,29 @@ def test_an_expired_request_loses_its_hold(hold_story: HoldStory) -> None:
     assert story.request.state == RequestState.EXPIRED
     assert story.counts() == {"mentor": 0, "mentee": 0}
     assert holds_of(story.db, story.request.id) == []
+
+
+# --- a mentee in another tenant than her Microsoft mentor ----------------------------------------------
+
+
+def test_the_copy_in_another_tenant_carries_the_uid_exchange_gave_the_meeting(
+    db: Session, graph_fake: GraphFake, radicale_server: DavServer
+) -> None:
+    """Exchange mails her its invitation with its own ``iCalUId``; the copy the worker writes into
+    her calendar (another tenant, here CalDAV) must carry that UID, so her calendar holds one meeting."""
+    mentor, mentee = pair(db)
+    graph = _graph(db, graph_fake, mentor, mentee)  # both in the Microsoft tenant at first ...
+    dav = dav_tenant(db, radicale_server)
+    mentee_url = dav_calendar(db, radicale_server, dav, mentee)  # ... then she connects her own calendar
+    ask = make_request(db, program=make_program(db), mentee=mentee, mentor=mentor)
+    meeting = accept(db, ask, actor=mentor, now=NOW)
+    calendar_jobs.write_meeting_events(meeting.id, session=db)
+
+    theirs = meeting_uid(graph, meeting, mentor)  # the iCalUId of the mentor's event
+    assert dav_uids(radicale_server, mentee_url) == [(theirs, "CONFIRMED")]
+    [event] = graph_fake.store.live_events(mentor.email)
+    assert [a["email"] for a in event.attendees] == [mentee.email]  # Exchange invites her with it
+
+    meeting_svc.cancel(db, meeting, actor=mentor, reason="Ill", now=NOW)
+    calendar_jobs.write_meeting_events(meeting.id, session=db)
+    assert dav_uids(radicale_server, mentee_url) == [(theirs, "CANCELLED")]  # the same resource, cancelled

@@ -166,10 +166,15 @@ def write_meeting_events(meeting_id: int, *, session: Session | None = None) -> 
             return WriteResult()  # finished meetings keep their events as they are
         result = WriteResult()
         make_link = video.calendar_makes_link(db, meeting)
+        uid = ""
         for index, side in enumerate(sides_of(db, meeting)):
             # The organizer's calendar (written first) makes the Meet / Teams link; the copies
-            # written after it carry the link it made.
-            _write_side(db, meeting, side, result, make_link=make_link and index == 0)
+            # written after it carry the link it made, and the UID it gave the meeting when it
+            # took not ours (Exchange's iCalUId, which its invitation to her carries too).
+            _write_side(db, meeting, side, result, make_link=make_link and index == 0, uid=uid)
+            if index == 0:
+                first = _link(db, meeting, side.person)
+                uid = first.ical_uid if first is not None and first.ical_uid else ""
         if result.created or result.updated:
             forget_busy([meeting.mentor_id, meeting.mentee_id])
         if result.link_pending:
@@ -203,13 +208,16 @@ def _keep_video_link(meeting: Meeting, ref: EventRef, result: WriteResult) -> bo
 
 
 def _write_side(
-    db: Session, meeting: Meeting, side: Side, result: WriteResult, *, make_link: bool = False
+    db: Session, meeting: Meeting, side: Side, result: WriteResult, *, make_link: bool = False, uid: str = ""
 ) -> None:
+    """``uid``: the meeting's identity on the organizer's provider, when not ours (empty: ours)."""
     tenant = side.account.tenant
     connector = connector_for(tenant)
     owner = identity_for(side.account, side.person)
     organizer = side.organizer or side.person
     spec = meeting_event(meeting, owner=organizer, attendees=side.attendees, make_link=make_link)
+    if uid:
+        spec = replace(spec, uid=uid)
     link = _link(db, meeting, side.person)
     if link is not None and link.tenant_id != tenant.id:
         link = None  # the person moved to another calendar: write it there (the old event stays)
@@ -252,7 +260,7 @@ def _write_side(
     for _ in range(2):  # a second time only to carry a fallback link the first write learned
         if rewrite:
             make_link = False
-            spec = meeting_event(meeting, owner=organizer, attendees=side.attendees)
+            spec = replace(meeting_event(meeting, owner=organizer, attendees=side.attendees), uid=spec.uid)
         ref = EventRef(link.calendar_id, link.event_id, link.etag)
         try:
             new_ref = connector.update_event(owner, ref, spec)
@@ -281,6 +289,8 @@ def cancel_meeting_events(meeting_id: int, *, session: Session | None = None) ->
 
 def _cancel(db: Session, meeting: Meeting) -> WriteResult:
     result = WriteResult()
+    # The copies carry the UID the mentor's provider gave the meeting when it took not ours.
+    theirs = next((e.ical_uid for e in meeting.events if e.person_id == meeting.mentor_id and e.ical_uid), "")
     for link in list(meeting.events):
         if link.synced_sequence >= meeting.sequence and link.etag == "canceled":
             continue  # done on an earlier run
@@ -296,6 +306,8 @@ def _cancel(db: Session, meeting: Meeting) -> WriteResult:
         else:
             attendees = (meeting.mentee,) if person.id == meeting.mentor_id else ()
             spec = meeting_event(meeting, owner=person, attendees=attendees)
+        if theirs and person.id != meeting.mentor_id:
+            spec = replace(spec, uid=theirs)
         connector.cancel_event(
             identity_for(account, person), EventRef(link.calendar_id, link.event_id, link.etag), spec
         )
