@@ -14,7 +14,7 @@ from sqlalchemy import select
 from scheduling import timed_work
 from scheduling.events import unsubscribe
 from scheduling.models import MeetingRequest, Person, TimedWork, WorkKind, WorkState
-from tests.factories import NOW, make_mentee, make_mentor, make_program, make_request, slot
+from tests.factories import NOW, login, make_admin, make_mentee, make_mentor, make_program, make_request, slot
 from tests.worker_harness import Life, life
 from worker import relay, run, runtime, startup
 from worker.jobs import JOBS
@@ -108,6 +108,33 @@ def test_one_failing_row_retries_alone_and_the_rest_of_its_batch_is_sent(
     life.run_until(failed.due_at + M)  # the retry goes alone (it failed before) and is sent
     assert [reminders_to(life, mentor, mentee) for mentor, mentee, _ in made] == [1, 1, 1, 1]
     assert refreshed(life, [failed])[0].state == WorkState.DONE
+
+
+def test_admins_see_the_traceback_of_a_row_that_failed_inside_a_batch(
+    life: Life, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch job itself succeeded, so RQ kept no traceback: the row's own error is shown."""
+    made = waiting_requests(life, 3)
+    broken = made[1][2].id
+    remind = JOBS[WorkKind.REQUEST_REMINDER]
+
+    def fails_for_one(request_id: int, manual: bool = False) -> Any:
+        if request_id == broken:
+            raise RuntimeError("mail server said no")
+        return remind(request_id, manual)
+
+    monkeypatch.setitem(JOBS, WorkKind.REQUEST_REMINDER, fails_for_one)
+    rows = remind_all(life, made)
+    life.run_until(NOW + 2 * M)
+    failed = refreshed(life, rows)[1]
+    assert failed.batch_job_id is not None and failed.state == WorkState.DUE
+
+    login(client, make_admin(life.db))
+    [row] = client.get("/api/v1/admin/work").get_json()["work"]
+    assert row["work_id"] == failed.id and row["error"] == "RuntimeError: mail server said no"
+    assert row["traceback"].startswith("Traceback") and "in fails_for_one" in row["traceback"]
+    page = client.get("/admin/jobs/failed").get_data(as_text=True)
+    assert "<summary>Traceback</summary>" in page and "in fails_for_one" in page
 
 
 def test_a_row_over_its_own_timeout_fails_alone(life: Life, monkeypatch: pytest.MonkeyPatch) -> None:

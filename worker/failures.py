@@ -1,5 +1,9 @@
 """What the admin sees of timed work: what waits, what is overdue, what failed (waiting for a
-retry) or is dead, with the traceback RQ kept for the last run, and the backlog counts."""
+retry) or is dead, with the traceback of the last run, and the backlog counts.
+
+A row run in a job of its own re-raises, so RQ keeps its traceback; a row that failed inside a
+batch (``batch_job_id``) did not fail the batch's job, so its traceback is its own ``last_error``.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +47,7 @@ def list_work(
         where.append(TimedWork.kind == kind)
     order = TimedWork.due_at.asc() if show in ("due", "overdue") else TimedWork.id.desc()
     rows = list(session.scalars(select(TimedWork).where(*where).order_by(order).limit(max(limit, 1))))
-    traces = _tracebacks(connection, [row for row in rows if row.attempts])
+    traces = _tracebacks(connection, [row for row in rows if row.attempts and not row.batch_job_id])
     return [
         {
             "id": row.job_id,
@@ -55,7 +59,7 @@ def list_work(
             "state": row.state.value,
             "attempts": row.attempts,
             "error": row.last_error.strip().splitlines()[-1] if row.last_error.strip() else "",
-            "traceback": traces.get(row.id, ""),
+            "traceback": row.last_error if row.batch_job_id else traces.get(row.id, ""),
             "failed_at": row.relayed_at or row.finished_at or row.created_at,
             "retry_at": row.due_at if row.state == WorkState.DUE and row.attempts else None,
             "due_at": row.due_at,
