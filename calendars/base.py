@@ -90,6 +90,9 @@ class BusyInterval:
 class Attendee:
     email: str
     name: str = ""
+    # Their answer as far as the app knows it (an iCalendar PARTSTAT, e.g. from their iTIP REPLY by
+    # mail), written into the organizer's copy where the provider takes it (CalDAV); "": not known.
+    partstat: str = ""
 
 
 @dataclass(frozen=True)

@@ -346,7 +346,8 @@ class CalDAVConnector:
             # The meeting's own sequence: a retried update writes the same version again, it
             # does not announce another one.
             body = build_event(spec, sequence=max(spec.sequence, old_sequence), status=status)
-            keep_personal(event, body)  # the owner's alarms, and answers while the time holds
+            known = frozenset(a.email.lower() for a in spec.attendees if a.partstat)
+            keep_personal(event, body, known)  # the owner's alarms, and answers while the time holds
             headers = {"Content-Type": "text/calendar; charset=utf-8"}
             if etag:
                 headers["If-Match"] = etag

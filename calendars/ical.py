@@ -141,10 +141,13 @@ def _vcal_address(person: Attendee, **params: str) -> icalendar.vCalAddress:
     return addr
 
 
-def keep_personal(old: icalendar.cal.Component | None, new_cal: icalendar.Calendar) -> None:
+def keep_personal(
+    old: icalendar.cal.Component | None, new_cal: icalendar.Calendar, known: frozenset[str] = frozenset()
+) -> None:
     """Carry what people added to their copy into our rewrite of it: their alarms (VALARM) and,
-    while the time stays the same, each attendee's answer (PARTSTAT). A new time asks again
-    (RFC 5546: a rescheduled request resets the answers)."""
+    while the time stays the same, each attendee's answer (PARTSTAT), except for the addresses in
+    ``known`` (lower case), whose answer the app wrote from what it knows newer. A new time asks
+    again (RFC 5546: a rescheduled request resets the answers)."""
     new = master_event(new_cal)
     if old is None or new is None:
         return
@@ -160,7 +163,7 @@ def keep_personal(old: icalendar.cal.Component | None, new_cal: icalendar.Calend
     current = new.get("ATTENDEE") or []
     for att in current if isinstance(current, list) else [current]:
         answer = answers.get(_addr(att))
-        if answer:
+        if answer and _addr(att) not in known:
             att.params["PARTSTAT"] = icalendar.vText(answer)
             if answer != "NEEDS-ACTION":
                 att.params.pop("RSVP", None)
@@ -203,9 +206,9 @@ def build_event(
     for person in spec.attendees:
         if person.email.lower() == spec.organizer.email.lower():
             continue
-        event.add(
-            "ATTENDEE", _vcal_address(person, ROLE="REQ-PARTICIPANT", PARTSTAT="NEEDS-ACTION", RSVP="TRUE")
-        )
+        partstat = person.partstat.upper() or "NEEDS-ACTION"
+        asked = {"RSVP": "TRUE"} if partstat == "NEEDS-ACTION" else {}
+        event.add("ATTENDEE", _vcal_address(person, ROLE="REQ-PARTICIPANT", PARTSTAT=partstat, **asked))
     cal.add_component(event)
     return cal
 

@@ -36,9 +36,17 @@ def meeting_event(
         start=meeting.start_at,
         end=meeting.end_at,
         organizer=Attendee(owner.email, owner.name),
-        attendees=tuple(Attendee(p.email, p.name) for p in attendees),
+        attendees=tuple(Attendee(p.email, p.name, _answer(meeting, p)) for p in attendees),
         location=meeting.location,
         sequence=meeting.sequence,
         video_url=meeting.video_url,
         online_meeting=make_link,
     )
+
+
+def _answer(meeting: Meeting, person: Person) -> str:
+    """The mentee's answer to this version of the meeting as the app holds it (her iTIP REPLY by
+    mail), as a PARTSTAT; a new time resets it (``meetings.reschedule``)."""
+    if person.id == meeting.mentee_id and meeting.mentee_answer is not None:
+        return meeting.mentee_answer.value.upper()
+    return ""

@@ -27,10 +27,12 @@ from pathlib import Path
 
 import icalendar
 import pytest
+import requests
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from calendars.ical import partstat_of
 from scheduling import reply_address, reports
 from scheduling.db import make_engine, make_session_factory
 from scheduling.models import AttendeeAnswer, Meeting, MeetingState, Notification, Person
@@ -221,6 +223,44 @@ def test_a_mentor_on_caldav_sees_the_meeting_cancelled_after_her_decline_by_mail
     life.run_until(NOW + 2 * M)
     assert reloaded(life, meeting).state == MeetingState.CANCELED
     assert dav_uids(radicale_server, calendar) == [(meeting.uid, "CANCELLED")]
+
+
+def test_her_accept_or_maybe_by_mail_shows_in_the_mentors_caldav_copy(
+    lmtp: Inbox, life: Life, radicale_server: DavServer
+) -> None:
+    """The mentee has no calendar here: her answer by mail is written into the mentor's copy as her
+    PARTSTAT (what an RFC 6638 server would do with her REPLY), and a later rewrite keeps it."""
+    db = life.db
+    mentor, mentee = pair(db)
+    calendar = dav_calendar(db, radicale_server, dav_tenant(db, radicale_server), mentor)
+    meeting = make_meeting(db, program=make_program(db), mentee=mentee, mentor=mentor, start=START)
+    life.run_until(NOW + M)
+    assert dav_partstats(radicale_server, calendar, mentee.email) == ["NEEDS-ACTION"]
+    request = invitation(life, mentee)
+
+    lmtp.deliver(client_reply(request, "TENTATIVE", stamp=NOW + M))
+    life.run_until(NOW + 2 * M)
+    assert dav_partstats(radicale_server, calendar, mentee.email) == ["TENTATIVE"]
+    lmtp.deliver(client_reply(request, "ACCEPTED", stamp=NOW + 2 * M))
+    life.run_until(NOW + 3 * M)
+    assert reloaded(life, meeting).state == MeetingState.SCHEDULED
+    assert dav_partstats(radicale_server, calendar, mentee.email) == ["ACCEPTED"]
+    assert dav_uids(radicale_server, calendar) == [(meeting.uid, "CONFIRMED")]  # still one event
+
+
+def dav_partstats(server: DavServer, calendar_url: str, email: str) -> list[str]:
+    """``email`` 's PARTSTAT in each event of the collection."""
+    body = ('<?xml version="1.0"?><c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">'
+            '<d:prop><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"/></c:filter>'
+            "</c:calendar-query>")
+    got = requests.request("REPORT", calendar_url, data=body, auth=(server.username, server.password),
+                           headers={"Depth": "1", "Content-Type": "application/xml"}, verify=server.ca_file)
+    out = []
+    for chunk in got.text.split("BEGIN:VCALENDAR")[1:]:
+        text = "BEGIN:VCALENDAR" + chunk.split("END:VCALENDAR")[0] + "END:VCALENDAR"
+        event = icalendar.Calendar.from_ical(text.replace("&#13;", "")).walk("VEVENT")[0]
+        out.append(partstat_of(event, email) or "")
+    return out
 
 
 def test_maybe_is_kept_and_told_to_the_mentor_then_an_accept_replaces_it(inbox: Inbox, life: Life) -> None:

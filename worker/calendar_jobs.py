@@ -154,8 +154,12 @@ class VideoLinkPending(ProviderUnavailable):
     Meet asynchronously): the job fails so that its retry reads the link again."""
 
 
-def write_meeting_events(meeting_id: int, *, session: Session | None = None) -> WriteResult:
-    """Create (once) or update the meeting's events; cancel them if the meeting was canceled."""
+def write_meeting_events(
+    meeting_id: int, *, session: Session | None = None, answers: bool = False
+) -> WriteResult:
+    """Create (once) or update the meeting's events; cancel them if the meeting was canceled.
+    ``answers``: rewrite the CalDAV copies at the current version too, for the mentee's answer the
+    app learned by mail (Google and Exchange record answers themselves, and a write would mail)."""
     with runtime.session_scope(session) as db:
         meeting = db.get(Meeting, meeting_id)
         if meeting is None:
@@ -171,7 +175,8 @@ def write_meeting_events(meeting_id: int, *, session: Session | None = None) -> 
             # The organizer's calendar (written first) makes the Meet / Teams link; the copies
             # written after it carry the link it made, and the UID it gave the meeting when it
             # took not ours (Exchange's iCalUId, which its invitation to her carries too).
-            _write_side(db, meeting, side, result, make_link=make_link and index == 0, uid=uid)
+            _write_side(db, meeting, side, result, make_link=make_link and index == 0, uid=uid,
+                        answers=answers)
             if index == 0:
                 first = _link(db, meeting, side.person)
                 uid = first.ical_uid if first is not None and first.ical_uid else ""
@@ -208,7 +213,8 @@ def _keep_video_link(meeting: Meeting, ref: EventRef, result: WriteResult) -> bo
 
 
 def _write_side(
-    db: Session, meeting: Meeting, side: Side, result: WriteResult, *, make_link: bool = False, uid: str = ""
+    db: Session, meeting: Meeting, side: Side, result: WriteResult, *, make_link: bool = False, uid: str = "",
+    answers: bool = False,
 ) -> None:
     """``uid``: the meeting's identity on the organizer's provider, when not ours (empty: ours)."""
     tenant = side.account.tenant
@@ -254,7 +260,7 @@ def _write_side(
     awaiting_link = make_link and not meeting.video_url
     if not (
         rewrite or meeting.sequence > link.synced_sequence or awaiting_link
-        or (result.link_changed and not make_link)
+        or (result.link_changed and not make_link) or (answers and tenant.provider.value == "caldav")
     ):
         return
     for _ in range(2):  # a second time only to carry a fallback link the first write learned

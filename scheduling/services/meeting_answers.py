@@ -14,8 +14,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from scheduling import timed_work
 from scheduling.errors import InvalidTransition, NotParticipant
-from scheduling.models import AttendeeAnswer, Meeting, NotificationKind, Person
+from scheduling.models import AttendeeAnswer, Meeting, NotificationKind, Person, WorkKind
 from scheduling.notifications import notify
 from scheduling.services.meetings import calendar_decline_reason, cancel_unchecked, lock_meeting
 from scheduling.services.transaction import retry_lost_races, unit_of_work
@@ -61,9 +62,14 @@ def answer_invitation(
         meeting.mentee_answered_at = stamp
         if answer == AttendeeAnswer.DECLINED:
             cancel_unchecked(session, meeting, None, calendar_decline_reason(person))
-        elif answer == AttendeeAnswer.TENTATIVE:
-            title = f"{person.name} answered “maybe”: {meeting.topic}"
-            link = f"/meetings/{meeting.id}"
-            notify(session, meeting.mentor_id, NotificationKind.MEETING, title, link=link, now=now)
+        else:
+            if answer == AttendeeAnswer.TENTATIVE:
+                title = f"{person.name} answered “maybe”: {meeting.topic}"
+                link = f"/meetings/{meeting.id}"
+                notify(session, meeting.mentor_id, NotificationKind.MEETING, title, link=link, now=now)
+            # The mentor's calendar copy shows her answer (CalDAV; the providers record it themselves).
+            version = f"calendar-{meeting.sequence}-answer-{int(stamp.timestamp())}"
+            key = timed_work.meeting_key(meeting.id, version)
+            timed_work.plan(session, WorkKind.CALENDAR_WRITE, key, due_at=now, args=[meeting.id, True])
         session.commit()
     return True

@@ -54,10 +54,11 @@ def _reply_address(meeting_id: int) -> Callable[[Person], str] | None:
     return lambda person: reply_address.address_for(mailbox, meeting_id, person.id)
 
 
-def write_calendar(meeting_id: int) -> dict[str, list[int]]:
-    """Bring the meeting's calendar events up to date (create, update or cancel)."""
+def write_calendar(meeting_id: int, answers: bool = False) -> dict[str, list[int]]:
+    """Bring the meeting's calendar events up to date (create, update or cancel); ``answers``:
+    the mentee answered by mail, so the copies that show her answer are written again."""
     with runtime.session_scope() as db:
-        result = calendar_jobs.write_meeting_events(meeting_id, session=db)
+        result = calendar_jobs.write_meeting_events(meeting_id, session=db, answers=answers)
     return {"created": result.created, "updated": result.updated, "canceled": result.canceled}
 
 
