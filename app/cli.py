@@ -111,7 +111,8 @@ def worker_command(burst: bool) -> None:
         if burst:
             engine = make_engine(config.get("DATABASE_URL"))
             sessions = make_session_factory(engine)
-            while relay.relay_once(sessions, queue).relayed or queue.count:
+            batch_size = config["RELAY_BATCH_SIZE"]
+            while relay.relay_once(sessions, queue, batch_size=batch_size).relayed or queue.count:
                 worker.work(burst=True)
             engine.dispose()
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from calendars.deadlines import Deadlines
@@ -76,8 +77,24 @@ def from_env() -> dict[str, Any]:
         "REPORT_CACHE_SECONDS": _int_or_none(env("FLASHMENTOR_REPORT_CACHE_SECONDS")),
         # Password checks at once per web process; more concurrent sign-ins get 503 (app/signin_gate.py).
         "PASSWORD_CHECKS": int(env("FLASHMENTOR_PASSWORD_CHECKS", "2")),
+        # Due rows of one kind the relay hands to one RQ job (worker/relay.py); 1: a job per row.
+        "RELAY_BATCH_SIZE": _positive_int(env, "FLASHMENTOR_RELAY_BATCH_SIZE", 50),
     }
 
 
 def _int_or_none(value: str | None) -> int | None:
     return int(value) if value else None
+
+
+def _positive_int(env: Callable[[str], str | None], name: str, default: int) -> int:
+    """Variable ``name`` as a whole number >= 1 (unset or empty: ``default``); else start-up stops."""
+    value = env(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+    if number < 1:
+        raise ValueError(f"{name} must be 1 or more, not {value!r}")
+    return number
