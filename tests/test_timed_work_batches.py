@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from rq.job import Job, JobStatus
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from scheduling import timed_work
 from scheduling.events import unsubscribe
@@ -135,6 +135,45 @@ def test_admins_see_the_traceback_of_a_row_that_failed_inside_a_batch(
     assert row["traceback"].startswith("Traceback") and "in fails_for_one" in row["traceback"]
     page = client.get("/admin/jobs/failed").get_data(as_text=True)
     assert "<summary>Traceback</summary>" in page and "in fails_for_one" in page
+
+
+def test_a_batch_runs_its_jobs_on_held_connections_not_a_pool_check_out_per_row(
+    life: Life, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = waiting_requests(life, 6)
+    broken = made[2][2].id
+    remind = JOBS[WorkKind.REQUEST_REMINDER]
+
+    def fails_for_one(request_id: int, manual: bool = False) -> Any:
+        if request_id == broken:
+            with runtime.session_scope() as db:  # work it never commits must not reach the next row
+                db.get(MeetingRequest, request_id).reminders_sent = 99  # type: ignore[union-attr]
+                db.flush()
+            raise RuntimeError("mail server said no")
+        return remind(request_id, manual)
+
+    monkeypatch.setitem(JOBS, WorkKind.REQUEST_REMINDER, fails_for_one)
+    rows = remind_all(life, made)
+    assert relay.relay_due(runtime.session_factory()(), life.queue, now=NOW + 2 * M, batch_size=6) == 6
+    rows = refreshed(life, rows)
+    engine = runtime.session_factory().kw["bind"]
+    check_outs: list[object] = []
+
+    def checked_out(*_: Any) -> None:
+        check_outs.append(1)
+
+    event.listen(engine.pool, "checkout", checked_out)
+    try:
+        counts = run.run_batch(WorkKind.REQUEST_REMINDER.value, [[row.id, row.relays] for row in rows])
+    finally:
+        event.remove(engine.pool, "checkout", checked_out)
+    assert counts == {"ran": 5, "failed": 1, "skipped": 0}
+    # the bookkeeping connection, the jobs' one, and a fresh one after the failed row: not one per row
+    assert len(check_outs) <= 3
+    rows = refreshed(life, rows)
+    assert [row.state for row in rows] == [WorkState.DONE] * 2 + [WorkState.DUE] + [WorkState.DONE] * 3
+    assert [reminders_to(life, mentor, mentee) for mentor, mentee, _ in made] == [1, 1, 0, 1, 1, 1]
+    assert life.db.get(MeetingRequest, broken).reminders_sent == 0  # type: ignore[union-attr]
 
 
 def test_a_row_over_its_own_timeout_fails_alone(life: Life, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -63,18 +63,23 @@ def run_batch(kind: str, items: Sequence[Sequence[int]]) -> dict[str, int]:
     the batch's job finishes and the relay never re-hands rows that reported. The rows'
     own bookkeeping (is it still mine? done) goes over one autocommit connection held for
     the batch: two statements a row instead of a session, a pool check-out (with its ping),
-    BEGIN and COMMIT or ROLLBACK for each.
+    BEGIN and COMMIT or ROLLBACK for each. The jobs' ``runtime.session_scope`` gets one
+    session on one more held connection (``runtime.batch_session``), cleared after each use:
+    each row still commits (or rolls back) its own transaction, without a check-out.
     """
     work_kind = WorkKind(kind)
     counts = {"ran": 0, "failed": 0, "skipped": 0}
     engine = runtime.session_factory().kw["bind"]
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as book:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as book, \
+            runtime.batch_session() as shared:
         for work_id, relays in items:
             try:
                 with _row_timeout(timeout(work_kind)):
                     ran = _run_row(book, work_id, relays)
             except (Exception, BaseTimeoutException):
-                _finish(work_id, relays, error=traceback.format_exc())
+                error = traceback.format_exc()
+                shared.reset()  # the failed row's session and connection go; the next row gets fresh ones
+                _finish(work_id, relays, error=error)
                 counts["failed"] += 1
                 continue
             counts["ran" if ran else "skipped"] += 1

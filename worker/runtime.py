@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from redis import Redis
 from rq import Queue, get_current_job
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from scheduling.db import make_engine, make_session_factory
@@ -102,15 +104,81 @@ def session_factory() -> sessionmaker[Session]:
 
 @contextmanager
 def session_scope(session: Session | None = None) -> Iterator[Session]:
-    """``session`` when the caller has one (tests, the sync, other jobs); else a fresh one, closed after."""
+    """``session`` when the caller has one (tests, the sync, other jobs); inside a batch
+    (:func:`batch_session`), the batch's session, cleared after; else a fresh one, closed after."""
     if session is not None:
         yield session
+        return
+    shared = _batch.get()
+    if shared is not None and not shared.lent:
+        yield from shared.lend()
         return
     own = session_factory()()
     try:
         yield own
     finally:
         own.close()
+
+
+class BatchSession:
+    """One session on one connection for every job of a batch, lent to one scope at a time.
+
+    A fresh session per job costs a pool check-out and its ``pool_pre_ping`` round trip;
+    this one holds its connection for the batch. Each scope still ends with whatever it did
+    not commit rolled back and the identity map cleared, as closing a session would, so each
+    row's work stays its own transaction and sees nothing a row before it loaded. A scope
+    opened inside a lent one gets a fresh session (its rollback must not undo the outer's).
+    """
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+        self._connection: Connection | None = None
+        self._session: Session | None = None
+        self.lent = False
+
+    def lend(self) -> Iterator[Session]:
+        if self._session is None:
+            self._connection = self._factory.kw["bind"].connect()
+            self._session = self._factory(bind=self._connection)
+        self.lent = True
+        try:
+            yield self._session
+        finally:
+            self.lent = False
+            try:
+                self._session.rollback()
+                self._session.expunge_all()
+            except Exception:
+                self.reset()
+                raise
+
+    def reset(self, *, discard: bool = True) -> None:
+        """Drop the session and its connection; ``discard`` after a failed row (a timeout may
+        have cut a statement short, so the connection is not given back to the pool)."""
+        session, connection, self._session, self._connection = self._session, self._connection, None, None
+        try:
+            if session is not None:
+                session.close()
+        finally:
+            if connection is not None:
+                if discard:
+                    connection.invalidate()
+                connection.close()
+
+
+_batch: ContextVar[BatchSession | None] = ContextVar("flashmentor_batch_session", default=None)
+
+
+@contextmanager
+def batch_session() -> Iterator[BatchSession]:
+    """While open, :func:`session_scope` hands the jobs run here one shared session."""
+    shared = BatchSession(session_factory())
+    token = _batch.set(shared)
+    try:
+        yield shared
+    finally:
+        _batch.reset(token)
+        shared.reset(discard=False)
 
 
 def mailer() -> Mailer:
