@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -46,6 +45,7 @@ from tests.factories import make_mentee, make_mentor
 from tests.fakes.dav_servers import DavServer
 from tests.fakes.google_server import GoogleFake, make_service_account
 from tests.fakes.graph_server import GraphFake
+from tests.serving import running
 from tests.test_calendar_push import FAST, SOON, booked, pair
 from worker import calendar_jobs, failures, runtime, startup
 from worker.jobs import calendars as calendar_rounds
@@ -76,15 +76,11 @@ def live_url(
     application = create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False,
                               "RATELIMIT_ENABLED": False, "SECRET_KEY": "push-test"})
     server = make_server("127.0.0.1", 0, application, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="push-live-server", daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        with running(server, "push-live-server"):
+            yield f"http://127.0.0.1:{server.server_port}"
     finally:
         _forget_channels(google_fake, graph_fake)  # session-wide fakes: nothing of ours calls a later test
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
         application.extensions["db_engine"].dispose()
 
 

@@ -9,7 +9,6 @@ server that answers with a redirect to that internal host.
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from scheduling.errors import ValidationFailed
 from scheduling.models import CalendarAccount
 from tests.factories import count_rows, login, make_mentee, make_program
 from tests.fakes.dav_servers import DavServer
+from tests.serving import running
 
 FAST = {"retry": {"max_attempts": 1}}
 
@@ -60,13 +60,8 @@ def serve(state: Loopback) -> Iterator[Loopback]:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.url = f"http://127.0.0.1:{server.server_port}/"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(server, "ssrf-target"):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ app served over HTTP on loopback, plus Entra ID- and Okta-shaped request sequenc
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from scheduling.models import IdentityProvider, Meeting, MeetingRequest, Meeting
 from scheduling.services import scim_tokens
 from scheduling.services.program import get_program
 from tests.factories import make_meeting, make_mentee, make_mentor, make_program, make_request
+from tests.serving import running
 
 SCIM = "application/scim+json"
 
@@ -39,11 +39,8 @@ def token(db: Session, provider: IdentityProvider) -> str:
 @pytest.fixture
 def live(app: Any) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with running(server, "scim-live"):
+        yield f"http://127.0.0.1:{server.server_port}"
 
 
 def test_scim2_tester_full_run_finds_no_error(live: str, token: str) -> None:

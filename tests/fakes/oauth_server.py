@@ -28,6 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
+from tests.serving import running
+
 Answer = tuple[int, dict[str, Any]]
 
 
@@ -222,11 +224,5 @@ def oauth_server(fake: OAuthFake | None = None) -> Iterator[OAuthFake]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
     server.daemon_threads = True
     fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="oauth-fake", daemon=True)
-    thread.start()
-    try:
+    with running(server, "oauth-fake"):
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)

@@ -16,6 +16,8 @@ from typing import Any
 
 import requests
 
+from tests.serving import running
+
 HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -128,10 +130,5 @@ def throttle_proxy(upstream: str, verify: str | bool = True) -> Iterator[Proxy]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
     server.daemon_threads = True
     proxy.base_url = f"http://127.0.0.1:{server.server_address[1]}/"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(server, "throttle-proxy"):
         yield proxy
-    finally:
-        server.shutdown()
-        server.server_close()
