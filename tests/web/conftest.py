@@ -18,7 +18,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
+from tests import worker_harness
+from tests.fakes.smtp_server import SmtpServer
 from tests.serving import running
+from worker import startup
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -50,6 +53,20 @@ def live_server(live_app: Any) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, live_app, threaded=True)
     with running(server, "live-server"):
         yield f"http://127.0.0.1:{server.server_port}"
+
+
+@pytest.fixture
+def mail_worker(live_server: str, database_url: str, redis: Any, smtp: SmtpServer) -> Iterator[Any]:
+    """The real worker code (relay, RQ, mailer) sending to the test SMTP server, its links pointing
+    at the live server (so a link taken out of a mail opens in the browser as sent). Run what is due
+    with ``worker_harness.drain(mail_worker)``; ``smtp`` starts empty."""
+    smtp.clear()
+    connection = worker_harness.plain_connection(redis)
+    startup.install(worker_harness.config(database_url, smtp, BASE_URL=live_server), connection=connection)
+    try:
+        yield connection
+    finally:
+        startup.uninstall()
 
 
 @pytest.fixture(scope="session")

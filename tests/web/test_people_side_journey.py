@@ -1,7 +1,7 @@
 """Browser journeys for the people's side (headless Chromium, CSRF on, axe-core on every page):
 a mentor pauses themselves and mentees no longer find them; an admin recommends the top 3 mentors to
-every mentee and each mentee finds the notification (its email planned) and sets their email
-preferences. Screenshots go to ``test-artifacts/screenshots/``."""
+every mentee, the worker sends each mentee one email naming their 3 mentors, and each finds the
+notification and sets their email preferences. Screenshots go to ``test-artifacts/screenshots/``."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from scheduling.db import utcnow
-from scheduling.models import EmailChoice, Notification, NotificationKind, Recommendation, TimedWork, WorkKind
+from scheduling.models import EmailChoice, Notification, NotificationKind, Recommendation
 from scheduling.services.people import set_skills
+from tests import worker_harness
 from tests.factories import PASSWORD, make_admin, make_mentee, make_mentor, make_program
+from tests.fakes.smtp_server import SmtpServer
 from tests.web.axe_check import assert_accessible
 from tests.web.conftest import new_page, shot, sign_in
 
@@ -61,10 +63,12 @@ def test_mentor_pauses_and_is_hidden_from_mentees(browser: Any, live_server: str
         page.context.close()
 
 
-def test_admin_recommends_top_three_and_mentees_are_notified(browser: Any, live_server: str, db: Any) -> None:
+def test_admin_recommends_top_three_and_mentees_are_notified(browser: Any, live_server: str, db: Any,
+                                                             mail_worker: Any, smtp: SmtpServer) -> None:
     make_program(db, availability_mode="free_text")
+    mentor_names = [f"Mentor {chr(65 + i)}" for i in range(5)]
     for i, level in enumerate((5, 4, 4, 3, 3)):
-        mentor = make_mentor(db, name=f"Mentor {chr(65 + i)}", email=f"m{i}@example.com")
+        mentor = make_mentor(db, name=mentor_names[i], email=f"m{i}@example.com")
         set_skills(db, mentor, {"offers": [{"name": "Negotiation", "level": level}]})
     mentees = [make_mentee(db, name=f"Mentee {i}", email=f"mentee{i}@example.com") for i in range(3)]
     for mentee in mentees:
@@ -83,10 +87,28 @@ def test_admin_recommends_top_three_and_mentees_are_notified(browser: Any, live_
     finally:
         page.context.close()
     db.expire_all()
-    assert len(db.scalars(select(Recommendation)).all()) == 9
-    emails = db.scalars(select(TimedWork).where(TimedWork.kind == WorkKind.NOTIFICATION_EMAIL)).all()
+    recommended: dict[int, set[str]] = {m.id: set() for m in mentees}
+    for rec in db.scalars(select(Recommendation)):
+        recommended[rec.mentee_id].add(rec.mentor.name)
+    assert [len(names) for names in recommended.values()] == [3, 3, 3]
     notes = db.scalars(select(Notification).where(Notification.kind == NotificationKind.RECOMMENDATION)).all()
-    assert sorted(n.person_id for n in notes) == sorted(m.id for m in mentees) and len(emails) == 3
+    assert sorted(n.person_id for n in notes) == sorted(m.id for m in mentees)
+
+    worker_harness.drain(mail_worker)  # the real worker sends what the recommendations planned
+    assert len(smtp.received) == 3
+    for mentee in mentees:
+        [mail] = smtp.to(mentee.email)  # exactly one each, addressed to that mentee alone
+        assert mail.rcpt_tos == [mentee.email] and mail.to == mentee.email, mail.to
+        subject, _, names = mail.subject.partition(": ")
+        assert subject == "3 mentors recommended for you"
+        assert set(names.split(", ")) == recommended[mentee.id], mail.subject
+        text = mail.text()
+        assert text.startswith(f"Hello {mentee.name},") and f"Open: {live_server}/home" in text, text
+        assert "Your program admin picked these mentors for you." in text
+        assert all(name in text for name in recommended[mentee.id])
+        others = set(mentor_names) - recommended[mentee.id]
+        assert not [name for name in others if name in text], text  # no other mentee's picks
+        assert not [m.name for m in mentees if m is not mentee and m.name in text], text
 
     page = new_page(browser)
     try:
