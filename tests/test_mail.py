@@ -90,6 +90,28 @@ def test_a_message_without_invite_has_text_and_html_only(plain_smtp: SmtpServer)
     assert got.part("text/calendar") is None
 
 
+def test_the_system_ca_store_is_loaded_once_a_process_and_never_for_plain_smtp(
+    plain_smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading the system CAs costs ~25 ms of CPU; a mailer is made per job, so it was paid per mail."""
+    import ssl
+
+    from worker import mail
+
+    built: list[ssl.SSLContext] = []
+    real = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context",
+                        lambda *a, **k: built.append(real(*a, **k)) or built[-1])
+    mail.system_tls_context.cache_clear()
+    plain_smtp.clear()
+    for _ in range(3):
+        Mailer.from_config(plain_smtp.config()).send(PLAIN)
+    assert len(plain_smtp.received) == 3 and built == []
+    tls_mailers = [Mailer(host="smtp.example", tls=mode) for mode in ("starttls", "ssl", "starttls")]
+    assert len({id(m._tls()) for m in tls_mailers}) == 1 and len(built) == 1
+    mail.system_tls_context.cache_clear()
+
+
 def test_starttls_with_login(tmp_path: Path) -> None:
     with smtp_server(tmp_path, mode="starttls") as server:
         mailer = Mailer.from_config(server.config("starttls"))
