@@ -389,3 +389,35 @@ def test_caldav_all_day_without_dtend_lasts_the_day(dav: DavBackend) -> None:
     assert dav.connector.busy([owner], *WEEK)[owner.person_key] == [
         BusyInterval(utc("2030-01-10", "08:00"), utc("2030-01-11", "08:00"))
     ]
+
+
+def test_a_google_service_account_key_is_read_once_a_process_and_again_after_rotation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reading the RSA key costs ~40 ms of CPU and a connector is built per job: it was paid per job."""
+    from google.oauth2 import service_account
+
+    from calendars import google as google_module
+    from calendars.base import CalendarIdentity
+    from calendars.google import GoogleConnector
+    from tests.fakes.google_server import make_service_account
+
+    parsed: list[str] = []
+    real = service_account.Credentials.from_service_account_info
+
+    def counting(info: dict[str, str], **kw: object) -> service_account.Credentials:
+        parsed.append(info["private_key_id"])
+        return real(info, **kw)
+
+    monkeypatch.setattr(service_account.Credentials, "from_service_account_info", counting)
+    google_module._service_account.cache_clear()
+    info, _ = make_service_account("https://oauth2.example.com/token")
+    ada, bob = (CalendarIdentity(e, e, email=e) for e in ("ada@example.com", "bob@example.com"))
+    creds = [GoogleConnector(service_account_info=info)._credentials(who) for who in (ada, bob, ada)]
+    assert [c._subject for c in creds] == [ada.email, bob.email, ada.email]
+    assert parsed == [info["private_key_id"]]
+    rotated, _ = make_service_account("https://oauth2.example.com/token")
+    after = GoogleConnector(service_account_info=rotated)._credentials(ada)
+    assert after.signer_email == rotated["client_email"]
+    assert parsed == [info["private_key_id"], rotated["private_key_id"]]
+    google_module._service_account.cache_clear()
