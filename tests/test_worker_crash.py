@@ -220,28 +220,62 @@ def test_the_production_worker_beats_while_a_job_runs(redis_process: RedisProces
     assert (job.last_heartbeat - job.started_at).total_seconds() >= 0.5
 
 
+def channels_while_running() -> list[str]:
+    """A job: the pub/sub channels open on its Redis while it runs."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    assert job is not None
+    return sorted(c.decode() for c in job.connection.pubsub_channels())
+
+
+def test_a_burst_of_the_production_worker_opens_no_command_channel(redis_process: RedisProcess) -> None:
+    """A burst ends when its queue is empty: its command channel cost only a thread's start and stop
+    (~80 ms a burst). A long-running worker has one (the next test sees it while its job runs)."""
+    from rq import Queue
+
+    from worker.process import FlashWorker
+
+    connection = redis_process.client()
+    queue = Queue("burst", connection=connection)
+    job = queue.enqueue(channels_while_running)
+    FlashWorker([queue], connection=connection).work(burst=True)
+    result = job.latest_result()
+    assert result is not None and result.return_value == []
+
+
 def test_the_production_worker_stops_without_waiting_out_its_command_channel(
     redis_process: RedisProcess,
 ) -> None:
     """redis-py's pubsub thread sleeps up to RQ's 60 s poll; stopping must not wait it out
-    (it did: a burst, or a SIGTERM, hung for up to a minute, one time in a few). The workers
-    run in a process of their own: RQ installs signal handlers, which needs a main thread."""
+    (it did: a stop hung for up to a minute, one time in a few). Each worker runs until its job
+    is done, then is told to shut down over its command channel (RQ's ``send_shutdown_command``),
+    in a process of its own: RQ installs signal handlers, which needs a main thread."""
     script = (
+        "import threading, time\n"
         "from redis import Redis\n"
         "from rq import Queue\n"
+        "from rq.command import send_shutdown_command\n"
         f"from {WORKER_CLASS[0]} import {WORKER_CLASS[1]} as Worker\n"
         f"connection = Redis.from_url({redis_process.url!r})\n"
-        "queue = Queue('stop', connection=connection)\n"
-        "queue.enqueue('time.sleep', 0)\n"
-        "started = time.monotonic()\n"
-        "Worker([queue], connection=connection).work(burst=True)\n"
-        "print('stopped after', time.monotonic() - started)\n"
+        "queue = Queue(f'stop-{__import__(\"os\").getpid()}', connection=connection)\n"
+        "job = queue.enqueue('tests.test_worker_crash.channels_while_running')\n"
+        "worker = Worker([queue], connection=connection)\n"
+        "told = []\n"
+        "def tell() -> None:\n"
+        "    while not job.is_finished:\n"
+        "        time.sleep(0.02)\n"
+        "    told.append(time.monotonic())\n"
+        "    send_shutdown_command(connection, worker.name)\n"
+        "threading.Thread(target=tell, daemon=True).start()\n"
+        "worker.work()\n"
+        "print(worker.pubsub_channel_name in job.latest_result().return_value)\n"
+        "print('stopped after', time.monotonic() - told[0])\n"
     )
     # Ten workers at once, each stopping once (the hang came one stop in a few). A waited-out poll
-    # is the rest of RQ's 60 s after a burst of about a second, so each burst is timed from inside
-    # its process: ten interpreters starting at once on a loaded machine take longer than that
-    # to import, which is no hang (it failed a run with a 45 s bound on the whole process).
-    workers = [subprocess.Popen([sys.executable, "-c", "import time\n" + script], cwd=ROOT,
+    # is the rest of RQ's 60 s, so each stop is timed from inside its process: ten interpreters
+    # starting at once on a loaded machine take longer than that to import, which is no hang.
+    workers = [subprocess.Popen([sys.executable, "-c", script], cwd=ROOT,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
                for _ in range(10)]
     try:
@@ -249,9 +283,11 @@ def test_the_production_worker_stops_without_waiting_out_its_command_channel(
     finally:
         for w in workers:
             w.kill()
-    last_lines = [out.strip().splitlines()[-1].split() for out in outputs]
-    assert [words[:2] for words in last_lines] == [["stopped", "after"]] * 10
-    assert max(float(words[2]) for words in last_lines) < 30, last_lines
+    last_lines = [out.strip().splitlines()[-2:] for out in outputs]
+    assert [lines[0] for lines in last_lines] == ["True"] * 10, outputs  # each had its channel
+    stops = [lines[1].split() for lines in last_lines]
+    assert [words[:2] for words in stops] == [["stopped", "after"]] * 10
+    assert max(float(words[2]) for words in stops) < 30, stops
 
 
 WORKER_CLASS = ("worker.process", "FlashWorker")  # the production class (module, name)

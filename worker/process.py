@@ -41,6 +41,16 @@ class FlashWorker(SimpleWorker):
             beat.join(HEARTBEAT_SECONDS)
         self.set_state(WorkerStatus.IDLE)
 
+    def work(self, burst: bool = False, *args: object, **kwargs: object) -> bool:
+        self._burst = burst
+        return super().work(burst, *args, **kwargs)  # type: ignore[arg-type]
+
+    def subscribe(self) -> None:
+        """A burst worker (empty the queue, then exit) opens no command channel: its thread's start
+        and stop took ~80 ms a burst, and a burst ends before anyone would send it a command."""
+        if not getattr(self, "_burst", False):
+            super().subscribe()
+
     def unsubscribe(self) -> None:
         """RQ stops its command-channel thread and waits a second for it; redis-py 8.2's
         ``stop()`` itself waits until the thread's next wake-up (up to RQ's 60 s poll),
