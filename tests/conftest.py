@@ -63,10 +63,35 @@ SLOW = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("browser") or item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
+    if os.environ.get("DATABASE_URL", "").startswith("postgresql"):
+        # A test that runs no statement (the SQLite pass checks: _no_database_means_none) would
+        # only run a second time, identically.
+        unchanged = [item for item in items if item.get_closest_marker("no_database")]
+        if unchanged:
+            config.hook.pytest_deselected(items=unchanged)
+            items[:] = [item for item in items if not item.get_closest_marker("no_database")]
+
+
+@pytest.fixture(autouse=True)
+def _no_database_means_none(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test marked ``no_database`` is left out of the PostgreSQL pass; it must then run no
+    statement on any database, or it would hide a PostgreSQL difference."""
+    if request.node.get_closest_marker("no_database") is None:
+        yield
+        return
+
+    def refuse(*_args: object, **_kw: object) -> None:
+        raise AssertionError(f"{request.node.nodeid} is marked no_database but ran an SQL statement")
+
+    event.listen(Engine, "before_cursor_execute", refuse)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "before_cursor_execute", refuse)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,8 @@ from tests.calendar_backends import NOW, DavBackend, GoogleBackend, GraphBackend
 from tests.fakes.google_server import GoogleFake
 from tests.fakes.graph_server import GraphFake
 
+pytestmark = pytest.mark.no_database  # no SQL: the PostgreSQL pass leaves it out
+
 DAY = datetime(2030, 1, 9, tzinfo=UTC)
 ORGANIZER = "colleague@example.com"
 

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from calendars.base import BusyInterval
 from freebusy.intervals import Interval, IntervalSet
 
+pytestmark = pytest.mark.no_database  # no SQL: the PostgreSQL pass leaves it out
+
 BASE = datetime(2030, 3, 1, tzinfo=UTC)
 ZONES = [UTC, ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata"), timezone(timedelta(hours=-3))]
 

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from freebusy.intervals import Interval, IntervalSet
 from freebusy.slots import Slot, count_slots, cut_slots, uses_clock_grid
 
+pytestmark = pytest.mark.no_database  # no SQL: the PostgreSQL pass leaves it out
+
 LONDON = ZoneInfo("Europe/London")
 DAY = datetime(2030, 1, 8, tzinfo=UTC)  # a Tuesday in winter: London = UTC
 

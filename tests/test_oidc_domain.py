@@ -19,6 +19,8 @@ from calendars.oidc_client import HttpOidcClient
 from scheduling import oidc
 from scheduling.models import IdentityProvider
 
+pytestmark = pytest.mark.no_database  # no SQL: the PostgreSQL pass leaves it out
+
 ISSUER = "https://login.example.com"
 
 

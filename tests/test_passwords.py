@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from scheduling.passwords import hash_password, verify_password
+
+pytestmark = pytest.mark.no_database  # no SQL: the PostgreSQL pass leaves it out
 
 
 def test_our_hash_verifies_here_and_at_sign_in() -> None:

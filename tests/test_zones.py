@@ -10,6 +10,8 @@ from scheduling.errors import UnknownTimeZone
 from scheduling.models import Person
 from scheduling.zones import zone_named, zone_of
 
+pytestmark = pytest.mark.no_database  # no SQL: the PostgreSQL pass leaves it out
+
 
 def test_a_known_zone_and_an_empty_one() -> None:
     assert zone_named("Europe/Berlin") == ZoneInfo("Europe/Berlin")
