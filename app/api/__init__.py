@@ -36,6 +36,7 @@ from app.api import (  # noqa: E402,F401
     openapi,
     people,
     profile,
+    profile_fields,
     program,
     reports,
     requests,

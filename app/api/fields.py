@@ -100,6 +100,26 @@ def short_text(max_length: int) -> Any:
     return Annotated[str, checked(check), WithJsonSchema({"type": "string", "maxLength": max_length})]
 
 
+def text_map(max_length: int, description: str, key_pattern: str) -> Any:
+    """An object in the query string, ``name[key]=value`` (OpenAPI's deepObject style, see
+    :func:`app.api.operations.query_values`): text keys to text values, checked further by the service."""
+
+    def check(value: Any, field: str) -> dict[str, str]:
+        if not isinstance(value, dict):
+            raise ValidationFailed(f"{field} is given as {field}[key]=value.", field)
+        for key, text in value.items():
+            if not isinstance(text, str):
+                raise ValidationFailed(f"{field}[{key}] must be text.", f"{field}[{key}]")
+            if len(text) > max_length:
+                raise ValidationFailed(f"{field}[{key}] is too long (at most {max_length} characters).",
+                                       f"{field}[{key}]")
+        return value
+
+    schema = {"type": "object", "description": description, "propertyNames": {"pattern": key_pattern},
+              "additionalProperties": {"type": "string", "maxLength": max_length}}
+    return Annotated[dict[str, str], checked(check), WithJsonSchema(schema)]
+
+
 def hint(schema: dict[str, Any]) -> Any:
     """A value the service checks itself (its rules and messages live there); ``schema`` documents it."""
     return Annotated[Any, WithJsonSchema(schema)]

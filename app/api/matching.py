@@ -17,6 +17,7 @@ from app.api.fields import AnyObject, Given, Id, Input, Text, between, one_of
 from app.api.inputs import NoFields, TimeIn, time_pairs
 from app.api.operations import operation
 from app.api.params import fits_id
+from app.api.profile_fields import FieldFiltered, field_filters
 from app.api.requests import request_view
 from app.api.responses import Out, Request, wrapped
 from app.auth import require_person, roles_required
@@ -26,6 +27,7 @@ from scheduling.errors import Forbidden, ImportFailed, NotFound, ValidationFaile
 from scheduling.matching import match_view, rank_mentors, recommendations_for
 from scheduling.models import Person, RoutingState
 from scheduling.services import competencies, recommendations, routing
+from scheduling.services.profile_fields import only_answering
 from scheduling.services.program import get_program
 
 MAX_LIMIT = 100
@@ -36,7 +38,9 @@ class MenteeQuery(Input):
     mentee_id: Id | None = None
 
 
-class MatchQuery(MenteeQuery):
+class MatchQuery(MenteeQuery, FieldFiltered):
+    """``field[<id>]=<answer>``: only mentors whose answers match, as in the directory."""
+
     limit: Limit = 20  # type: ignore[valid-type]
 
 
@@ -132,14 +136,15 @@ def _subject(viewer: Person, mentee_id: int | None) -> Person:
 
 
 @bp.get("/matches")
-@operation("Mentors ranked for the mentee (admins: mentee_id), with score, reasons and shared slots.",
-           ok=Matches, query=MatchQuery)
+@operation("Mentors ranked for the mentee (admins: mentee_id), with score, reasons and shared slots; "
+           "field[<id>]=<answer> keeps the mentors whose profile fields match.", ok=Matches, query=MatchQuery)
 def matches(query: MatchQuery) -> Any:
     """Mentors ranked for the mentee, each with its score, reasons and shared free slots."""
     viewer = require_person()
     mentee = _subject(viewer, query.mentee_id)
     session = db()
-    found = rank_mentors(session, get_program(session), mentee, limit=query.limit)
+    only = only_answering(session, field_filters(session, query), None)
+    found = rank_mentors(session, get_program(session), mentee, limit=query.limit, mentor_ids=only)
     return {"mentee_id": mentee.id, "matches": [match_view(m) for m in found]}
 
 

@@ -86,10 +86,17 @@ def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _query(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """One parameter per field; an object is spelled ``name[key]=value`` (deepObject, as
+    :func:`app.api.operations.query_values` reads it)."""
     schema = model.model_json_schema(ref_template=REF)
     required = set(schema.get("required", []))
-    return [{"name": name, "in": "query", "required": name in required, "schema": _not_null(prop)}
-            for name, prop in schema.get("properties", {}).items()]
+    params = []
+    for name, prop in schema.get("properties", {}).items():
+        param = {"name": name, "in": "query", "required": name in required, "schema": _not_null(prop)}
+        if param["schema"].get("type") == "object":
+            param.update(style="deepObject", explode=True)
+        params.append(param)
+    return params
 
 
 def _models(ops: list[Operation]) -> list[type[BaseModel]]:

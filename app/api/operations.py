@@ -9,6 +9,7 @@ reads the same models, so what is documented is what is checked.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -65,9 +66,24 @@ def operation(
     return decorate
 
 
-def query_values() -> dict[str, str]:
-    """The query string, first value per name; an empty value counts as not given."""
-    return {key: value for key, value in request.args.items() if value != ""}
+BRACKETED = re.compile(r"(?P<name>\w+)\[(?P<key>[^\[\]]*)\]")
+
+
+def query_values() -> dict[str, Any]:
+    """The query string, first value per name; an empty value counts as not given. ``name[key]=value``
+    pairs make one object ``name`` (OpenAPI's deepObject style, as the document says of object
+    parameters), which stands in for a plain ``name=value``."""
+    values: dict[str, Any] = {}
+    objects: dict[str, dict[str, str]] = {}
+    for key, value in request.args.items():
+        if value == "":
+            continue
+        bracketed = BRACKETED.fullmatch(key)
+        if bracketed is None:
+            values[key] = value
+        else:
+            objects.setdefault(bracketed["name"], {}).setdefault(bracketed["key"], value)
+    return values | objects
 
 
 class Refused:

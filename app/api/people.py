@@ -6,7 +6,9 @@ mentee's mentor search finds only their recommendations (admin pushes first, the
 their best matches). A profile is visible to everyone signed in
 when the person is a mentor, otherwise to themselves, their manager, mentors
 and admins; to anyone else it does not exist (404). Profiles never carry the
-password hash or calendar secrets.
+password hash or calendar secrets. The program's own profile fields (seed 003) filter
+the directory as ``field[<id>]=<answer>``, and a profile carries the answers its viewer
+may see (``profile_fields``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from app.api import bp
 from app.api.fields import Passed, hint, short_text
 from app.api.inputs import Page
 from app.api.operations import operation
+from app.api.profile_fields import FieldFiltered, field_filters
 from app.api.responses import Out, PersonAnswer, Profile
 from app.auth import require_person, roles_required
 from app.db import db
@@ -27,6 +30,7 @@ from scheduling.errors import Forbidden, NotFound, ValidationFailed
 from scheduling.matching import visible_mentor_ids
 from scheduling.models import Person
 from scheduling.services import people as svc
+from scheduling.services.profile_fields import only_answering
 from scheduling.services.program import first_program
 
 FILTERS = ("q", "skill", "department", "title", "time_zone")
@@ -37,7 +41,7 @@ Filter = short_text(FILTER_MAX)
 TEXT = {"type": "string"}
 
 
-class PeopleQuery(Page):
+class PeopleQuery(Page, FieldFiltered):
     """``role``: mentor (default), mentee (mentors and admins), admin or any (admins)."""
 
     role: Filter | None = None  # type: ignore[valid-type]
@@ -112,7 +116,8 @@ def _directory_limit(session: Session, viewer: Person, role: str | None) -> list
 
 
 @bp.get("/people")
-@operation("The directory: mentors by default; filters q, skill, department, title, time_zone.",
+@operation("The directory: mentors by default; filters q, skill, department, title, time_zone, and "
+           "field[<id>]=<answer> for the program's profile fields that are directory filters.",
            ok=PeoplePage, query=PeopleQuery)
 def people_list(query: PeopleQuery) -> Any:
     viewer = require_person()
@@ -120,7 +125,8 @@ def people_list(query: PeopleQuery) -> Any:
     filters = {name: getattr(query, name) for name in FILTERS}
     limit, offset = query.limit, query.offset
     session = db()
-    only = _directory_limit(session, viewer, role)
+    chosen = field_filters(session, query)
+    only = only_answering(session, chosen, _directory_limit(session, viewer, role))
     # As on the /mentors page: a mentor who paused themselves is not listed (admins see everyone).
     taking = utcnow() if role == "mentor" and not viewer.is_admin else None
     # Columns, not Person objects: as profile_for would answer for each (private to admins and oneself).

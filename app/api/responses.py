@@ -28,8 +28,18 @@ class PersonSummary(Out):
     time_zone: str
 
 
+class FieldAnswer(Out):
+    """An answer to one of the program's profile fields (``GET /api/v1/profile-fields``)."""
+
+    id: int
+    label: str
+    value: str
+
+
 class Profile(Out):
-    """A person's profile; their own view (and an admin's) adds manager, cap, active, has_password."""
+    """A person's profile; their own view (and an admin's) adds manager, cap, active, has_password.
+    ``profile_fields``: their answers, in the fields' order; every field to themselves and admins,
+    to others only the directory filters' answers (what the directory's mentor cards show)."""
 
     id: int
     name: str
@@ -41,6 +51,7 @@ class Profile(Out):
     is_mentor: bool
     offers: list[Any]
     wants: list[Any]
+    profile_fields: list[FieldAnswer]
 
 
 class PersonAnswer(Out):

@@ -17,13 +17,14 @@ from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, and_, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from scheduling.db import get_row
 from scheduling.errors import Conflict, Forbidden, NotFound, UnknownTimeZone, ValidationFailed
 from scheduling.models import Person, PersonSkill, Skill, SkillAlias, SkillRelation
 from scheduling.passwords import hash_password
 from scheduling.services.competencies import known_skill
+from scheduling.services.profile_fields import answer_views
 from scheduling.services.safe_text import is_storable, storable
 from scheduling.services.skills import (
     SkillLevel,
@@ -530,18 +531,29 @@ def departments(session: Session) -> list[str]:
 
 def public_profile(person: Person) -> dict[str, Any]:
     """What anyone signed in may see: never the password hash or calendar secrets."""
-    return _public(person, skills_of(person, SkillRelation.OFFERS), skills_of(person, SkillRelation.WANTS))
+    return _public(person, skills_of(person, SkillRelation.OFFERS), skills_of(person, SkillRelation.WANTS),
+                   _answers(person, private=False))
 
 
 def private_profile(person: Person) -> dict[str, Any]:
     """The person's own view (and an admin's): adds the fields only they manage."""
     return _private(_public(person, skills_of(person, SkillRelation.OFFERS),
-                            skills_of(person, SkillRelation.WANTS)),
+                            skills_of(person, SkillRelation.WANTS), _answers(person, private=True)),
                     person, skills_of(person, SkillRelation.HAS), person.password_hash is not None)
 
 
-def _public(person: Any, offers: list[dict[str, object]], wants: list[dict[str, object]]) -> dict[str, Any]:
-    """``person``: a ``Person`` or a row of :data:`PROFILE_COLUMNS` (same attribute names)."""
+def _answers(person: Person, *, private: bool) -> list[dict[str, Any]]:
+    """The person's profile-field answers this view shows (:func:`profile_fields.answer_views`)."""
+    session = object_session(person)
+    if session is None:
+        return []
+    return answer_views(session, [person.id], lambda _: private)[person.id]
+
+
+def _public(person: Any, offers: list[dict[str, object]], wants: list[dict[str, object]],
+            answers: list[dict[str, Any]]) -> dict[str, Any]:
+    """``person``: a ``Person`` or a row of :data:`PROFILE_COLUMNS` (same attribute names);
+    ``answers``: the profile-field answers the viewer may see."""
     return {
         "id": person.id,
         "name": person.name,
@@ -557,6 +569,7 @@ def _public(person: Any, offers: list[dict[str, object]], wants: list[dict[str, 
         "offers": offers,
         "wants": wants,
         "availability_note": person.availability_note if person.is_mentor else "",
+        "profile_fields": answers,
     }
 
 
@@ -600,7 +613,8 @@ def directory_page(
     The same answer as ``[private_profile(p) if private_for(p.id) else public_profile(p) ...]``
     with :func:`count_people`, read as columns: one query for the page (the total rides along as a
     window count) and one for the page's skills, instead of ``Person`` objects with their
-    relationships (skills, weekly slots, skill aliases) loaded for every row of the directory.
+    relationships (skills, weekly slots, skill aliases) loaded for every row of the directory; the
+    page's profile-field answers come in one more query.
     """
     query = _search_query(session, q=q, skill=skill, department=department, title=title,
                           time_zone=time_zone, role=role, only_ids=only_ids,
@@ -622,10 +636,11 @@ def directory_page(
         .order_by(PersonSkill.id))
     for person_id, relation, name, level in sorted(found, key=lambda r: r.name.casefold()):
         skills.setdefault((person_id, SkillRelation(relation)), []).append({"name": name, "level": level})
+    answers = answer_views(session, [row.id for row in rows], private_for)
     profiles = []
     for row in rows:
         profile = _public(row, skills.get((row.id, SkillRelation.OFFERS), []),
-                          skills.get((row.id, SkillRelation.WANTS), []))
+                          skills.get((row.id, SkillRelation.WANTS), []), answers[row.id])
         if private_for(row.id):
             profile = _private(profile, row, skills.get((row.id, SkillRelation.HAS), []), row.has_password)
         profiles.append(profile)

@@ -8,7 +8,8 @@ Every change is checked whole before anything is stored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, or_, select
@@ -146,6 +147,65 @@ def read_filters(session: Session, program: Program, args: Mapping[str, str]) ->
                 raise ValidationFailed(f"{field.label}: choose one of the answers offered.", key)
             chosen[field.id] = value
     return chosen
+
+
+FILTER_ID = re.compile(r"[0-9]+")
+
+
+def checked_filters(session: Session, program: Program | None, wanted: Mapping[str, str],
+                    name: Callable[[str], str]) -> dict[int, str]:
+    """An API client's filters ``{field id as text: answer}``, strictly: unlike the directory page's
+    form (:func:`read_filters`, which shows only real filters), anything else here is the client's
+    mistake, so an id that is no field, a field that is no filter, or an answer it does not offer is
+    refused, the parameter named by ``name(key)``. ``{field id: answer}``."""
+    offered = {f.id: f for f in (fields(session, program) if program is not None else [])}
+    chosen: dict[int, str] = {}
+    for key, raw in wanted.items():
+        param = name(key)
+        if not FILTER_ID.fullmatch(key):
+            raise ValidationFailed(f"{param}: a profile field is named by its id, a whole number.", param)
+        field = offered.get(int(key))
+        if field is None:
+            raise ValidationFailed(f"{param}: there is no profile field {key}.", param)
+        if not (field.filterable and field.choices):
+            raise ValidationFailed(f"{param}: the field {field.label!r} is not a directory filter.", param)
+        value = raw.strip()
+        if value not in field.choices:
+            raise ValidationFailed(f"{param}: {value!r} is not an answer of {field.label!r}; choose one of: "
+                                   + ", ".join(field.choices) + ".", param)
+        chosen[field.id] = value
+    return chosen
+
+
+def answer_views(session: Session, person_ids: Collection[int],
+                 private_for: Callable[[int], bool]) -> dict[int, list[dict[str, Any]]]:
+    """``{person id: [{"id", "label", "value"}, ...]}`` in the fields' order, answered fields only.
+
+    Whose answer is shown to whom follows the pages: the person and admins (``private_for``) see
+    every field, as on the profile page; anyone else sees the directory filters' answers, the ones a
+    mentor's card in the directory shows. One query for all people."""
+    if not person_ids:
+        return {}
+    rows = session.execute(
+        select(ProfileAnswer.person_id, ProfileField.id, ProfileField.label, ProfileAnswer.value,
+               ProfileField.filterable, ProfileField.choices)
+        .join(ProfileField, ProfileField.id == ProfileAnswer.field_id)
+        .where(ProfileAnswer.person_id.in_(list(person_ids)))
+        .order_by(ProfileField.position, ProfileField.id))
+    out: dict[int, list[dict[str, Any]]] = {pid: [] for pid in person_ids}
+    for pid, fid, label, value, filterable, choices in rows:
+        if private_for(pid) or (filterable and choices):
+            out[pid].append({"id": fid, "label": label, "value": value})
+    return out
+
+
+def only_answering(session: Session, chosen: Mapping[int, str], only: list[int] | None) -> list[int] | None:
+    """``only`` (ids a search is limited to, None for everyone) narrowed to the people whose answers
+    match every chosen filter; no filter leaves it as it is."""
+    if not chosen:
+        return only
+    answered = set(session.scalars(matching_people(chosen)))
+    return sorted(answered) if only is None else [i for i in only if i in answered]
 
 
 def matching_people(chosen: Mapping[int, str]) -> Select[int]:
