@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from scheduling.models import Person, ProfileAnswer, ProfileField, Program, Recommendation
+from scheduling.services import people as people_svc
 from scheduling.services import profile_fields as svc
 from tests.factories import count_rows, login, make_admin, make_mentee, make_mentor, make_program
 
@@ -202,3 +203,17 @@ def test_the_document_describes_the_filter_and_the_answers(client: Any) -> None:
     assert "profile_fields" in profile["required"]
     assert doc["components"]["schemas"]["FieldAnswer"]["required"] == ["id", "label", "value"]
     assert "/api/v1/profile-fields" in doc["paths"]
+
+
+def test_the_directory_page_and_the_profiles_agree_on_answers(db: Session, cast: Cast) -> None:
+    """The directory reads columns, one profile reads the ``Person``: the same answers either way."""
+    ada = cast.mentors["Ada"]
+    mine = {ada.id}.__contains__
+    page, total = people_svc.directory_page(db, private_for=mine, role="mentor")
+    by_name = {p["name"]: p for p in page}
+    assert total == 4
+    assert by_name["Ada"] == people_svc.private_profile(ada)
+    assert by_name["Ben"] == people_svc.public_profile(cast.mentors["Ben"])
+    assert [a["label"] for a in by_name["Ada"]["profile_fields"]] == ["Location", "Language", "Pronouns",
+                                                                       "Team size"]
+    assert [a["label"] for a in by_name["Cy"]["profile_fields"]] == ["Location", "Language"]
