@@ -7,10 +7,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
 from tests.factories import login, make_mentee, make_mentor, make_program
+
+
+@pytest.fixture
+def app(fresh_app: Flask) -> Flask:
+    """Tests here add routes that fail: an app of their own."""
+    return fresh_app
 
 
 def _nav(page: str) -> str:
