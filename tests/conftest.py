@@ -113,8 +113,16 @@ def engine(database_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
+_EMPTY_ALL = "; ".join(f'DELETE FROM "{t.name}"' for t in reversed(Base.metadata.sorted_tables))
+
+
 def _truncate(eng: Engine) -> None:
+    """Every table emptied, children first. On PostgreSQL in one round trip (a statement each was a
+    third of the PostgreSQL pass's statements); SQLite's driver takes one statement at a time."""
     with eng.begin() as conn:
+        if eng.dialect.name == "postgresql":
+            conn.exec_driver_sql(_EMPTY_ALL)
+            return
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
 
@@ -159,7 +167,6 @@ def app(engine: Engine, database_url: str, db: Session) -> Iterator[Flask]:
     finally:
         application.config.clear()
         application.config.update(config)
-        application.extensions["db_engine"].dispose()  # no connection outlives the test
 
 
 @pytest.fixture
