@@ -39,7 +39,6 @@ from scheduling.availability import IN_LIST_LIMIT, BusyMap, shared_slot_counts
 from scheduling.models import (
     AvailabilityMode,
     Meeting,
-    MeetingRequest,
     Person,
     PersonSkill,
     Program,
@@ -523,30 +522,6 @@ def _monthly_loads(session: Session, mentors: Sequence[Any], now: datetime) -> d
 def monthly_loads(session: Session, mentors: Sequence[Any], now: datetime) -> dict[int, int]:
     """Counted meetings per mentor in their own calendar month of ``now``."""
     return _monthly_loads(session, mentors, now)
-
-
-RECOMMENDED_IN_DIRECTORY = 5  # computed matches shown besides admin pushes when the directory is hidden
-
-
-def visible_mentor_ids(session: Session, program: Program | None, viewer: Person) -> list[int] | None:
-    """The mentors a viewer may find: ``None`` for all, or, where the program hides the
-    directory from mentees, only their recommendations (admin pushes first, then best matches)."""
-    if viewer.is_admin or program is None or not program.directory_hidden:
-        return None
-    return mentor_ids(recommendations_for(session, program, viewer, n=RECOMMENDED_IN_DIRECTORY))
-
-
-def may_see_mentor(session: Session, program: Program | None, viewer: Person, mentor_id: int) -> bool:
-    """Whether a viewer may open a mentor's card and request form: always where the directory
-    is open; where it is hidden, only a recommended mentor or one they already asked."""
-    if viewer.id == mentor_id:
-        return True
-    visible = visible_mentor_ids(session, program, viewer)
-    if visible is None or mentor_id in visible:
-        return True
-    asked = select(MeetingRequest.id).where(
-        MeetingRequest.mentee_id == viewer.id, MeetingRequest.mentor_id == mentor_id).limit(1)
-    return session.scalar(asked) is not None
 
 
 def match_view(match: MentorMatch) -> dict[str, Any]:

@@ -132,7 +132,7 @@ def test_free_mentors_search_keeps_a_hidden_directory_hidden(
 ) -> None:
     """Where the program shows mentees only their recommendations (admin pushes, then the few
     best matches), the free-time search lists no other mentor either."""
-    from scheduling.matching import RECOMMENDED_IN_DIRECTORY
+    from scheduling.mentor_visibility import RECOMMENDED_IN_DIRECTORY
     from scheduling.services.recommendations import push
 
     others = [make_mentor(db, name=f"Other {i}", weekly=[(2, "09:00", "12:00")]) for i in range(8)]
@@ -148,3 +148,26 @@ def test_free_mentors_search_keeps_a_hidden_directory_hidden(
     hidden = {m["name"] for m in client.get(FREE).json["mentors"]}
     assert "Pushed Mentor" in hidden
     assert len(hidden) <= RECOMMENDED_IN_DIRECTORY < len(everyone)
+
+
+def test_a_hidden_directory_closes_other_mentors_slots(client: Any, db: Session, w: World) -> None:
+    """A mentor's free times answer only for a mentor the mentee may see, as the mentor's card does:
+    recommended, or one she already asked; an admin reads anyone's."""
+    from scheduling.mentor_visibility import visible_mentor_ids
+    from tests.factories import make_request
+
+    others = [make_mentor(db, name=f"Other {i}", weekly=[(2, "09:00", "12:00")]) for i in range(8)]
+    w.program.directory_hidden = True
+    db.commit()
+    visible = set(visible_mentor_ids(db, w.program, w.mentee) or [])
+    shown = next(m for m in others if m.id in visible)
+    unseen = next(m for m in others if m.id not in visible)
+    login(client, w.mentee)
+    slots = f"/availability?from={WED}&to={WED}"
+    assert client.get(f"/api/v1/mentors/{shown.id}{slots}").status_code == 200
+    res = client.get(f"/api/v1/mentors/{unseen.id}{slots}")
+    assert res.status_code == 404 and res.json["error"]["message"] == "No such mentor."
+    make_request(db, program=w.program, mentee=w.mentee, mentor=unseen)  # asked once: stays reachable
+    assert client.get(f"/api/v1/mentors/{unseen.id}{slots}").status_code == 200
+    login(client, make_admin(db))
+    assert client.get(f"/api/v1/mentors/{others[-1].id}{slots}").status_code == 200

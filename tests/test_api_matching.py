@@ -175,6 +175,35 @@ def test_hidden_directory_shows_a_mentee_only_their_recommendations(
     assert client.get("/api/v1/people?role=mentor").get_json()["total"] == 9
 
 
+def test_hidden_directory_keeps_matches_and_recommendations_to_her_recommendations(
+    client: Any, db: Session, world: World
+) -> None:
+    """The matches and recommendations rank no mentor the people list hides from her (issue 17):
+    the same five mentors whatever ``limit`` or ``n`` asks for; an admin still sees every mentor."""
+    extra = [make_mentor(db, name=f"Extra {i}") for i in range(6)]
+    world.program.directory_hidden = True
+    db.add(Recommendation(program_id=world.program.id, mentee_id=world.mentee.id, mentor_id=extra[5].id))
+    db.commit()
+    login(client, world.mentee)
+    visible = {p["name"] for p in client.get("/api/v1/people?role=mentor&limit=100").get_json()["items"]}
+    assert len(visible) == 5 and "Extra 5" in visible
+
+    resp = client.get("/api/v1/matches?limit=100")
+    assert resp.status_code == 200, resp.get_json()
+    assert {m["mentor"]["name"] for m in resp.get_json()["matches"]} == visible
+    recs = client.get("/api/v1/recommendations?n=100").get_json()["recommendations"]
+    assert recs[0]["mentor"]["name"] == "Extra 5" and recs[0]["recommended"]
+    assert {m["mentor"]["name"] for m in recs} == visible
+    two = client.get("/api/v1/recommendations?n=2").get_json()["recommendations"]
+    assert [m["mentor"]["name"] for m in two] == [m["mentor"]["name"] for m in recs[:2]]
+
+    login(client, world.admin)
+    mine = f"mentee_id={world.mentee.id}"
+    everyone = client.get(f"/api/v1/matches?{mine}&limit=100").get_json()["matches"]
+    assert len(everyone) == 9
+    assert len(client.get(f"/api/v1/recommendations?{mine}&n=100").get_json()["recommendations"]) > 5
+
+
 def test_competencies_and_gaps_visibility(client: Any, db: Session, world: World) -> None:
     manager = make_mentee(db, name="Manny Manager")
     mentee = world.mentee

@@ -124,6 +124,31 @@ def test_mentee_profiles_are_hidden_from_other_mentees(client: Any, people: dict
     assert client.get(f"/api/v1/people/{people['kim'].id}").status_code == 200
 
 
+def test_a_hidden_directory_hides_other_mentors_profiles(
+    client: Any, db: Session, people: dict[str, Person]
+) -> None:
+    """With the directory hidden, a mentee opens the profile of a mentor she may see (recommended,
+    or already asked), as on the mentor's card; any other mentor does not exist for her."""
+    from tests.factories import make_request
+
+    program = make_program(db, directory_hidden=True)
+    others = [make_mentor(db, name=f"Other {i}") for i in range(8)]
+    login(client, people["mo"])
+    visible = {p["id"] for p in client.get("/api/v1/people?role=mentor&limit=100").json["items"]}
+    assert len(visible) == 5
+    shown = next(m for m in others if m.id in visible)
+    unseen = next(m for m in others if m.id not in visible)
+    assert client.get(f"/api/v1/people/{shown.id}").status_code == 200
+    assert client.get(f"/api/v1/people/{unseen.id}").status_code == 404
+    assert client.get(f"/api/v1/people/{people['mo'].id}").status_code == 200
+    make_request(db, program=program, mentee=people["mo"], mentor=unseen)  # asked once: stays reachable
+    assert client.get(f"/api/v1/people/{unseen.id}").status_code == 200
+    login(client, people["ada"])  # a mentor still looks at a mentee who asks for time
+    assert client.get(f"/api/v1/people/{people['kim'].id}").status_code == 200
+    login(client, people["admin"])
+    assert all(client.get(f"/api/v1/people/{m.id}").status_code == 200 for m in others)
+
+
 def test_admin_creates_people(client: Any, db: Session, people: dict[str, Person]) -> None:
     body = {
         "name": "New Person",

@@ -191,6 +191,37 @@ def test_a_hidden_directory_stays_hidden_under_a_field_filter(client: Any, db: S
     assert len(names(client.get(f"/api/v1/people?limit=200&field[{cast.location.id}]=Pune"))) == 8
 
 
+def test_a_hidden_directory_stays_hidden_in_the_matches_under_a_field_filter(
+    client: Any, db: Session, cast: Cast
+) -> None:
+    cast.program.directory_hidden = True
+    extra = [make_mentor(db, name=f"Extra {i}") for i in range(6)]
+    db.add(Recommendation(program_id=cast.program.id, mentee_id=cast.mentee.id, mentor_id=extra[5].id))
+    db.commit()
+    everyone = [*cast.mentors.values(), *extra]
+    for mentor in everyone:  # everyone in Pune: the filter itself keeps all
+        svc.store_answers(db, mentor, {cast.location.id: "Pune"})
+    login(client, cast.mentee)
+    loc = cast.location.id
+
+    def ranked(query: str) -> list[str]:
+        resp = client.get(f"/api/v1/matches?limit=100&{query}")
+        assert resp.status_code == 200, resp.get_json()
+        return sorted(m["mentor"]["name"] for m in resp.get_json()["matches"])
+
+    visible = sorted(names(client.get("/api/v1/people?limit=200")))
+    assert len(visible) == 5 and "Extra 5" in visible
+    assert ranked(f"field[{loc}]=Pune") == visible
+    hidden = next(m for m in everyone if m.name not in visible)
+    svc.store_answers(db, hidden, {loc: "Paris"})  # the only one in Paris but hers is not for her
+    svc.store_answers(db, extra[5], {loc: "Paris"})
+    assert ranked(f"field[{loc}]=Paris") == ["Extra 5"]
+
+    login(client, cast.admin)  # an admin ranks the whole directory for her: all ten but the two in Paris
+    assert len(ranked(f"mentee_id={cast.mentee.id}&field[{loc}]=Pune")) == 8
+    assert ranked(f"mentee_id={cast.mentee.id}&field[{loc}]=Paris") == sorted(["Extra 5", hidden.name])
+
+
 def test_the_document_describes_the_filter_and_the_answers(client: Any) -> None:
     doc = client.get("/api/v1/openapi.json").get_json()
     for path in ("/api/v1/people", "/api/v1/matches"):

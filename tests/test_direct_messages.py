@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scheduling import matching
+from scheduling import mentor_visibility
 from scheduling.errors import Forbidden, ValidationFailed
 from scheduling.models import DirectMessage, MeetingRequest, Notification
 from scheduling.services import direct_messages as svc
@@ -41,7 +41,7 @@ def test_with_the_directory_hidden_only_a_mentor_the_mentee_may_see_is_written_t
     program = make_program(db, directory_hidden=True)
     mentee = make_mentee(db)
     mentors = [make_mentor(db) for _ in range(12)]
-    visible = set(matching.visible_mentor_ids(db, program, mentee) or [])
+    visible = set(mentor_visibility.visible_mentor_ids(db, program, mentee) or [])
     hidden = next(m for m in mentors if m.id not in visible)
     with pytest.raises(Forbidden):
         svc.send(db, program, mentee, hidden, "Hello")

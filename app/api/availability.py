@@ -32,8 +32,8 @@ from scheduling.availability import bookable_slots, person_zone
 from scheduling.db import get_row, utcnow
 from scheduling.errors import NotFound, ValidationFailed
 from scheduling.free_mentors import free_mentors as free_mentors_of
-from scheduling.matching import visible_mentor_ids
-from scheduling.models import Person
+from scheduling.mentor_visibility import may_see_mentor, visible_mentor_ids
+from scheduling.models import Person, Program
 from scheduling.services.program import get_program
 from scheduling.services.serialize import local_iso, utc_iso
 from scheduling.services.skills import find_skill
@@ -136,10 +136,13 @@ def slot_view(slot: Slot, zone: tzinfo) -> dict[str, Any]:
 _MENTOR_LOAD = (lazyload(Person.skills), joinedload(Person.weekly_slots))
 
 
-def _mentor(mentor_id: int) -> Person:
+def _mentor(mentor_id: int, viewer: Person, program: Program) -> Person:
+    """The mentor, if the viewer may see them (a hidden directory: recommended or already asked)."""
     # The slots read the mentor's weekly slots (joined: one round trip), never their skills.
-    mentor = get_row(db(), Person, mentor_id, options=_MENTOR_LOAD)
-    if mentor is None or not mentor.is_mentor or not mentor.active:
+    session = db()
+    mentor = get_row(session, Person, mentor_id, options=_MENTOR_LOAD)
+    if (mentor is None or not mentor.is_mentor or not mentor.active
+            or not may_see_mentor(session, program, viewer, mentor.id)):
         raise NotFound("No such mentor.")
     return mentor
 
@@ -148,9 +151,9 @@ def _mentor(mentor_id: int) -> Person:
 @operation("One mentor's bookable slots for me.", ok=Slots, query=WindowQuery)
 def mentor_availability(mentor_id: int, query: WindowQuery) -> Any:
     viewer = require_person()
-    mentor = _mentor(mentor_id)
-    start, end = window(viewer, query.from_, query.to)
     program = get_program(db())
+    mentor = _mentor(mentor_id, viewer, program)
+    start, end = window(viewer, query.from_, query.to)
     zone = person_zone(viewer)
     slots = bookable_slots(db(), program, mentor, viewer, start, end)
     return {

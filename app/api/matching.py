@@ -1,7 +1,9 @@
 """Finding the right mentor: match scores, recommendations, the competency model, gaps, routing.
 
 A mentee sees their own matches and recommendations; an admin may look at anyone's
-(``mentee_id``) and pushes recommendations. Competency gaps are shown to the person,
+(``mentee_id``) and pushes recommendations. Where the program hides the mentor directory, a
+mentee's matches and recommendations stay within the mentors recommended to her
+(``scheduling.mentor_visibility``); an admin's view is whole. Competency gaps are shown to the person,
 their manager and admins. Routing (a ranked list of preferred mentors for an admin to
 assign) is open only in programs with ``admin_routed`` on.
 """
@@ -24,7 +26,8 @@ from app.auth import require_person, roles_required
 from app.db import db
 from scheduling.db import get_row
 from scheduling.errors import Forbidden, ImportFailed, NotFound, ValidationFailed
-from scheduling.matching import match_view, rank_mentors, recommendations_for
+from scheduling.matching import match_view
+from scheduling.mentor_visibility import ranked_for, recommended_for
 from scheduling.models import Person, RoutingState
 from scheduling.services import competencies, recommendations, routing
 from scheduling.services.profile_fields import only_answering
@@ -144,7 +147,8 @@ def matches(query: MatchQuery) -> Any:
     mentee = _subject(viewer, query.mentee_id)
     session = db()
     only = only_answering(session, field_filters(session, query), None)
-    found = rank_mentors(session, get_program(session), mentee, limit=query.limit, mentor_ids=only)
+    # A hidden directory: only the mentors recommended to her, as in the people list.
+    found = ranked_for(session, get_program(session), mentee, viewer, limit=query.limit, only=only)
     return {"mentee_id": mentee.id, "matches": [match_view(m) for m in found]}
 
 
@@ -156,7 +160,7 @@ def recommendations_get(query: RecommendationQuery) -> Any:
     viewer = require_person()
     mentee = _subject(viewer, query.mentee_id)
     session = db()
-    found = recommendations_for(session, get_program(session), mentee, n=query.n)
+    found = recommended_for(session, get_program(session), mentee, viewer, n=query.n)
     return {"mentee_id": mentee.id, "recommendations": [match_view(m) for m in found]}
 
 

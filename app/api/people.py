@@ -4,7 +4,8 @@ Mentees search the mentor directory; mentors may also list mentees (to offer a
 meeting); only admins list everyone. Where the program hides the directory, a
 mentee's mentor search finds only their recommendations (admin pushes first, then
 their best matches). A profile is visible to everyone signed in
-when the person is a mentor, otherwise to themselves, their manager, mentors
+when the person is a mentor (with the directory hidden, to those who may see that mentor:
+``scheduling.mentor_visibility``), otherwise to themselves, their manager, mentors
 and admins; to anyone else it does not exist (404). Profiles never carry the
 password hash or calendar secrets. The program's own profile fields (seed 003) filter
 the directory as ``field[<id>]=<answer>``, and a profile carries the answers its viewer
@@ -27,7 +28,7 @@ from app.auth import require_person, roles_required
 from app.db import db
 from scheduling.db import get_row, utcnow
 from scheduling.errors import Forbidden, NotFound, ValidationFailed
-from scheduling.matching import visible_mentor_ids
+from scheduling.mentor_visibility import may_see_mentor, visible_mentor_ids
 from scheduling.models import Person
 from scheduling.services import people as svc
 from scheduling.services.profile_fields import only_answering
@@ -87,17 +88,22 @@ def _role_for(viewer: Person, asked: str | None) -> str | None:
     raise Forbidden("You can only search the mentor directory.", "role")
 
 
-def can_see(viewer: Person, person: Person) -> bool:
+def can_see(session: Session, viewer: Person, person: Person) -> bool:
+    """Oneself, and as an admin everyone; a person one manages; as a mentor, anyone (a mentee to
+    offer a meeting); a mentor, where the program's directory lets the viewer see them."""
     if viewer.is_admin or viewer.id == person.id:
         return True
     if not person.active:
         return False
-    return person.is_mentor or viewer.is_mentor or person.manager_id == viewer.id
+    if person.manager_id == viewer.id or (viewer.is_mentor and (person.is_mentee or not person.is_mentor)):
+        return True
+    return person.is_mentor and may_see_mentor(session, first_program(session), viewer, person.id)
 
 
 def _visible(person_id: int, viewer: Person) -> Person:
-    person = get_row(db(), Person, person_id)
-    if person is None or not can_see(viewer, person):
+    session = db()
+    person = get_row(session, Person, person_id)
+    if person is None or not can_see(session, viewer, person):
         raise NotFound("No such person.")
     return person
 

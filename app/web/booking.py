@@ -29,7 +29,7 @@ from app.web.common import (
     zone_name,
 )
 from app.web.slot_picker import picker_context
-from scheduling import matching
+from scheduling import mentor_visibility
 from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError, ValidationFailed
 from scheduling.models import MeetingMode, Person, RequestKind, Skill, SkillRelation
@@ -54,7 +54,7 @@ KIND_LABELS = {
 def _mentor(mentor_id: int) -> Person:
     mentor = get_row(db(), Person, mentor_id)
     if (mentor is None or not mentor.is_mentor or not mentor.active
-            or not matching.may_see_mentor(db(), program(), me(), mentor.id)):
+            or not mentor_visibility.may_see_mentor(db(), program(), me(), mentor.id)):
         abort(404, description="No such mentor.")  # hidden directory: not among my recommendations
     return mentor
 

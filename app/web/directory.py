@@ -14,7 +14,7 @@ from app.db import db
 from app.web import bp
 from app.web.common import FormErrors, iso, me, program, signed_in, span
 from app.web.slot_picker import beside
-from scheduling import matching
+from scheduling import matching, mentor_visibility
 from scheduling.db import get_row, utcnow
 from scheduling.errors import DomainError
 from scheduling.models import Person, Program, Skill
@@ -44,7 +44,7 @@ class Recommendation:
 
 def recommendations(person: Person, prog: Program, n: int = HOME_COUNT) -> list[Recommendation]:
     """Top mentors for the mentee and why (admin-pushed first), from ``scheduling.matching``."""
-    found = matching.recommendations_for(db(), prog, person, n=n)
+    found = mentor_visibility.recommended_for(db(), prog, person, person, n=n)
     return [Recommendation(m.mentor, list(m.reasons), m.shared_slots, m.recommended, m.percent)
             for m in found]
 
@@ -95,7 +95,7 @@ def directory() -> Any:
         offset = 0
     filters = {k: (v or None) for k, v in values.items()}
     q, skill, department, title, time_zone = (filters[k] for k in FILTERS)
-    only = matching.visible_mentor_ids(session, program(), person)  # hidden directory: recommendations
+    only = mentor_visibility.visible_mentor_ids(session, program(), person)  # hidden: recommendations
     hidden = only is not None
     field_filters = profile_fields.filters(session, program())
     field_values = {f"field-{f.id}": (request.args.get(f"field-{f.id}") or "").strip() for f in field_filters}
@@ -104,9 +104,7 @@ def directory() -> Any:
     except DomainError as exc:
         errors.add(exc)
         chosen = {}
-    if chosen:
-        answered: set[int] = set(session.scalars(profile_fields.matching_people(chosen)))
-        only = sorted(answered) if only is None else [i for i in only if i in answered]
+    only = profile_fields.only_answering(session, chosen, only)
     now = utcnow()  # mentors who paused themselves until later are not listed
     mentors: list[Person] = []
     total = 0
@@ -177,7 +175,7 @@ def mentor_card(mentor_id: int) -> Any:
     mentor = get_row(session, Person, mentor_id)
     prog = program()
     if (mentor is None or not mentor.is_mentor or not mentor.active
-            or not matching.may_see_mentor(session, prog, person, mentor.id)):
+            or not mentor_visibility.may_see_mentor(session, prog, person, mentor.id)):
         abort(404, description="No such mentor.")
     now = utcnow()
     free = 0

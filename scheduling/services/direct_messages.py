@@ -1,7 +1,7 @@
 """Direct messages: a mentee writes to a mentor before asking for any meeting (seed 002).
 
 A mentee may start a conversation with any mentor they may see (the hidden directory's
-rule, :func:`scheduling.matching.may_see_mentor`); the person written to may then reply.
+rule, :func:`scheduling.mentor_visibility.may_see_mentor`); the person written to may then reply.
 Nobody else writes first, so the channel cannot be used to reach arbitrary people. The
 recipient gets a notification (and, by their preference, an email) linking to the
 conversation. Only the two people read a conversation.
@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from scheduling import matching, notifications
+from scheduling import mentor_visibility, notifications
 from scheduling.db import get_row
 from scheduling.errors import Forbidden, NotFound, ValidationFailed
 from scheduling.models import DirectMessage, NotificationKind, Person, Program
@@ -48,7 +48,7 @@ def may_write(session: Session, program: Program | None, sender: Person, recipie
     if wrote_to(session, recipient.id, sender.id):
         return True
     return (sender.is_mentee and recipient.is_mentor
-            and matching.may_see_mentor(session, program, sender, recipient.id))
+            and mentor_visibility.may_see_mentor(session, program, sender, recipient.id))
 
 
 def send(
