@@ -14,7 +14,7 @@ import pytest
 from redis import Redis
 from redis.exceptions import RedisError
 
-from tests.fakes.dav_servers import free_port
+from tests.ports import free_port
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -35,6 +35,7 @@ class RedisProcess:
         return Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=2, socket_timeout=5)
 
     def start(self) -> None:
+        """Start on ``port`` and wait until it answers; it must be this process that answers."""
         self.process = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", str(self.directory)],
@@ -42,13 +43,18 @@ class RedisProcess:
         )
         deadline = time.monotonic() + 10
         while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server on port {self.port} exited with {self.process.returncode}")
             try:
-                self.client().ping()
-                return
+                answering = self.client().info("server")["process_id"]
             except RedisError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
+                continue
+            if answering != self.process.pid:
+                raise RuntimeError(f"port {self.port} is another redis-server's (pid {answering})")
+            return
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the server (SIGKILL: a crash) and wait until the port no longer answers."""

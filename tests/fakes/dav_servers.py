@@ -10,7 +10,6 @@ import base64
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,12 +21,9 @@ from pathlib import Path
 import requests
 
 from tests.fakes.tls import make_tls_files
+from tests.ports import free_port
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["free_port"]  # tests import it from here too
 
 
 @dataclass
@@ -46,15 +42,20 @@ class DavServer:
 def _wait_until_up(
     url: str, process: subprocess.Popen[bytes], auth: tuple[str, str] | None, verify: str | bool = True
 ) -> None:
+    """Until the server answers; it must still be running then (one that could not bind the port
+    exits at once, and the answer came from whoever has it)."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
             requests.request("OPTIONS", url, auth=auth, timeout=1, verify=verify)
-            return
         except requests.ConnectionError:
             time.sleep(0.05)
+            continue
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}; another one answers at {url}")
+        return
     raise RuntimeError(f"server at {url} did not start")
 
 
