@@ -40,14 +40,24 @@ def may_see_mentor(session: Session, program: Program | None, viewer: Person, me
     """Whether a viewer may open a mentor's card, request form or free times: always where the
     directory is open; where it is hidden, only a recommended mentor, one they already asked, or
     themselves."""
-    if viewer.id == mentor_id:
-        return True
+    return mentor_id in mentors_seen(session, program, viewer, [mentor_id])
+
+
+def mentors_seen(session: Session, program: Program | None, viewer: Person, ids: Collection[int]) -> set[int]:
+    """Those of ``ids`` the viewer may see (:func:`may_see_mentor`), the recommendations worked out
+    once for all of them."""
+    wanted = set(ids)
+    if wanted <= {viewer.id}:
+        return wanted
     visible = visible_mentor_ids(session, program, viewer)
-    if visible is None or mentor_id in visible:
-        return True
-    asked = select(MeetingRequest.id).where(
-        MeetingRequest.mentee_id == viewer.id, MeetingRequest.mentor_id == mentor_id).limit(1)
-    return session.scalar(asked) is not None
+    if visible is None:
+        return wanted
+    seen = wanted & {*visible, viewer.id}
+    rest = wanted - seen
+    if rest:
+        seen.update(session.scalars(select(MeetingRequest.mentor_id).where(
+            MeetingRequest.mentee_id == viewer.id, MeetingRequest.mentor_id.in_(list(rest))).distinct()))
+    return seen
 
 
 def ranked_for(

@@ -204,6 +204,25 @@ def test_hidden_directory_keeps_matches_and_recommendations_to_her_recommendatio
     assert len(client.get(f"/api/v1/recommendations?{mine}&n=100").get_json()["recommendations"]) > 5
 
 
+def test_hidden_directory_keeps_routing_choices_to_her_recommendations(
+    client: Any, db: Session, world: World
+) -> None:
+    """An admin-routed program's mentee ranks only mentors she may see: an admin's assignment
+    would otherwise turn a hidden mentor into one she asked."""
+    extra = [make_mentor(db, name=f"Extra {i}") for i in range(6)]
+    world.program.admin_routed = world.program.directory_hidden = True
+    db.commit()
+    login(client, world.mentee)
+    visible = {p["id"] for p in client.get("/api/v1/people?role=mentor").get_json()["items"]}
+    unseen = next(m for m in [world.strong, world.weak, world.other, *extra] if m.id not in visible)
+    shown = next(iter(visible))
+    body = {"mentor_ids": [shown, unseen.id], "topic": "Pipeline reviews"}
+    resp = client.post("/api/v1/routing", json=body)
+    assert resp.status_code == 422 and resp.get_json()["error"]["field"] == "mentor_ids[1]"
+    assert db.scalar(select(func.count(RoutingRequest.id))) == 0
+    assert client.post("/api/v1/routing", json={**body, "mentor_ids": [shown]}).status_code == 201
+
+
 def test_competencies_and_gaps_visibility(client: Any, db: Session, world: World) -> None:
     manager = make_mentee(db, name="Manny Manager")
     mentee = world.mentee

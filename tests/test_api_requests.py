@@ -99,6 +99,24 @@ def test_a_mentee_requests_and_sees_times_in_their_zone(client: FlaskClient, w: 
     assert mentor_view["actions"] == ["accept", "counter", "decline"]
 
 
+def test_a_hidden_directory_refuses_a_request_to_a_mentor_she_may_not_see(
+    client: FlaskClient, db: Session, w: World
+) -> None:
+    """Where the directory is hidden, the API asks only a mentor the request form would open for
+    her (a recommendation); asking another would have made that mentor hers to see from then on."""
+    from scheduling.mentor_visibility import visible_mentor_ids
+
+    others = [make_mentor(db, time_zone="Europe/London", name=f"Other {i}") for i in range(8)]
+    w.program.directory_hidden = True
+    db.commit()
+    visible = set(visible_mentor_ids(db, w.program, w.mentee) or [])
+    unseen = next(m for m in others if m.id not in visible)
+    shown = next(m for m in others if m.id in visible)
+    assert error_of(create(client, w, mentor_id=unseen.id)) == (404, "not_found", "mentor_id")
+    assert rows(db) == (0, 0)
+    assert create(client, w, mentor_id=shown.id).status_code == 201
+
+
 def test_sign_in_is_required(client: FlaskClient, w: World) -> None:
     assert client.get("/api/v1/requests").status_code == 401
     resp = client.post("/api/v1/requests", json={})

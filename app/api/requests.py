@@ -23,6 +23,7 @@ from app.auth import require_person, roles_required
 from app.db import db
 from scheduling.db import get_row
 from scheduling.errors import Forbidden, NotFound, ValidationFailed
+from scheduling.mentor_visibility import may_see_mentor
 from scheduling.models import (
     DeclineReason,
     Initiator,
@@ -125,6 +126,8 @@ def create_request(body: NewRequest) -> Any:
             raise ValidationFailed("mentor_id is required.", "mentor_id")
         mentee, initiated_by = me, Initiator.MENTEE
         mentor = load_person(body.mentor_id, "mentor_id")
+        if mentor.is_mentor and not may_see_mentor(db(), program, me, mentor.id):  # hidden: as the form
+            raise NotFound("No such person.", "mentor_id")
     req = svc.request_meeting(
         db(),
         program=program,

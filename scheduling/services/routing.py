@@ -30,6 +30,7 @@ from scheduling.errors import (
     ValidationFailed,
 )
 from scheduling.locks import lock_people, lock_row
+from scheduling.mentor_visibility import mentors_seen
 from scheduling.models import (
     MeetingRequest,
     NotificationKind,
@@ -74,9 +75,10 @@ def submit_preferences(
     if len(set(mentor_ids)) != len(mentor_ids):
         raise ValidationFailed("A mentor is ranked twice.", "mentor_ids")
     mentors = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(list(mentor_ids))))}
+    seen = mentors_seen(session, program, mentee, list(mentors))  # a hidden directory: hers only
     for i, mid in enumerate(mentor_ids):
         m = mentors.get(mid)
-        if m is None or not m.is_mentor or not m.active or m.id == mentee.id:
+        if m is None or not m.is_mentor or not m.active or m.id == mentee.id or m.id not in seen:
             raise ValidationFailed(f"#{mid} is not a mentor you can ask.", f"mentor_ids[{i}]")
     cap = program.max_pending_requests
     with unit_of_work(session):
