@@ -30,7 +30,9 @@ PHONE_375 = {"width": 375, "height": 740}
 
 
 def _overflow(page: Any) -> dict[str, Any]:
-    """How far anything sticks out to the right of the viewport, and any box that scrolls sideways."""
+    """How far anything sticks out to the right of the viewport, and any box that scrolls sideways
+    (measured once the page's stylesheet is in: an element can be visible before it is)."""
+    page.wait_for_load_state("load")
     return page.evaluate("""() => {
         const width = document.documentElement.clientWidth;
         let right = 0;
@@ -74,7 +76,9 @@ def test_the_requests_table_fits_a_375px_phone(browser: Any, live_server: str, d
 
 
 def _one_line(page: Any, selector: str) -> list[dict[str, float]]:
-    """Boxes of the elements matching ``selector`` that take more than one line of text."""
+    """Boxes of the elements matching ``selector`` that take more than one line of text (once the
+    stylesheet is in)."""
+    page.wait_for_load_state("load")
     return page.evaluate("""(selector) => [...document.querySelectorAll(selector)].map(el => {
         const style = getComputedStyle(el);
         const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.5;
@@ -167,7 +171,7 @@ def test_error_pages_and_my_week_in_the_browser(page: Any, live_server: str, db:
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link", name="Meetings", exact=True)).to_be_visible()
     expect(nav.get_by_role("button", name="Sign out")).to_be_visible()
-    assert page.evaluate("getComputedStyle(document.querySelector('main')).maxWidth") != "none"  # styled
+    expect(page.locator("main")).not_to_have_css("max-width", "none")  # styled, once the stylesheet is in
     shot(page, "error-404")
     assert_accessible(page)
     page.get_by_role("link", name="Back to the previous page").click()

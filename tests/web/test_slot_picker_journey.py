@@ -43,6 +43,7 @@ def fits_375(page: Any, name: str) -> None:
     page.set_viewport_size(PHONE_375)
     try:
         expect(page.locator("main h1")).to_be_visible()
+        page.wait_for_load_state("load")  # the stylesheet is in: an element is visible before it is
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE_375["width"], f"{name}: {width}px wide at 375px"
         shot(page, name)
@@ -200,6 +201,7 @@ def test_the_picker_works_without_javascript(browser: Any, live_server: str, db:
         assert re.search(r"JST$", first.locator(".slot-time").inner_text())
         assert MENTOR_TIME.search(first.locator(".slot-beside").inner_text())
         expect(page.locator("input[name=slot]:checked")).to_have_count(1)
+        page.wait_for_load_state("load")
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_375["width"]
         shot(page, "picker-no-js-375")
         page.locator("input[name=slot][type=checkbox]:not(:checked)").first.check()
