@@ -60,18 +60,18 @@ from calendars.ical import as_aware, merge, zone
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 SCOPES = ["https://www.googleapis.com/auth/calendar"]
+FREEBUSY_MAX_CALENDARS = 50  # FreeBusyRequest.calendarExpansionMax: "Maximum value is 50"
+UID_PROPERTY = "flashmentorUid"
+MEET = "hangoutsMeet"  # conferenceSolutionKey.type of Google Meet
+PUSH_LIFETIME = timedelta(seconds=604800)  # channel ttl: the documented default (a week)
 
 
 @functools.lru_cache(maxsize=16)
 def _service_account(info_json: str) -> service_account.Credentials:
     """The service account's base credentials, parsed once a process: reading its RSA key costs
-    ~40 ms of CPU, and a connector is built per job. Only ``with_subject`` copies are used (and
-    refreshed); this one never holds a token."""
+    ~40 ms of CPU, and a connector is built per job. Only copies (``with_subject``,
+    ``with_scopes``) are used and refreshed; this one never holds a token."""
     return service_account.Credentials.from_service_account_info(json.loads(info_json), scopes=SCOPES)
-FREEBUSY_MAX_CALENDARS = 50  # FreeBusyRequest.calendarExpansionMax: "Maximum value is 50"
-UID_PROPERTY = "flashmentorUid"
-MEET = "hangoutsMeet"  # conferenceSolutionKey.type of Google Meet
-PUSH_LIFETIME = timedelta(seconds=604800)  # channel ttl: the documented default (a week)
 
 
 # Google's responseStatus as the iCalendar PARTSTAT (``EventChange.answer``).
@@ -177,6 +177,7 @@ class GoogleConnector:
         if service_account_info is None and oauth_client is None:
             raise ValueError("Google needs a service account or an OAuth client")
         self._sa_info = dict(service_account_info) if service_account_info else None
+        self._sa_key = json.dumps(self._sa_info, sort_keys=True) if self._sa_info else ""  # its parsed key's
         self._oauth = dict(oauth_client) if oauth_client else None
         self.api_endpoint = api_endpoint
         self.freebusy_subject = freebusy_subject
@@ -191,8 +192,7 @@ class GoogleConnector:
 
     def _credentials(self, owner: CalendarIdentity) -> Any:
         if self._sa_info is not None:
-            return _service_account(json.dumps(self._sa_info, sort_keys=True)).with_subject(
-                owner.address or owner.external_id)
+            return _service_account(self._sa_key).with_subject(owner.address or owner.external_id)
         assert self._oauth is not None
         if not owner.secret:
             raise AuthError(f"no OAuth refresh token stored for {owner.person_key}")
@@ -537,7 +537,7 @@ class GoogleConnector:
         if not people:
             if self._sa_info is None:
                 return  # per-user OAuth: nothing to check until someone connects
-            creds = service_account.Credentials.from_service_account_info(self._sa_info, scopes=SCOPES)
+            creds = _service_account(self._sa_key).with_scopes(SCOPES)  # a copy: the refresh is its own
 
             def refresh() -> None:
                 try:

@@ -91,7 +91,6 @@ class Mailer:
             smtp.send_message(message)
         return message
 
-
     def _tls(self) -> ssl.SSLContext:
         return self.ssl_context or system_tls_context()
 

@@ -28,6 +28,7 @@ class FlashWorker(SimpleWorker):
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("job_monitoring_interval", HEARTBEAT_SECONDS)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._burst = False
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         done = threading.Event()
@@ -48,7 +49,7 @@ class FlashWorker(SimpleWorker):
     def subscribe(self) -> None:
         """A burst worker (empty the queue, then exit) opens no command channel: its thread's start
         and stop took ~80 ms a burst, and a burst ends before anyone would send it a command."""
-        if not getattr(self, "_burst", False):
+        if not self._burst:
             super().subscribe()
 
     def unsubscribe(self) -> None:
