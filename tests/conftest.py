@@ -157,10 +157,10 @@ def app(engine: Engine, database_url: str, db: Session) -> Iterator[Flask]:
     if database_url not in _shared_apps:
         built = create_app({**TEST_APP_CONFIG, "DATABASE_URL": database_url})
         _shared_apps[database_url] = (built, dict(built.config))
-    else:  # the busy cache is reset after every test (_no_busy_source_between_tests)
-        built = _shared_apps[database_url][0]
-        startup.wire(built.config, built.extensions["db_sessions"])
-    application, config = _shared_apps[database_url]
+        application, config = _shared_apps[database_url]
+    else:  # wired again: the busy cache is reset after every test (_no_busy_source_between_tests)
+        application, config = _shared_apps[database_url]
+        startup.wire(application.config, application.extensions["db_sessions"])
     limiter.enabled = False  # one limiter for all apps: an app of a test that limits turned it on
     try:
         yield application

@@ -3,7 +3,7 @@
 A port is found by binding port 0 and closing the socket; the server binds it a moment later. Test
 processes run side by side (bin/test's two passes), and in that moment another one could be handed
 the same number: its server then fails to bind, and the first answer on the port comes from the
-other process's server (a test once enqueued jobs into the other pass's Redis). So every port handed
+other process's server (the test then talks to, say, the other pass's Redis). So every port handed
 out is written, under a lock, to a file all test processes share, and not handed out again for
 :data:`HELD_SECONDS`.
 """
@@ -26,19 +26,19 @@ def free_port() -> int:
         fcntl.flock(ledger, fcntl.LOCK_EX)
         ledger.seek(0)
         now = time.time()
-        recent = {}
-        for line in ledger.read().split():
-            port, _, when = line.partition("@")
+        recent: dict[int, float] = {}
+        for entry in ledger.read().split():
+            port, _, when = entry.partition("@")
             if port.isdigit() and now - float(when or 0) < HELD_SECONDS:
-                recent[int(port)] = when
+                recent[int(port)] = float(when)
         while True:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 port = int(s.getsockname()[1])
             if port not in recent:
                 break
-        recent[port] = f"{now}"
+        recent[port] = now
         ledger.seek(0)
         ledger.truncate()
-        ledger.write(" ".join(f"{p}@{w}" for p, w in recent.items()))
+        ledger.write(" ".join(f"{p}@{when}" for p, when in recent.items()))
     return port

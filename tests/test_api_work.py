@@ -7,7 +7,7 @@ from typing import Any
 
 from scheduling.models import TimedWork, WorkState
 from tests.factories import NOW, login, make_admin, make_mentee, make_mentor, make_program, make_request, slot
-from tests.fakes.dav_servers import free_port
+from tests.ports import free_port
 from tests.worker_harness import Life, config, life
 from worker import startup
 

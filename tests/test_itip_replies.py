@@ -39,8 +39,9 @@ from scheduling.models import AttendeeAnswer, Meeting, MeetingState, Notificatio
 from scheduling.services import meetings as meeting_svc
 from scheduling.services.meeting_answers import answer_invitation
 from tests.factories import NOW, at, login, make_meeting, make_mentee, make_mentor, make_program
-from tests.fakes.dav_servers import DavServer, free_port
+from tests.fakes.dav_servers import DavServer
 from tests.fakes.smtp_server import Received
+from tests.ports import free_port
 from tests.test_calendar_truth import dav_calendar, dav_tenant, dav_uids, pair
 from tests.worker_harness import QUEUE, Life, life
 from worker import inbound_mail, runtime

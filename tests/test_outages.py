@@ -43,9 +43,9 @@ from tests.factories import (
     make_program,
     slot,
 )
-from tests.fakes.dav_servers import free_port
 from tests.fakes.google_server import make_service_account
 from tests.fakes.hanging_server import HangingServer, hanging_server  # noqa: F401 (fixture)
+from tests.ports import free_port
 from tests.redis_process import RedisProcess, redis_process  # noqa: F401 (fixture)
 from worker.mail import Mailer
 

@@ -18,8 +18,9 @@ from scheduling import crypto, tenants
 from scheduling.errors import Conflict, ValidationFailed
 from scheduling.models import CalendarAccount, CalendarTenant, PushSubscription
 from tests.factories import NOW, count_rows, login, make_admin, make_mentee, make_mentor, make_person
-from tests.fakes.dav_servers import DavServer, free_port
+from tests.fakes.dav_servers import DavServer
 from tests.fakes.google_server import GoogleFake, make_service_account
+from tests.ports import free_port
 
 FAST = {"retry": {"max_attempts": 2, "base_delay": 0.01}}
 WEEK = (datetime(2030, 1, 7, tzinfo=UTC), datetime(2030, 1, 14, tzinfo=UTC))

@@ -4,6 +4,7 @@ worker.run.run_batch), and each row still runs, fails, retries and is recovered 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +37,24 @@ def waiting_requests(life: Life, count: int) -> list[tuple[Person, Person, Meeti
     life.run_until(NOW + M)
     life.mail.clear()
     return made
+
+
+def reminder_fails_for(
+    monkeypatch: pytest.MonkeyPatch, broken: int, before: Callable[[int], None] | None = None
+) -> Callable[..., Any]:
+    """The reminder job raises for request ``broken`` (after ``before(broken)``) and reminds the
+    others as usual; returns the real job."""
+    remind = JOBS[WorkKind.REQUEST_REMINDER]
+
+    def fails_for_one(request_id: int, manual: bool = False) -> Any:
+        if request_id == broken:
+            if before is not None:
+                before(request_id)
+            raise RuntimeError("mail server said no")
+        return remind(request_id, manual)
+
+    monkeypatch.setitem(JOBS, WorkKind.REQUEST_REMINDER, fails_for_one)
+    return remind
 
 
 def remind_all(life: Life, made: list[tuple[Person, Person, MeetingRequest]]) -> list[TimedWork]:
@@ -83,15 +102,7 @@ def test_one_failing_row_retries_alone_and_the_rest_of_its_batch_is_sent(
     life: Life, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     made = waiting_requests(life, 4)
-    broken = made[1][2].id
-    remind = JOBS[WorkKind.REQUEST_REMINDER]
-
-    def fails_for_one(request_id: int, manual: bool = False) -> Any:
-        if request_id == broken:
-            raise RuntimeError("mail server said no")
-        return remind(request_id, manual)
-
-    monkeypatch.setitem(JOBS, WorkKind.REQUEST_REMINDER, fails_for_one)
+    remind = reminder_fails_for(monkeypatch, made[1][2].id)
     rows = remind_all(life, made)
     life.run_until(NOW + 2 * M)
     rows = refreshed(life, rows)
@@ -115,15 +126,7 @@ def test_admins_see_the_traceback_of_a_row_that_failed_inside_a_batch(
 ) -> None:
     """The batch job itself succeeded, so RQ kept no traceback: the row's own error is shown."""
     made = waiting_requests(life, 3)
-    broken = made[1][2].id
-    remind = JOBS[WorkKind.REQUEST_REMINDER]
-
-    def fails_for_one(request_id: int, manual: bool = False) -> Any:
-        if request_id == broken:
-            raise RuntimeError("mail server said no")
-        return remind(request_id, manual)
-
-    monkeypatch.setitem(JOBS, WorkKind.REQUEST_REMINDER, fails_for_one)
+    reminder_fails_for(monkeypatch, made[1][2].id)
     rows = remind_all(life, made)
     life.run_until(NOW + 2 * M)
     failed = refreshed(life, rows)[1]
@@ -142,17 +145,13 @@ def test_a_batch_runs_its_jobs_on_held_connections_not_a_pool_check_out_per_row(
 ) -> None:
     made = waiting_requests(life, 6)
     broken = made[2][2].id
-    remind = JOBS[WorkKind.REQUEST_REMINDER]
 
-    def fails_for_one(request_id: int, manual: bool = False) -> Any:
-        if request_id == broken:
-            with runtime.session_scope() as db:  # work it never commits must not reach the next row
-                db.get(MeetingRequest, request_id).reminders_sent = 99  # type: ignore[union-attr]
-                db.flush()
-            raise RuntimeError("mail server said no")
-        return remind(request_id, manual)
+    def writes_without_commit(request_id: int) -> None:  # work it never commits must not reach the next row
+        with runtime.session_scope() as db:
+            db.get(MeetingRequest, request_id).reminders_sent = 99  # type: ignore[union-attr]
+            db.flush()
 
-    monkeypatch.setitem(JOBS, WorkKind.REQUEST_REMINDER, fails_for_one)
+    reminder_fails_for(monkeypatch, broken, before=writes_without_commit)
     rows = remind_all(life, made)
     assert relay.relay_due(runtime.session_factory()(), life.queue, now=NOW + 2 * M, batch_size=6) == 6
     rows = refreshed(life, rows)

@@ -29,9 +29,10 @@ from scheduling import tenants, timed_work
 from scheduling.models import TimedWork, WorkState
 from scheduling.services import requests as svc
 from tests.factories import NOW, at, make_mentee, make_mentor, make_program, make_request, slot
-from tests.fakes.dav_servers import DavServer, free_port
+from tests.fakes.dav_servers import DavServer
 from tests.fakes.smtp_server import SmtpServer, _Handler
 from tests.fakes.throttle_proxy import Proxy, throttle_proxy
+from tests.ports import free_port
 from tests.redis_process import RedisProcess, redis_process
 from tests.test_lifecycle import stored_events
 from tests.worker_harness import QUEUE, config

@@ -32,7 +32,8 @@ from tests.factories import (
     make_request,
     slot,
 )
-from tests.fakes.dav_servers import DavServer, free_port
+from tests.fakes.dav_servers import DavServer
+from tests.ports import free_port
 from tests.test_lifecycle import mentor_on_radicale
 from tests.worker_harness import Life, config, life, plain_connection
 from worker import calendar_jobs, failures, startup

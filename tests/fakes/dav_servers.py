@@ -23,8 +23,6 @@ import requests
 from tests.fakes.tls import make_tls_files
 from tests.ports import free_port
 
-__all__ = ["free_port"]  # tests import it from here too
-
 
 @dataclass
 class DavServer:

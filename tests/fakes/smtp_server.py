@@ -20,8 +20,8 @@ import icalendar
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.fakes.dav_servers import free_port
 from tests.fakes.tls import make_tls_files
+from tests.ports import free_port
 
 
 @dataclass
