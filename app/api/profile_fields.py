@@ -54,7 +54,7 @@ class FieldList(Out):
 def field_view(field: ProfileField) -> dict[str, Any]:
     """``filter``: a directory filter (``field[<id>]`` on ``GET /people``); ``choices`` empty: free text."""
     return {"id": field.id, "label": field.label, "choices": list(field.choices),
-            "filter": bool(field.filterable and field.choices)}
+            "filter": field.is_filter}
 
 
 @bp.get("/profile-fields")

@@ -24,6 +24,12 @@ class ProfileField(Base):
     filterable: Mapped[bool] = mapped_column(default=False)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
+    @property
+    def is_filter(self) -> bool:
+        """A directory filter: marked so, with answers to pick from (the one rule the directory,
+        the API's ``field[<id>]`` and the cards' answers follow)."""
+        return bool(self.filterable and self.choices)
+
 
 class ProfileAnswer(Base):
     __tablename__ = "profile_answers"

@@ -32,7 +32,7 @@ def fields(session: Session, program: Program) -> list[ProfileField]:
 
 def filters(session: Session, program: Program) -> list[ProfileField]:
     """The fields mentees filter the directory by."""
-    return [f for f in fields(session, program) if f.filterable and f.choices]
+    return [f for f in fields(session, program) if f.is_filter]
 
 
 def _choices(raw: object) -> list[str]:
@@ -167,7 +167,7 @@ def checked_filters(session: Session, program: Program | None, wanted: Mapping[s
         field = offered.get(int(key))
         if field is None:
             raise ValidationFailed(f"{param}: there is no profile field {key}.", param)
-        if not (field.filterable and field.choices):
+        if not field.is_filter:
             raise ValidationFailed(f"{param}: the field {field.label!r} is not a directory filter.", param)
         value = raw.strip()
         if value not in field.choices:
@@ -187,15 +187,14 @@ def answer_views(session: Session, person_ids: Collection[int],
     if not person_ids:
         return {}
     rows = session.execute(
-        select(ProfileAnswer.person_id, ProfileField.id, ProfileField.label, ProfileAnswer.value,
-               ProfileField.filterable, ProfileField.choices)
+        select(ProfileAnswer.person_id, ProfileAnswer.value, ProfileField)
         .join(ProfileField, ProfileField.id == ProfileAnswer.field_id)
         .where(ProfileAnswer.person_id.in_(list(person_ids)))
         .order_by(ProfileField.position, ProfileField.id))
     out: dict[int, list[dict[str, Any]]] = {pid: [] for pid in person_ids}
-    for pid, fid, label, value, filterable, choices in rows:
-        if private_for(pid) or (filterable and choices):
-            out[pid].append({"id": fid, "label": label, "value": value})
+    for pid, value, field in rows:
+        if private_for(pid) or field.is_filter:
+            out[pid].append({"id": field.id, "label": field.label, "value": value})
     return out
 
 
